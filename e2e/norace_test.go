@@ -1,0 +1,7 @@
+//go:build !race
+
+package e2e
+
+// raceEnabled is true when the tests run with -race; the Caddy binary under
+// test is then built with -race too.
+const raceEnabled = false

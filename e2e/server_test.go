@@ -1,0 +1,318 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// The account every test server has.
+const (
+	testUser     = "alice"
+	testPassword = "wonderland"
+	testHostname = "test.example"
+)
+
+// Bounds of the server's lifecycle.
+const (
+	startTimeout = 15 * time.Second
+	stopTimeout  = 10 * time.Second
+	startTries   = 3
+)
+
+// bcryptCost keeps hashing cheap under -race; production hashes (cost 14)
+// are exercised once by TestHashPasswordLogin.
+const bcryptCost = 4
+
+var (
+	aliceHashOnce sync.Once
+	aliceHash     string
+)
+
+// testPasswordHash returns a bcrypt hash of testPassword.
+func testPasswordHash(t *testing.T) string {
+	t.Helper()
+	aliceHashOnce.Do(func() {
+		h, err := bcrypt.GenerateFromPassword([]byte(testPassword), bcryptCost)
+		if err == nil {
+			aliceHash = string(h)
+		}
+	})
+	if aliceHash == "" {
+		t.Fatal("hashing the test password failed")
+	}
+	return aliceHash
+}
+
+// serverOptions changes the Caddyfile of a test server.
+type serverOptions struct {
+	// auth is the handler's auth directive, block included. The default
+	// is "auth accounts bcrypt { alice <hash of testPassword> }".
+	auth string
+}
+
+// server is a running `caddy run` process with one POP3 listener.
+type server struct {
+	// Addr is the POP3 listener, 127.0.0.1:port.
+	Addr string
+	// Port is the POP3 listener's port.
+	Port int
+	// MailRoot holds the maildirs: MailRoot/<user>/Maildir.
+	MailRoot string
+	// Dir is the server's private temporary directory.
+	Dir string
+
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+	exited chan struct{}
+}
+
+// Maildir returns the maildir of user.
+func (s *server) Maildir(user string) string {
+	return filepath.Join(s.MailRoot, user, "Maildir")
+}
+
+// caddyfileTemplate is the test server's config; the verbs are the admin
+// port, the POP3 port, the mail root and the auth directive.
+const caddyfileTemplate = `{
+	admin 127.0.0.1:%d
+	layer4 {
+		127.0.0.1:%d {
+			route {
+				pop3 {
+					hostname ` + testHostname + `
+					storage maildir {
+						path %s/{pop3.user}/Maildir
+					}
+					%s
+					idle_timeout 1m
+				}
+			}
+		}
+	}
+}
+`
+
+// startServer starts a Caddy with a POP3 listener on a free loopback port,
+// waits until it greets, and stops it when the test ends.
+func startServer(t *testing.T, opts serverOptions) *server {
+	t.Helper()
+	if opts.auth == "" {
+		opts.auth = "auth accounts bcrypt {\n\t\t\t\t\t\t" + testUser + " " + testPasswordHash(t) + "\n\t\t\t\t\t}"
+	}
+	dir := t.TempDir()
+	for try := 1; ; try++ {
+		s, err := tryStartServer(t, dir, opts)
+		if err == nil {
+			return s
+		}
+		if errors.Is(err, errPortTaken) && try < startTries {
+			t.Logf("start attempt %d: %v; retrying with other ports", try, err)
+			continue
+		}
+		t.Fatalf("starting caddy: %v", err)
+	}
+}
+
+// errPortTaken means another process took a port between picking and use.
+var errPortTaken = errors.New("port already in use")
+
+func tryStartServer(t *testing.T, dir string, opts serverOptions) (*server, error) {
+	t.Helper()
+	adminPort, pop3Port := freePort(t), freePort(t)
+	s := &server{
+		Addr:     fmt.Sprintf("127.0.0.1:%d", pop3Port),
+		Port:     pop3Port,
+		MailRoot: filepath.Join(dir, "mail"),
+		Dir:      dir,
+		out:      &lockedBuffer{},
+		exited:   make(chan struct{}),
+	}
+	home := filepath.Join(dir, "home")
+	for _, d := range []string{s.MailRoot, home} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	config := filepath.Join(dir, "Caddyfile")
+	text := fmt.Sprintf(caddyfileTemplate, adminPort, pop3Port, s.MailRoot, opts.auth)
+	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
+		return nil, err
+	}
+
+	s.cmd = exec.Command(caddyBin, "run", "--config", config, "--adapter", "caddyfile")
+	s.cmd.Env = append(os.Environ(),
+		"HOME="+home,
+		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),
+	)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() {
+		_ = s.cmd.Wait()
+		close(s.exited)
+	}()
+
+	if err := s.waitReady(); err != nil {
+		s.stop()
+		out := s.out.String()
+		if strings.Contains(out, "address already in use") {
+			return nil, fmt.Errorf("%w: %v", errPortTaken, err)
+		}
+		return nil, fmt.Errorf("%v; caddy output:\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			t.Logf("caddy output:\n%s", s.out.String())
+		}
+	})
+	return s, nil
+}
+
+// waitReady waits until the POP3 listener answers with a +OK greeting.
+func (s *server) waitReady() error {
+	deadline := time.Now().Add(startTimeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		select {
+		case <-s.exited:
+			return fmt.Errorf("caddy exited before greeting: %v", s.cmd.ProcessState)
+		default:
+		}
+		lastErr = probeGreeting(s.Addr)
+		if lastErr == nil {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("no +OK greeting on %s within %v: %v", s.Addr, startTimeout, lastErr)
+}
+
+// probeGreeting connects, expects a +OK greeting and says QUIT.
+func probeGreeting(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+		return err
+	}
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+OK") {
+		return fmt.Errorf("greeting %q", line)
+	}
+	if _, err := c.Write([]byte("QUIT\r\n")); err != nil {
+		return err
+	}
+	_, err = r.ReadString('\n')
+	return err
+}
+
+// stop sends SIGTERM, then SIGKILL if caddy has not exited in time.
+func (s *server) stop() {
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(stopTimeout):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("picking a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// lockedBuffer collects a process's output for the test log.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// String returns everything written so far.
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// commandTimeout bounds every client program a test runs.
+const commandTimeout = 60 * time.Second
+
+// runCommand runs a program with a bounded time, in dir, with extra
+// environment variables, and returns its stdout, stderr and exit code. It
+// fails the test when the program cannot be run or times out.
+func runCommand(t *testing.T, dir string, env []string, name string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("%s %q timed out after %v\nstdout:\n%s\nstderr:\n%s", name, args, commandTimeout, o.String(), e.String())
+	}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr):
+		code = exitErr.ExitCode()
+	default:
+		t.Fatalf("running %s: %v", name, err)
+	}
+	return o.String(), e.String(), code
+}
+
+// requireTool returns the path of a client program, or fails the test
+// naming the Debian package that provides it.
+func requireTool(t *testing.T, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Fatalf("%s is not installed (apt-get install %s): %v", name, debianPackage, err)
+	}
+	return p
+}
