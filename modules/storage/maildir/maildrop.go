@@ -1,0 +1,157 @@
+package maildir
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+// errClosed is returned by a maildrop used after Commit or Close.
+var errClosed = errors.New("maildrop is closed")
+
+// maildrop is one session's locked snapshot of a maildir.
+type maildrop struct {
+	root   string
+	lock   *storage.FileLock
+	logger *zap.Logger
+	files  []file
+	msgs   []storage.Message
+	closed bool
+}
+
+// Messages returns the snapshot taken at Open.
+func (md *maildrop) Messages() []storage.Message { return md.msgs }
+
+// Open returns the file of message i. When another program (an IMAP
+// server changing flags) renamed it since the snapshot, Open finds it again
+// by its base name.
+func (md *maildrop) Open(i int) (io.ReadCloser, error) {
+	if md.closed {
+		return nil, errClosed
+	}
+	if i < 0 || i >= len(md.files) {
+		return nil, fmt.Errorf("message %d: %w", i+1, storage.ErrNoSuchMessage)
+	}
+	f, err := os.Open(md.path(md.files[i]))
+	if !errors.Is(err, fs.ErrNotExist) {
+		return f, err
+	}
+	moved, found, lerr := md.locate(md.files[i].base)
+	if lerr != nil {
+		return nil, lerr
+	}
+	if !found {
+		return nil, err // gone: report the original error, with its path
+	}
+	md.files[i] = moved
+	return os.Open(md.path(moved))
+}
+
+// Commit removes the messages at the given indexes, then unlocks. A message
+// that is already gone is not an error; a message that cannot be removed
+// is left intact, the others are still removed, and the first failure is
+// returned.
+func (md *maildrop) Commit(deleted []int) error {
+	if md.closed {
+		return errClosed
+	}
+	md.closed = true
+	var (
+		firstErr error
+		failed   int
+		index    map[string]file // base -> file, built on the first miss
+		done     = make(map[int]bool, len(deleted))
+	)
+	for _, i := range deleted {
+		if done[i] {
+			continue
+		}
+		done[i] = true
+		if i < 0 || i >= len(md.files) {
+			failed++
+			if firstErr == nil {
+				firstErr = fmt.Errorf("message %d: %w", i+1, storage.ErrNoSuchMessage)
+			}
+			continue
+		}
+		err := os.Remove(md.path(md.files[i]))
+		if errors.Is(err, fs.ErrNotExist) {
+			// Renamed (flags changed) or removed by another program.
+			if index == nil {
+				index, err = md.index()
+			}
+			if err == nil {
+				if moved, ok := index[md.files[i].base]; ok {
+					err = os.Remove(md.path(moved))
+				}
+			}
+			if errors.Is(err, fs.ErrNotExist) {
+				err = nil
+			}
+		}
+		if err != nil {
+			failed++
+			if firstErr == nil {
+				firstErr = err
+			}
+		}
+	}
+	uerr := md.lock.Unlock()
+	if firstErr != nil {
+		return fmt.Errorf("maildir %s: %d of %d deletions failed, those messages are kept: %w", md.root, failed, len(done), firstErr)
+	}
+	if uerr != nil {
+		return fmt.Errorf("maildir %s: unlocking: %w", md.root, uerr)
+	}
+	return nil
+}
+
+// Close unlocks the maildir and changes nothing. It does nothing after
+// Commit or a previous Close.
+func (md *maildrop) Close() error {
+	if md.closed {
+		return nil
+	}
+	md.closed = true
+	if err := md.lock.Unlock(); err != nil {
+		return fmt.Errorf("maildir %s: unlocking: %w", md.root, err)
+	}
+	return nil
+}
+
+// path returns the full path of f.
+func (md *maildrop) path(f file) string {
+	return filepath.Join(md.root, f.dir, f.name)
+}
+
+// locate finds the message with the given base in cur/ or new/.
+func (md *maildrop) locate(base string) (file, bool, error) {
+	index, err := md.index()
+	if err != nil {
+		return file{}, false, err
+	}
+	f, ok := index[base]
+	return f, ok, nil
+}
+
+// index maps the base of every message now in cur/ and new/ to its file.
+func (md *maildrop) index() (map[string]file, error) {
+	index := make(map[string]file)
+	for _, dir := range []string{dirNew, dirCur} {
+		names, err := listMessages(filepath.Join(md.root, dir))
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range names {
+			index[baseOf(name)] = file{dir: dir, name: name, base: baseOf(name)}
+		}
+	}
+	return index, nil
+}

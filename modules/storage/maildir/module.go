@@ -1,0 +1,151 @@
+// Package maildir is the pop3.storage.maildir storage backend: each user's
+// maildrop is a Maildir (cur/, new/, tmp/) as Postfix, OpenSMTPD, Dovecot
+// LDA and other maildir software write it. It is the default backend of the
+// POP3 handler.
+package maildir
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+func init() {
+	caddy.RegisterModule(Maildir{})
+}
+
+// LockFileName is the name of the file, in the root of each maildir, that
+// a session locks (flock) for as long as it holds the maildrop.
+const LockFileName = "caddy-pop3.lock"
+
+// The subdirectories of a maildir.
+const (
+	dirCur = "cur"
+	dirNew = "new"
+	dirTmp = "tmp"
+)
+
+// Maildir is a storage backend that keeps each user's mail in a Maildir.
+// At login it moves new mail from new/ to cur/ (adding the ":2," info, as
+// other maildir servers do), sizes each message once and records the size
+// in the file name (",W=<octets>"), and lists messages oldest first. UIDLs
+// are the messages' unique base names, so they survive flag changes by an
+// IMAP server and renames by this backend.
+type Maildir struct {
+	// Path is the maildir of a user, as a template with the placeholders
+	// {pop3.user}, {pop3.user.local} and {pop3.user.domain} (and Caddy's
+	// global ones such as {env.*}). Default:
+	// <caddy data dir>/pop3/mail/{pop3.user}/Maildir.
+	Path string `json:"path,omitempty"`
+
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (Maildir) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "pop3.storage.maildir",
+		New: func() caddy.Module { return new(Maildir) },
+	}
+}
+
+// DefaultPath returns the maildir path template used when none is
+// configured: <caddy data dir>/pop3/mail/{pop3.user}/Maildir.
+func DefaultPath() string {
+	return filepath.Join(caddy.AppDataDir(), "pop3", "mail", storage.PlaceholderUser, "Maildir")
+}
+
+// Provision sets the default path and checks the path template.
+func (m *Maildir) Provision(ctx caddy.Context) error {
+	m.logger = ctx.Logger()
+	if m.Path == "" {
+		m.Path = DefaultPath()
+	}
+	if err := storage.ValidateTemplate(m.Path); err != nil {
+		return fmt.Errorf("maildir: %w", err)
+	}
+	return nil
+}
+
+// Open locks the user's maildir, creating it if it does not exist, moves
+// new mail into cur/ and returns a snapshot of the messages.
+func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	root, err := m.root(user)
+	if err != nil {
+		return nil, err
+	}
+	lockPath := filepath.Join(root, LockFileName)
+	lock, err := storage.LockFile(lockPath)
+	if err != nil {
+		if err == storage.ErrInUse {
+			return nil, err
+		}
+		return nil, fmt.Errorf("maildir %s: %w", root, err)
+	}
+	md := &maildrop{root: root, lock: lock, logger: m.log()}
+	if err := md.scan(); err != nil {
+		_ = lock.Unlock()
+		return nil, err
+	}
+	return md, nil
+}
+
+// root expands the path template for user and makes sure the maildir and
+// its cur/, new/ and tmp/ exist.
+func (m *Maildir) root(user string) (string, error) {
+	tmpl := m.Path
+	if tmpl == "" {
+		tmpl = DefaultPath()
+	}
+	root, err := storage.ExpandPath(tmpl, user)
+	if err != nil {
+		return "", err
+	}
+	for _, sub := range []string{dirCur, dirNew, dirTmp} {
+		if err := os.MkdirAll(filepath.Join(root, sub), 0o700); err != nil {
+			return "", fmt.Errorf("creating maildir %s: %w", root, err)
+		}
+	}
+	return root, nil
+}
+
+// log returns the module's logger, or one that discards everything when
+// the module was not provisioned (tests, tools).
+func (m *Maildir) log() *zap.Logger {
+	if m.logger == nil {
+		return zap.NewNop()
+	}
+	return m.logger
+}
+
+// Deliver stores msg in the user's maildir, following the maildir delivery
+// protocol (see deliver.go).
+func (m *Maildir) Deliver(ctx context.Context, user string, msg io.Reader) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	root, err := m.root(user)
+	if err != nil {
+		return err
+	}
+	return deliver(ctx, root, msg)
+}
+
+// Interface guards.
+var (
+	_ caddy.Provisioner     = (*Maildir)(nil)
+	_ caddyfile.Unmarshaler = (*Maildir)(nil)
+	_ storage.Store         = (*Maildir)(nil)
+	_ storage.Deliverer     = (*Maildir)(nil)
+)

@@ -1,0 +1,180 @@
+package maildir
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+// file is where one message of the snapshot is stored.
+type file struct {
+	dir  string // dirCur or dirNew
+	name string
+	base string
+}
+
+// scan fills md with the snapshot of the maildir: it moves new/ messages
+// into cur/, sizes the messages whose name does not say their size (and
+// records it in the name), sorts them oldest first and gives them UIDLs.
+func (md *maildrop) scan() error {
+	curNames, err := listMessages(filepath.Join(md.root, dirCur))
+	if err != nil {
+		return err
+	}
+	newNames, err := listMessages(filepath.Join(md.root, dirNew))
+	if err != nil {
+		return err
+	}
+	listed := make(map[string]bool, len(curNames))
+	for _, name := range curNames {
+		listed[name] = true
+	}
+
+	type entry struct {
+		file
+		size int64
+	}
+	entries := make([]entry, 0, len(curNames)+len(newNames))
+	buf := make([]byte, 32*1024)
+	add := func(dir, name string) {
+		base, fields, info := splitName(name)
+		size, known := wireSizeField(fields)
+		if !known {
+			var err error
+			size, err = wireSizeOf(filepath.Join(md.root, dir, name), buf)
+			if errors.Is(err, fs.ErrNotExist) {
+				return // moved or removed by another program since the listing
+			}
+			if err != nil {
+				md.logger.Warn("skipping unreadable message", zap.String("file", filepath.Join(md.root, dir, name)), zap.Error(err))
+				return
+			}
+		}
+		target := curName(base, fields, info, size, !known)
+		dir, name, dup := md.settle(dir, name, target, listed)
+		if dup {
+			return
+		}
+		entries = append(entries, entry{file: file{dir: dir, name: name, base: base}, size: size})
+	}
+	for _, name := range newNames {
+		add(dirNew, name)
+	}
+	for _, name := range curNames {
+		add(dirCur, name)
+	}
+
+	slices.SortFunc(entries, func(a, b entry) int {
+		if c := compareNames(a.base, b.base); c != 0 {
+			return c
+		}
+		return strings.Compare(a.name, b.name)
+	})
+	// Two names of one file (hard links left by an interrupted move) are
+	// one message: keep the first name, remove the other.
+	entries = slices.CompactFunc(entries, func(a, b entry) bool {
+		if a.base != b.base || !sameFile(md.path(a.file), md.path(b.file)) {
+			return false
+		}
+		if err := os.Remove(md.path(b.file)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			md.logger.Warn("removing duplicate name of a message", zap.String("file", md.path(b.file)), zap.Error(err))
+		}
+		return true
+	})
+	md.files = make([]file, len(entries))
+	md.msgs = make([]storage.Message, len(entries))
+	used := make(map[string]bool, len(entries))
+	for i, e := range entries {
+		md.files[i] = e.file
+		md.msgs[i] = storage.Message{UID: uniqueUID(e.base, used), Size: e.size}
+	}
+	return nil
+}
+
+// settle gives the message dir/name the name target in cur/ (a no-op when
+// it already has it). It returns where the message is now, and dup when
+// the message turned out to be another name of a file listed in cur/ (the
+// leftover of an interrupted move, now removed), which must not be listed
+// twice. When the move fails the message stays, and is served, where it
+// is.
+func (md *maildrop) settle(dir, name, target string, listed map[string]bool) (string, string, bool) {
+	if dir == dirCur && name == target {
+		return dir, name, false
+	}
+	src := filepath.Join(md.root, dir, name)
+	dst := filepath.Join(md.root, dirCur, target)
+	err := moveNoReplace(src, dst)
+	if err == nil {
+		return dirCur, target, false
+	}
+	if errors.Is(err, fs.ErrExist) && sameFile(src, dst) {
+		if err := os.Remove(src); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			md.logger.Warn("removing duplicate name of a message", zap.String("file", src), zap.Error(err))
+		}
+		return dirCur, target, listed[target]
+	}
+	md.logger.Warn("cannot rename message, serving it under its old name", zap.String("file", src), zap.String("to", dst), zap.Error(err))
+	return dir, name, false
+}
+
+// uniqueUID returns the UIDL for a message with the given base, made
+// unique among those in used (and added to it). The base (or its hash)
+// is the UIDL unless another message of the snapshot already has it; then
+// a hash of the base and a counter, which is stable as long as the
+// messages that share the base stay in the same order.
+func uniqueUID(base string, used map[string]bool) string {
+	uid := uidFor(base)
+	for n := 1; used[uid]; n++ {
+		uid = hashUID(fmt.Sprintf("%s\x00%d", base, n))
+	}
+	used[uid] = true
+	return uid
+}
+
+// listMessages returns the names of the message files in dir: regular
+// files whose name does not start with a dot. Subdirectories (Maildir++
+// folders), symbolic links, sockets and such are not messages.
+func listMessages(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("reading maildir: %w", err)
+	}
+	names := make([]string, 0, len(entries))
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
+			continue
+		}
+		names = append(names, e.Name())
+	}
+	return names, nil
+}
+
+// wireSizeOf returns the size of the message in the file at path as the
+// POP3 handler sends it (see storage.WireSizer), using buf to read.
+func wireSizeOf(path string, buf []byte) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	var w storage.WireSizer
+	if _, err := io.CopyBuffer(&w, onlyReader{f}, buf); err != nil {
+		return 0, fmt.Errorf("reading %s: %w", path, err)
+	}
+	return w.Size(), nil
+}
+
+// onlyReader hides every method of a reader but Read, so that
+// io.CopyBuffer uses the buffer it is given.
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
