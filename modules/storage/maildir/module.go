@@ -6,6 +6,7 @@ package maildir
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -88,7 +89,7 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 	lockPath := filepath.Join(root, LockFileName)
 	lock, err := storage.LockFile(lockPath)
 	if err != nil {
-		if err == storage.ErrInUse {
+		if errors.Is(err, storage.ErrInUse) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("maildir %s: %w", root, err)
