@@ -1,0 +1,23 @@
+// Package auth defines what a caddy-pop3 authenticator is. Authenticators
+// are Caddy modules in the pop3.auth namespace (pop3.auth.accounts,
+// pop3.auth.passwd_file, ...).
+package auth
+
+import "context"
+
+// Authenticator checks a user's credentials. It must be safe for concurrent
+// use, compare secrets in constant time, and take the same time for an
+// unknown user as for a wrong password (compare against a fake hash).
+type Authenticator interface {
+	// Authenticate reports whether password is the password of user. It
+	// returns an error only when it could not decide (an unreadable user
+	// database, ...), never for a wrong password or an unknown user.
+	Authenticate(ctx context.Context, user, password string) (bool, error)
+}
+
+// SecretLookup is implemented by authenticators that store some users'
+// secrets in plain text and can therefore check APOP digests. ok is false
+// when the user is unknown or has no plain-text secret.
+type SecretLookup interface {
+	PlainSecret(ctx context.Context, user string) (secret string, ok bool, err error)
+}

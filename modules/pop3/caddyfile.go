@@ -1,0 +1,102 @@
+package pop3
+
+import (
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
+//
+//	pop3 {
+//		hostname <name>
+//		storage <module> [<args...>] {
+//			<module options>
+//		}
+//		auth <module> [<args...>] {
+//			<module options>
+//		}
+//		allow_insecure_auth
+//		idle_timeout <duration>
+//	}
+func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume the directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		directive := d.Val()
+		switch directive {
+		case "hostname":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			h.Hostname = d.Val()
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+		case "storage":
+			raw, err := unmarshalGuest(d, "pop3.storage.")
+			if err != nil {
+				return err
+			}
+			h.StorageRaw = raw
+		case "auth":
+			raw, err := unmarshalGuest(d, "pop3.auth.")
+			if err != nil {
+				return err
+			}
+			h.AuthRaw = raw
+		case "allow_insecure_auth":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.AllowInsecureAuth = true
+		case "idle_timeout":
+			dur, err := parseDuration(d)
+			if err != nil {
+				return err
+			}
+			h.IdleTimeout = caddy.Duration(dur)
+		default:
+			return d.Errf("unrecognized pop3 subdirective '%s'", directive)
+		}
+	}
+	return nil
+}
+
+// unmarshalGuest reads `<directive> <module> [args] { ... }` and returns the
+// module's JSON with its name under the "module" key.
+func unmarshalGuest(d *caddyfile.Dispenser, namespace string) ([]byte, error) {
+	directive := d.Val()
+	if !d.NextArg() {
+		return nil, d.Errf("%s: missing module name", directive)
+	}
+	name := d.Val()
+	if _, err := caddy.GetModule(namespace + name); err != nil {
+		return nil, d.Errf("%s: unknown module '%s'", directive, name)
+	}
+	unm, err := caddyfile.UnmarshalModule(d, namespace+name)
+	if err != nil {
+		return nil, err
+	}
+	return caddyconfig.JSONModuleObject(unm, "module", name, nil), nil
+}
+
+// parseDuration reads a single duration argument.
+func parseDuration(d *caddyfile.Dispenser) (time.Duration, error) {
+	directive := d.Val()
+	if !d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	dur, err := caddy.ParseDuration(d.Val())
+	if err != nil {
+		return 0, d.Errf("%s: invalid duration '%s': %v", directive, d.Val(), err)
+	}
+	if d.NextArg() {
+		return 0, d.ArgErr()
+	}
+	return dur, nil
+}

@@ -1,0 +1,237 @@
+package pop3
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+// commandFunc runs one command. Returning errCloseSession (or any error)
+// ends the session after the response is flushed.
+type commandFunc func(s *session, ctx context.Context, cmd command) error
+
+// commandSpec says in which states a command is valid and how many
+// arguments it takes.
+type commandSpec struct {
+	states  state
+	minArgs int
+	maxArgs int
+	run     commandFunc
+}
+
+// commands is the POP3 command table (RFC 1939, RFC 2449).
+var commands map[string]commandSpec
+
+func init() {
+	commands = map[string]commandSpec{
+		"CAPA": {stateAuthorization | stateTransaction, 0, 0, (*session).cmdCAPA},
+		"QUIT": {stateAuthorization | stateTransaction, 0, 0, (*session).cmdQUIT},
+		"USER": {stateAuthorization, 1, 1, (*session).cmdUSER},
+		"PASS": {stateAuthorization, 1, maxArgs, (*session).cmdPASS},
+		"STAT": {stateTransaction, 0, 0, (*session).cmdSTAT},
+		"LIST": {stateTransaction, 0, 1, (*session).cmdLIST},
+		"UIDL": {stateTransaction, 0, 1, (*session).cmdUIDL},
+		"RETR": {stateTransaction, 1, 1, (*session).cmdRETR},
+		"TOP":  {stateTransaction, 2, 2, (*session).cmdTOP},
+		"DELE": {stateTransaction, 1, 1, (*session).cmdDELE},
+		"NOOP": {stateTransaction, 0, 0, (*session).cmdNOOP},
+		"RSET": {stateTransaction, 0, 0, (*session).cmdRSET},
+	}
+}
+
+// dispatch parses and runs one command line.
+func (s *session) dispatch(ctx context.Context, line []byte) error {
+	cmd, err := parseCommand(line)
+	if err != nil {
+		return s.reject(err.Error())
+	}
+	spec, ok := commands[cmd.name]
+	if !ok {
+		return s.reject("Unknown command")
+	}
+	if spec.states&s.state == 0 {
+		return s.reject(cmd.name + " is not valid in this state")
+	}
+	if len(cmd.args) < spec.minArgs {
+		return s.reject(cmd.name + ": missing argument")
+	}
+	if len(cmd.args) > spec.maxArgs {
+		return s.reject(cmd.name + ": too many arguments")
+	}
+	if s.log.Core().Enabled(zap.DebugLevel) && cmd.name != "PASS" {
+		s.log.Debug("command", zap.String("command", cmd.name), zap.Int("args", len(cmd.args)))
+	}
+	return spec.run(s, ctx, cmd)
+}
+
+// reject answers a bad command with -ERR and counts it; after too many the
+// session ends.
+func (s *session) reject(reason string) error {
+	s.err(reason)
+	if s.countError() {
+		return errCloseSession
+	}
+	return nil
+}
+
+func (s *session) cmdQUIT(_ context.Context, _ command) error {
+	if s.state != stateTransaction {
+		s.ok("Logging out")
+		return errCloseSession
+	}
+	// UPDATE state (RFC 1939 section 6).
+	deleted := make([]int, 0, s.nDeleted)
+	for i, d := range s.deleted {
+		if d {
+			deleted = append(deleted, i)
+		}
+	}
+	drop := s.drop
+	s.drop = nil
+	if err := drop.Commit(deleted); err != nil {
+		s.log.Error("removing deleted messages", zap.String("user", s.user), zap.Int("deleted", len(deleted)), zap.Error(err))
+		s.err(codeSysTemp + "Some deleted messages could not be removed")
+		return errCloseSession
+	}
+	s.log.Debug("session updated", zap.String("user", s.user), zap.Int("deleted", len(deleted)))
+	s.ok("Logging out, " + strconv.Itoa(len(s.msgs)-len(deleted)) + " messages left")
+	return errCloseSession
+}
+
+func (s *session) cmdSTAT(_ context.Context, _ command) error {
+	n, size := s.live()
+	s.ok(strconv.Itoa(n) + " " + strconv.FormatInt(size, 10))
+	return nil
+}
+
+func (s *session) cmdNOOP(_ context.Context, _ command) error {
+	s.ok("")
+	return nil
+}
+
+func (s *session) cmdRSET(_ context.Context, _ command) error {
+	clear(s.deleted)
+	s.nDeleted, s.delSize = 0, 0
+	n, size := s.live()
+	s.ok("Maildrop has " + strconv.Itoa(n) + " messages (" + strconv.FormatInt(size, 10) + " octets)")
+	return nil
+}
+
+// live returns the count and total size of the messages not marked deleted.
+func (s *session) live() (int, int64) {
+	var total int64
+	for _, m := range s.msgs {
+		total += m.Size
+	}
+	return len(s.msgs) - s.nDeleted, total - s.delSize
+}
+
+// message resolves a message-number argument to an index of a message that
+// is not deleted. On failure it has already answered -ERR.
+func (s *session) message(arg []byte) (int, bool) {
+	n, ok := parseNumber(arg)
+	if !ok {
+		s.reject("Invalid message number")
+		return 0, false
+	}
+	if n < 1 || n > len(s.msgs) {
+		s.err("No such message")
+		return 0, false
+	}
+	if s.deleted[n-1] {
+		s.err("Message " + strconv.Itoa(n) + " is deleted")
+		return 0, false
+	}
+	return n - 1, true
+}
+
+func (s *session) cmdLIST(_ context.Context, cmd command) error {
+	return s.listing(cmd, func(i int) string { return strconv.FormatInt(s.msgs[i].Size, 10) })
+}
+
+func (s *session) cmdUIDL(_ context.Context, cmd command) error {
+	return s.listing(cmd, func(i int) string { return s.msgs[i].UID })
+}
+
+// listing answers LIST and UIDL: one message with an argument, every
+// message not deleted without.
+func (s *session) listing(cmd command, value func(i int) string) error {
+	if len(cmd.args) == 1 {
+		if i, ok := s.message(cmd.args[0]); ok {
+			s.ok(strconv.Itoa(i+1) + " " + value(i))
+		}
+		return nil
+	}
+	n, size := s.live()
+	if cmd.name == "LIST" {
+		s.ok(strconv.Itoa(n) + " messages (" + strconv.FormatInt(size, 10) + " octets)")
+	} else {
+		s.ok("")
+	}
+	for i := range s.msgs {
+		if !s.deleted[i] {
+			s.line(strconv.Itoa(i+1) + " " + value(i))
+		}
+	}
+	s.end()
+	return nil
+}
+
+func (s *session) cmdDELE(_ context.Context, cmd command) error {
+	i, ok := s.message(cmd.args[0])
+	if !ok {
+		return nil
+	}
+	s.deleted[i] = true
+	s.nDeleted++
+	s.delSize += s.msgs[i].Size
+	s.ok("Message " + strconv.Itoa(i+1) + " deleted")
+	return nil
+}
+
+func (s *session) cmdRETR(_ context.Context, cmd command) error {
+	i, ok := s.message(cmd.args[0])
+	if !ok {
+		return nil
+	}
+	return s.sendMessage(i, allLines, strconv.FormatInt(s.msgs[i].Size, 10)+" octets")
+}
+
+func (s *session) cmdTOP(_ context.Context, cmd command) error {
+	i, ok := s.message(cmd.args[0])
+	if !ok {
+		return nil
+	}
+	lines, ok := parseNumber(cmd.args[1])
+	if !ok {
+		return s.reject("Invalid number of lines")
+	}
+	return s.sendMessage(i, lines, "Top of message follows")
+}
+
+// sendMessage answers RETR and TOP. A storage failure before the first byte
+// is an -ERR; one in the middle of the message cannot be reported in the
+// protocol, so it ends the session (deleting nothing).
+func (s *session) sendMessage(i, bodyLines int, status string) error {
+	rc, err := s.drop.Open(i)
+	if err != nil {
+		s.log.Error("opening message", zap.String("user", s.user), zap.Int("message", i+1), zap.Error(err))
+		if errors.Is(err, storage.ErrNoSuchMessage) {
+			s.err(codeSysPerm + "Message is no longer available")
+		} else {
+			s.err(codeSysTemp + "Cannot read message")
+		}
+		return nil
+	}
+	defer rc.Close()
+	s.ok(status)
+	if err := writeMessage(s.w, rc, bodyLines); err != nil {
+		s.log.Error("sending message", zap.String("user", s.user), zap.Int("message", i+1), zap.Error(err))
+		return errCloseSession
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+// Package pop3 is the caddy-l4 connection handler layer4.handlers.pop3: it
+// serves POP3 (RFC 1939, RFC 2449) sessions from a storage backend
+// (pop3.storage.*), authenticating users against an authenticator
+// (pop3.auth.*).
+package pop3
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/mholt/caddy-l4/layer4"
+	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+func init() {
+	caddy.RegisterModule(&Handler{})
+}
+
+// DefaultIdleTimeout is how long a session may stay silent before it is
+// closed, when idle_timeout is not set (RFC 1939 asks for at least 10
+// minutes).
+const DefaultIdleTimeout = 10 * time.Minute
+
+// MinIdleTimeout is the shortest idle_timeout RFC 1939 allows.
+const MinIdleTimeout = 10 * time.Minute
+
+// Handler is the POP3 connection handler. It is terminal: it serves the
+// whole session and never passes the connection on.
+type Handler struct {
+	// Hostname is the server's name in the greeting. Default: the
+	// machine's host name.
+	Hostname string `json:"hostname,omitempty"`
+
+	// StorageRaw is the storage backend, a pop3.storage module. Default:
+	// maildir under Caddy's data directory.
+	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=pop3.storage inline_key=module"`
+
+	// AuthRaw is the authenticator, a pop3.auth module. Required.
+	AuthRaw json.RawMessage `json:"auth,omitempty" caddy:"namespace=pop3.auth inline_key=module"`
+
+	// AllowInsecureAuth allows plaintext credentials (USER/PASS) on
+	// connections that are neither TLS nor from a loopback address.
+	// Default: false.
+	AllowInsecureAuth bool `json:"allow_insecure_auth,omitempty"`
+
+	// IdleTimeout closes a session after this long without a command,
+	// deleting nothing. At least 10 minutes (RFC 1939). Default: 10m.
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+
+	store  storage.Store
+	auth   auth.Authenticator
+	logger *zap.Logger
+}
+
+// CaddyModule returns the Caddy module information.
+func (*Handler) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "layer4.handlers.pop3",
+		New: func() caddy.Module { return new(Handler) },
+	}
+}
+
+// Provision loads the storage backend and the authenticator.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+
+	if h.Hostname == "" {
+		name, err := os.Hostname()
+		if err != nil || name == "" {
+			name = "localhost"
+		}
+		h.Hostname = name
+	}
+	if h.IdleTimeout == 0 {
+		h.IdleTimeout = caddy.Duration(DefaultIdleTimeout)
+	}
+
+	if h.AuthRaw == nil {
+		return fmt.Errorf("auth: no authenticator configured; a mail server needs accounts (for example `auth accounts bcrypt { <user> <hash> }` or `auth passwd_file <path>`)")
+	}
+	authMod, err := ctx.LoadModule(h, "AuthRaw")
+	if err != nil {
+		return fmt.Errorf("auth: %v", err)
+	}
+	a, ok := authMod.(auth.Authenticator)
+	if !ok {
+		return fmt.Errorf("auth: module %T is not an authenticator", authMod)
+	}
+	h.auth = a
+
+	if h.StorageRaw == nil {
+		h.StorageRaw = defaultStorage()
+	}
+	storeMod, err := ctx.LoadModule(h, "StorageRaw")
+	if err != nil {
+		return fmt.Errorf("storage: %v", err)
+	}
+	s, ok := storeMod.(storage.Store)
+	if !ok {
+		return fmt.Errorf("storage: module %T is not a storage backend", storeMod)
+	}
+	h.store = s
+	return nil
+}
+
+// defaultStorage is the storage used when none is configured: maildir
+// under Caddy's data directory.
+func defaultStorage() json.RawMessage {
+	path := filepath.Join(caddy.AppDataDir(), "pop3", "mail", storage.PlaceholderUser, "Maildir")
+	raw, _ := json.Marshal(map[string]string{"module": "maildir", "path": path})
+	return raw
+}
+
+// Validate checks the handler's settings.
+func (h *Handler) Validate() error {
+	if d := time.Duration(h.IdleTimeout); d < MinIdleTimeout {
+		return fmt.Errorf("idle_timeout: %s is shorter than the 10 minutes RFC 1939 requires", d)
+	}
+	return nil
+}
+
+// Handle serves one POP3 session on cx. It never calls next.
+func (h *Handler) Handle(cx *layer4.Connection, _ layer4.Handler) error {
+	s := newSession(h, cx, connectionIsTLS(cx), isLoopback(cx.RemoteAddr()))
+	s.serve(cx.Context)
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner     = (*Handler)(nil)
+	_ caddy.Validator       = (*Handler)(nil)
+	_ caddyfile.Unmarshaler = (*Handler)(nil)
+	_ layer4.NextHandler    = (*Handler)(nil)
+)

@@ -1,0 +1,101 @@
+package pop3
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+// plaintextAllowed reports whether this connection may carry plaintext
+// credentials: over TLS, from a loopback address, or when the config says
+// allow_insecure_auth.
+func (s *session) plaintextAllowed() bool {
+	return s.secure || s.loopback || s.h.AllowInsecureAuth
+}
+
+// errPlaintextRefused is the answer to plaintext credentials on a clear,
+// non-loopback connection.
+const errPlaintextRefused = codeAuth + "Plaintext authentication is disabled on insecure connections; use TLS (POP3S on port 995 or STLS)"
+
+func (s *session) cmdUSER(_ context.Context, cmd command) error {
+	if !s.plaintextAllowed() {
+		return s.reject(errPlaintextRefused)
+	}
+	s.userArg = string(cmd.args[0])
+	s.ok("Send PASS")
+	return nil
+}
+
+func (s *session) cmdPASS(ctx context.Context, cmd command) error {
+	if !s.plaintextAllowed() {
+		return s.reject(errPlaintextRefused)
+	}
+	if s.userArg == "" {
+		return s.reject("Send USER first")
+	}
+	user := s.userArg
+	s.userArg = ""
+	// The password is the whole rest of the line: it may contain spaces.
+	return s.login(ctx, user, string(cmd.rest), "USER")
+}
+
+// login checks credentials and, when they are right, opens the user's
+// maildrop and enters the TRANSACTION state. Unknown users and wrong
+// passwords get the same answer.
+func (s *session) login(ctx context.Context, user, password, mechanism string) error {
+	ok, err := s.h.auth.Authenticate(ctx, user, password)
+	if err != nil {
+		s.log.Error("authenticator failed", zap.String("mechanism", mechanism), zap.Error(err))
+		s.err(codeSysTemp + "Authentication is temporarily unavailable")
+		return nil
+	}
+	if !ok {
+		s.log.Warn("authentication failed", zap.String("mechanism", mechanism), zap.String("user", printableUser(user)))
+		return s.reject(codeAuth + "Authentication failed")
+	}
+
+	drop, err := s.h.store.Open(ctx, user)
+	switch {
+	case err == nil:
+	case errors.Is(err, storage.ErrInUse):
+		s.err(codeInUse + "Maildrop is locked by another session")
+		return nil
+	case errors.Is(err, storage.ErrInvalidUser):
+		s.log.Error("user name cannot name a maildrop", zap.String("user", printableUser(user)))
+		s.err(codeSysPerm + "This user has no valid maildrop")
+		return nil
+	default:
+		s.log.Error("opening maildrop", zap.String("user", user), zap.Error(err))
+		s.err(codeSysTemp + "Cannot open the maildrop, try again later")
+		return nil
+	}
+
+	s.user = user
+	s.drop = drop
+	s.msgs = drop.Messages()
+	s.deleted = make([]bool, len(s.msgs))
+	s.state = stateTransaction
+	n, size := s.live()
+	s.log.Debug("logged in", zap.String("user", user), zap.String("mechanism", mechanism), zap.Int("messages", n), zap.Bool("tls", s.secure))
+	s.ok("Logged in, " + strconv.Itoa(n) + " messages (" + strconv.FormatInt(size, 10) + " octets)")
+	return nil
+}
+
+// printableUser makes a client-supplied user name safe for a log line.
+func printableUser(user string) string {
+	const maxLen = 64
+	if len(user) > maxLen {
+		user = user[:maxLen]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, user)
+}

@@ -1,0 +1,224 @@
+package pop3
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+// state is a POP3 session state (RFC 1939 section 3).
+type state uint8
+
+// The session states. UPDATE is entered by QUIT and ends the session, so it
+// is not a state a command can run in.
+const (
+	stateAuthorization state = 1 << iota
+	stateTransaction
+)
+
+const (
+	// readBufferSize bounds a command line (RFC 2449 allows 255 octets;
+	// SASL responses may be longer).
+	readBufferSize = 1024
+	// writeBufferSize is the per-session output buffer.
+	writeBufferSize = 4096
+	// maxErrors is how many bad commands a session may send before it is
+	// disconnected.
+	maxErrors = 20
+)
+
+// errCloseSession ends the session loop after the response is flushed.
+var errCloseSession = errors.New("session closed")
+
+// session is one POP3 conversation on one connection.
+type session struct {
+	h    *Handler
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
+	log  *zap.Logger
+
+	secure   bool // TLS
+	loopback bool // the client is on a loopback address
+
+	state    state
+	userArg  string // the name given by USER, awaiting PASS
+	user     string // the authenticated user
+	drop     storage.Maildrop
+	msgs     []storage.Message
+	deleted  []bool
+	nDeleted int
+	delSize  int64
+	errors   int
+}
+
+func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
+	return &session{
+		h:        h,
+		conn:     conn,
+		r:        bufio.NewReaderSize(conn, readBufferSize),
+		w:        bufio.NewWriterSize(conn, writeBufferSize),
+		log:      h.logger.With(zap.String("remote", conn.RemoteAddr().String())),
+		secure:   secure,
+		loopback: loopback,
+		state:    stateAuthorization,
+	}
+}
+
+// serve runs the session to its end. Whatever way it ends, a maildrop that
+// was not committed by QUIT is closed with nothing deleted.
+func (s *session) serve(ctx context.Context) {
+	defer s.releaseMaildrop()
+
+	s.ok(s.greeting())
+	if s.w.Flush() != nil {
+		return
+	}
+	for {
+		line, err := s.readLine()
+		if err != nil {
+			s.endOnReadError(err)
+			return
+		}
+		err = s.dispatch(ctx, line)
+		// Answer every pipelined command before flushing: flush only
+		// when the client has nothing more waiting in our buffer.
+		if err != nil || s.r.Buffered() == 0 {
+			if ferr := s.w.Flush(); ferr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (s *session) greeting() string {
+	return s.h.Hostname + " POP3 server ready"
+}
+
+// readLine reads one command line and returns it without its line ending.
+// A line longer than the read buffer is discarded and answered with -ERR.
+func (s *session) readLine() ([]byte, error) {
+	for {
+		if s.r.Buffered() == 0 {
+			if err := s.conn.SetReadDeadline(time.Now().Add(time.Duration(s.h.IdleTimeout))); err != nil {
+				return nil, err
+			}
+		}
+		line, err := s.r.ReadSlice('\n')
+		if err == nil {
+			line = bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'})
+			return line, nil
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return nil, err
+		}
+		if err := s.discardLine(); err != nil {
+			return nil, err
+		}
+		s.err("line too long")
+		if s.countError() {
+			return nil, errCloseSession
+		}
+		if s.r.Buffered() == 0 {
+			if err := s.w.Flush(); err != nil {
+				return nil, err
+			}
+		}
+	}
+}
+
+// discardLine skips the rest of an over-long line without buffering it.
+func (s *session) discardLine() error {
+	for {
+		_, err := s.r.ReadSlice('\n')
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return err
+		}
+	}
+}
+
+// endOnReadError tells the client why the session ends, when it can still
+// hear it.
+func (s *session) endOnReadError(err error) {
+	switch {
+	case errors.Is(err, errCloseSession):
+		_ = s.w.Flush()
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		s.log.Debug("session idle timeout", zap.String("user", s.user))
+		s.err(codeSysTemp + "Disconnected for inactivity")
+		_ = s.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		_ = s.w.Flush()
+	case errors.Is(err, io.EOF):
+		s.log.Debug("client closed the connection", zap.String("user", s.user))
+	default:
+		s.log.Debug("reading command", zap.Error(err))
+	}
+}
+
+// countError counts a bad command and reports whether the session has had
+// too many and must end.
+func (s *session) countError() bool {
+	s.errors++
+	if s.errors < maxErrors {
+		return false
+	}
+	s.err("Too many invalid commands, closing connection")
+	return true
+}
+
+// releaseMaildrop closes the maildrop of a session that ended without a
+// successful UPDATE, deleting nothing.
+func (s *session) releaseMaildrop() {
+	if s.drop == nil {
+		return
+	}
+	if err := s.drop.Close(); err != nil {
+		s.log.Error("closing maildrop", zap.String("user", s.user), zap.Error(err))
+	}
+	s.drop = nil
+}
+
+// ok writes a single-line positive response.
+func (s *session) ok(text string) {
+	if text == "" {
+		s.w.WriteString("+OK\r\n")
+		return
+	}
+	s.w.WriteString("+OK ")
+	s.w.WriteString(text)
+	s.w.WriteString("\r\n")
+}
+
+// err writes a single-line negative response.
+func (s *session) err(text string) {
+	s.w.WriteString("-ERR ")
+	s.w.WriteString(text)
+	s.w.WriteString("\r\n")
+}
+
+// line writes one line of a multi-line response. Callers only pass text
+// that cannot begin with '.'.
+func (s *session) line(text string) {
+	s.w.WriteString(text)
+	s.w.WriteString("\r\n")
+}
+
+// end terminates a multi-line response.
+func (s *session) end() {
+	s.w.WriteString(".\r\n")
+}

@@ -1,0 +1,377 @@
+package pop3
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+// testServer serves sessions of a Handler with an in-memory store on a
+// loopback listener.
+type testServer struct {
+	h        *Handler
+	store    *memStore
+	ln       net.Listener
+	loopback bool // what the session believes about the client
+	wg       sync.WaitGroup
+}
+
+func newTestServer(t *testing.T, options ...func(*testServer)) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := newMemStore()
+	ts := &testServer{
+		h: &Handler{
+			Hostname:    "test.example",
+			IdleTimeout: caddy.Duration(DefaultIdleTimeout),
+			store:       store,
+			auth:        memAuth{"alice": "secret pw", "bob": "pw"},
+			logger:      zap.NewNop(),
+		},
+		store:    store,
+		ln:       ln,
+		loopback: true,
+	}
+	for _, o := range options {
+		o(ts)
+	}
+	ts.wg.Add(1)
+	go func() {
+		defer ts.wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			ts.wg.Add(1)
+			go func() {
+				defer ts.wg.Done()
+				defer conn.Close()
+				newSession(ts.h, conn, false, ts.loopback).serve(context.Background())
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		ts.wg.Wait()
+	})
+	return ts
+}
+
+// testClient is a minimal POP3 client for tests.
+type testClient struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func (ts *testServer) dial(t *testing.T) *testClient {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	c := &testClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+	t.Cleanup(func() { conn.Close() })
+	if g := c.readLine(); !strings.HasPrefix(g, "+OK ") {
+		t.Fatalf("greeting: %q", g)
+	}
+	return c
+}
+
+func (c *testClient) send(s string) {
+	c.t.Helper()
+	if _, err := c.conn.Write([]byte(s)); err != nil {
+		c.t.Fatalf("write %q: %v", s, err)
+	}
+}
+
+func (c *testClient) readLine() string {
+	c.t.Helper()
+	line, err := c.r.ReadString('\n')
+	if err != nil {
+		c.t.Fatalf("read: %v (got %q)", err, line)
+	}
+	if !strings.HasSuffix(line, "\r\n") {
+		c.t.Fatalf("line not CRLF-terminated: %q", line)
+	}
+	return strings.TrimSuffix(line, "\r\n")
+}
+
+// cmd sends one command and returns the status line.
+func (c *testClient) cmd(line string) string {
+	c.t.Helper()
+	c.send(line + "\r\n")
+	return c.readLine()
+}
+
+// multi reads the body of a multi-line response, undoing dot-stuffing, and
+// returns it with CRLF line endings.
+func (c *testClient) multi() string {
+	c.t.Helper()
+	var b strings.Builder
+	for {
+		l := c.readLine()
+		if l == "." {
+			return b.String()
+		}
+		b.WriteString(strings.TrimPrefix(l, "."))
+		b.WriteString("\r\n")
+	}
+}
+
+func (c *testClient) login(user, pass string) {
+	c.t.Helper()
+	if r := c.cmd("USER " + user); !strings.HasPrefix(r, "+OK") {
+		c.t.Fatalf("USER: %q", r)
+	}
+	if r := c.cmd("PASS " + pass); !strings.HasPrefix(r, "+OK") {
+		c.t.Fatalf("PASS: %q", r)
+	}
+}
+
+func expectPrefix(t *testing.T, what, got, want string) {
+	t.Helper()
+	if !strings.HasPrefix(got, want) {
+		t.Errorf("%s: got %q, want prefix %q", what, got, want)
+	}
+}
+
+func TestSessionTransaction(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.add("alice", "Subject: one\n\nhello\n", "Subject: two\n\n.dot line\nlast", "Subject: three\r\n\r\nbody\r\n")
+	c := ts.dial(t)
+	c.login("alice", "secret pw")
+
+	// Sizes are CRLF octets: 21+2, 28+... computed independently.
+	sizes := []int64{crlfSize([]byte("Subject: one\n\nhello\n")), crlfSize([]byte("Subject: two\n\n.dot line\nlast")), crlfSize([]byte("Subject: three\r\n\r\nbody\r\n"))}
+	total := sizes[0] + sizes[1] + sizes[2]
+	for _, tc := range []struct{ cmd, want string }{
+		{"STAT", "+OK 3 " + itoa(total)},
+		{"stat", "+OK 3 " + itoa(total)},
+		{"LIST 2", "+OK 2 " + itoa(sizes[1])},
+		{"LIST 4", "-ERR No such message"},
+		{"RETR 0", "-ERR No such message"},
+		{"RETR -1", "-ERR Invalid message number"},
+		{"RETR 99999999999999999999", "-ERR Invalid message number"},
+		{"RETR abc", "-ERR Invalid message number"},
+		{"RETR", "-ERR RETR: missing argument"},
+		{"RETR 1 2", "-ERR RETR: too many arguments"},
+		{"TOP 1", "-ERR TOP: missing argument"},
+		{"TOP 1 x", "-ERR Invalid number of lines"},
+		{"USER alice", "-ERR USER is not valid in this state"},
+		{"XYZZY", "-ERR invalid command keyword"},
+		{"XYZ", "-ERR Unknown command"},
+		{"NOOP", "+OK"},
+		{"DELE 1", "+OK Message 1 deleted"},
+		{"DELE 1", "-ERR Message 1 is deleted"},
+		{"RETR 1", "-ERR Message 1 is deleted"},
+		{"LIST 1", "-ERR Message 1 is deleted"},
+		{"STAT", "+OK 2 " + itoa(sizes[1]+sizes[2])},
+		{"RSET", "+OK Maildrop has 3 messages (" + itoa(total) + " octets)"},
+		{"STAT", "+OK 3 " + itoa(total)},
+	} {
+		if got := c.cmd(tc.cmd); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
+
+	expectPrefix(t, "LIST", c.cmd("LIST"), "+OK 3 messages")
+	if got, want := c.multi(), "1 "+itoa(sizes[0])+"\r\n2 "+itoa(sizes[1])+"\r\n3 "+itoa(sizes[2])+"\r\n"; got != want {
+		t.Errorf("LIST body: got %q, want %q", got, want)
+	}
+
+	expectPrefix(t, "RETR 2", c.cmd("RETR 2"), "+OK "+itoa(sizes[1])+" octets")
+	body := c.multi()
+	if want := "Subject: two\r\n\r\n.dot line\r\nlast\r\n"; body != want {
+		t.Errorf("RETR 2: got %q, want %q", body, want)
+	}
+	if int64(len(body)) != sizes[1] {
+		t.Errorf("RETR 2 sent %d octets, LIST said %d", len(body), sizes[1])
+	}
+
+	expectPrefix(t, "TOP 1 0", c.cmd("TOP 1 0"), "+OK")
+	if got, want := c.multi(), "Subject: one\r\n\r\n"; got != want {
+		t.Errorf("TOP 1 0: got %q, want %q", got, want)
+	}
+
+	expectPrefix(t, "UIDL", c.cmd("UIDL"), "+OK")
+	uidl := strings.Split(strings.TrimSuffix(c.multi(), "\r\n"), "\r\n")
+	if len(uidl) != 3 {
+		t.Fatalf("UIDL listed %d messages: %q", len(uidl), uidl)
+	}
+	if got := c.cmd("UIDL 3"); got != "+OK "+uidl[2] {
+		t.Errorf("UIDL 3: got %q, want %q", got, "+OK "+uidl[2])
+	}
+
+	c.cmd("DELE 2")
+	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+	if n := ts.store.count("alice"); n != 2 {
+		t.Errorf("after DELE 2 + QUIT: %d messages left, want 2", n)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestSessionAuthorization(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.add("alice", "x\n")
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  []string
+	}{
+		{"pass without user", []string{"PASS x"}, []string{"-ERR Send USER first"}},
+		{"wrong password", []string{"USER alice", "PASS nope"}, []string{"+OK", "-ERR [AUTH] Authentication failed"}},
+		{"unknown user same answer", []string{"USER mallory", "PASS nope"}, []string{"+OK", "-ERR [AUTH] Authentication failed"}},
+		{"transaction command", []string{"STAT"}, []string{"-ERR STAT is not valid in this state"}},
+		{"noop before login", []string{"NOOP"}, []string{"-ERR NOOP is not valid in this state"}},
+		{"empty line", []string{""}, []string{"-ERR empty command"}},
+		{"bad keyword", []string{"\x00\x01\x02"}, []string{"-ERR invalid command keyword"}},
+		{"retry after failure", []string{"USER alice", "PASS bad", "USER alice", "PASS secret pw"}, []string{"+OK", "-ERR [AUTH]", "+OK", "+OK Logged in, 1 messages"}},
+		{"lower case", []string{"user alice", "pass secret pw", "stat"}, []string{"+OK", "+OK", "+OK 1 3"}},
+		{"quit", []string{"QUIT"}, []string{"+OK Logging out"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ts.dial(t)
+			for i, l := range tc.lines {
+				expectPrefix(t, l, c.cmd(l), tc.want[i])
+			}
+		})
+	}
+}
+
+func TestSessionPlaintextPolicy(t *testing.T) {
+	ts := newTestServer(t, func(ts *testServer) { ts.loopback = false })
+	c := ts.dial(t)
+	expectPrefix(t, "USER", c.cmd("USER alice"), "-ERR [AUTH] Plaintext authentication is disabled")
+	expectPrefix(t, "PASS", c.cmd("PASS secret pw"), "-ERR [AUTH] Plaintext authentication is disabled")
+	c.cmd("CAPA")
+	if caps := c.multi(); strings.Contains(caps, "USER") {
+		t.Errorf("CAPA advertises USER on an insecure connection: %q", caps)
+	}
+
+	ts = newTestServer(t, func(ts *testServer) { ts.loopback = false; ts.h.AllowInsecureAuth = true })
+	c = ts.dial(t)
+	c.login("alice", "secret pw")
+}
+
+func TestSessionCAPA(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial(t)
+	expectPrefix(t, "CAPA", c.cmd("CAPA"), "+OK")
+	got := c.multi()
+	for _, want := range []string{"TOP\r\n", "UIDL\r\n", "USER\r\n", "RESP-CODES\r\n", "PIPELINING\r\n", "AUTH-RESP-CODE\r\n", "IMPLEMENTATION caddy-pop3\r\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("CAPA lacks %q: %q", want, got)
+		}
+	}
+	c.login("alice", "secret pw")
+	c.cmd("CAPA")
+	if got := c.multi(); strings.Contains(got, "USER\r\n") {
+		t.Errorf("CAPA in TRANSACTION lists USER: %q", got)
+	}
+}
+
+func TestSessionInUse(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.add("alice", "x\n")
+	a := ts.dial(t)
+	a.login("alice", "secret pw")
+	b := ts.dial(t)
+	b.cmd("USER alice")
+	expectPrefix(t, "second login", b.cmd("PASS secret pw"), "-ERR [IN-USE]")
+	// The failed session can still log in once the first one is gone.
+	expectPrefix(t, "QUIT", a.cmd("QUIT"), "+OK")
+	b.cmd("USER alice")
+	expectPrefix(t, "login after unlock", b.cmd("PASS secret pw"), "+OK")
+}
+
+func TestSessionDropDeletesNothing(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.add("alice", "a\n", "b\n")
+	c := ts.dial(t)
+	c.login("alice", "secret pw")
+	expectPrefix(t, "DELE", c.cmd("DELE 1"), "+OK")
+	c.conn.Close()
+	// The lock is released once the server notices the drop; a new login
+	// must then succeed and still see both messages.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c2 := ts.dial(t)
+		c2.cmd("USER alice")
+		r := c2.cmd("PASS secret pw")
+		if strings.HasPrefix(r, "+OK") {
+			expectPrefix(t, "STAT", c2.cmd("STAT"), "+OK 2 ")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("maildrop still locked after the client dropped: %q", r)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := ts.store.count("alice"); n != 2 {
+		t.Errorf("%d messages after a dropped session, want 2", n)
+	}
+}
+
+func TestSessionCommitFailure(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.add("alice", "a\n")
+	ts.store.failDel = true
+	c := ts.dial(t)
+	c.login("alice", "secret pw")
+	c.cmd("DELE 1")
+	expectPrefix(t, "QUIT", c.cmd("QUIT"), "-ERR [SYS/TEMP]")
+}
+
+func TestSessionPipelining(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.add("alice", "Subject: a\n\nbody\n")
+	c := ts.dial(t)
+	c.send("USER alice\r\nPASS secret pw\r\nSTAT\r\nLIST\r\nRETR 1\r\nNOOP\r\nQUIT\r\n")
+	expectPrefix(t, "USER", c.readLine(), "+OK")
+	expectPrefix(t, "PASS", c.readLine(), "+OK")
+	expectPrefix(t, "STAT", c.readLine(), "+OK 1 ")
+	expectPrefix(t, "LIST", c.readLine(), "+OK 1 messages")
+	c.multi()
+	expectPrefix(t, "RETR", c.readLine(), "+OK")
+	if got := c.multi(); got != "Subject: a\r\n\r\nbody\r\n" {
+		t.Errorf("RETR: %q", got)
+	}
+	expectPrefix(t, "NOOP", c.readLine(), "+OK")
+	expectPrefix(t, "QUIT", c.readLine(), "+OK")
+}
+
+func TestSessionLongLine(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial(t)
+	expectPrefix(t, "long line", c.cmd("USER "+strings.Repeat("a", 10*readBufferSize)), "-ERR line too long")
+	expectPrefix(t, "after long line", c.cmd("CAPA"), "+OK")
+	c.multi()
+}
+
+func TestSessionTooManyErrors(t *testing.T) {
+	ts := newTestServer(t)
+	c := ts.dial(t)
+	for i := 0; i < maxErrors-1; i++ {
+		expectPrefix(t, "bad", c.cmd("BOGUS"), "-ERR")
+	}
+	expectPrefix(t, "last", c.cmd("BOGUS"), "-ERR")
+	expectPrefix(t, "closing", c.readLine(), "-ERR Too many invalid commands")
+	if _, err := c.r.ReadByte(); err == nil {
+		t.Error("connection still open after too many errors")
+	}
+}

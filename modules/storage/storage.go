@@ -1,0 +1,85 @@
+// Package storage defines what a caddy-pop3 storage backend is: a Store that
+// opens a user's Maildrop, locked for the session, as a snapshot of the
+// messages that were there at login. Backends are Caddy modules in the
+// pop3.storage namespace (pop3.storage.maildir, pop3.storage.mbox, ...).
+//
+// The POP3 handler owns the wire (CRLF conversion, dot-stuffing, buffering);
+// a backend owns the bytes at rest and the locking.
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+)
+
+// Errors a Store or Maildrop returns; the handler maps them to POP3
+// response codes.
+var (
+	// ErrInUse means another session (in this process or another one)
+	// holds the maildrop's lock. The handler answers -ERR [IN-USE].
+	ErrInUse = errors.New("maildrop is in use by another session")
+
+	// ErrInvalidUser means the user name cannot be turned into a storage
+	// location safely (path separators, "..", control characters, ...).
+	ErrInvalidUser = errors.New("user name is not valid for this storage")
+
+	// ErrNoSuchMessage means a message index is out of range.
+	ErrNoSuchMessage = errors.New("no such message")
+)
+
+// Store is a storage backend: it opens users' maildrops. A Store is shared by
+// all the sessions of a handler and must be safe for concurrent use.
+type Store interface {
+	// Open locks the user's maildrop and returns a snapshot of it. It
+	// returns ErrInUse when the maildrop is locked by another session and
+	// ErrInvalidUser when user cannot name a maildrop. A maildrop that does
+	// not exist yet is an empty one, not an error.
+	Open(ctx context.Context, user string) (Maildrop, error)
+}
+
+// Message describes one message of a maildrop snapshot.
+type Message struct {
+	// UID is the message's unique-id listing (UIDL): persistent across
+	// sessions, unique in the maildrop, 1 to 70 characters in 0x21-0x7E.
+	UID string
+
+	// Size is the size of the message in octets as sent on the wire: with
+	// CRLF line endings, before dot-stuffing.
+	Size int64
+}
+
+// Maildrop is one user's locked maildrop, as a snapshot taken at Open.
+// Message numbers are indexes into Messages (0-based here, 1-based on the
+// wire) and never change during the session. A Maildrop is used by a single
+// session at a time.
+type Maildrop interface {
+	// Messages returns the snapshot taken at Open. The slice must not be
+	// modified by the caller.
+	Messages() []Message
+
+	// Open returns the content of message i as stored (LF or CRLF line
+	// endings, not dot-stuffed). The caller closes it.
+	Open(i int) (io.ReadCloser, error)
+
+	// Commit permanently removes the messages at the given indexes (the
+	// POP3 UPDATE state), then releases the lock. A message that is already
+	// gone is not an error. On any other failure, Commit removes what it
+	// can, keeps every message it could not remove intact, releases the
+	// lock and returns an error.
+	Commit(deleted []int) error
+
+	// Close releases the lock and changes nothing. Calling Close after
+	// Commit is allowed and does nothing.
+	Close() error
+}
+
+// Deliverer is implemented by stores that can also deliver mail: append
+// one message to a user's maildrop, so tools and tests can put mail in
+// without knowing the backend. Delivery must not disturb an open session's
+// snapshot: the new message appears in the next session.
+type Deliverer interface {
+	// Deliver stores msg (an RFC 5322 message, LF or CRLF line endings)
+	// in the maildrop of user.
+	Deliver(ctx context.Context, user string, msg io.Reader) error
+}
