@@ -20,6 +20,7 @@ import (
 //		}
 //		allow_insecure_auth
 //		idle_timeout <duration>
+//		grace_period <duration>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume the directive name
@@ -60,6 +61,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return err
 			}
 			h.IdleTimeout = caddy.Duration(dur)
+		case "grace_period":
+			dur, err := parseDuration(d)
+			if err != nil {
+				return err
+			}
+			h.GracePeriod = caddy.Duration(dur)
 		default:
 			return d.Errf("unrecognized pop3 subdirective '%s'", directive)
 		}

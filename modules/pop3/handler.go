@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -55,9 +56,18 @@ type Handler struct {
 	// deleting nothing. At least 10 minutes (RFC 1939). Default: 10m.
 	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
 
+	// GracePeriod is how long sessions that began under this config may go
+	// on after the config is replaced by a reload or stopped; then they are
+	// closed with -ERR [SYS/TEMP] and nothing deleted. Default: 5m.
+	GracePeriod caddy.Duration `json:"grace_period,omitempty"`
+
 	store  storage.Store
 	auth   auth.Authenticator
 	logger *zap.Logger
+
+	stopping   atomic.Bool // the config was unloaded
+	graceOver  atomic.Bool // the grace period after unloading has passed
+	graceTimer *time.Timer
 }
 
 // CaddyModule returns the Caddy module information.
@@ -82,6 +92,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.IdleTimeout == 0 {
 		h.IdleTimeout = caddy.Duration(DefaultIdleTimeout)
 	}
+	if h.GracePeriod == 0 {
+		h.GracePeriod = caddy.Duration(DefaultGracePeriod)
+	}
+	registerExitDrain(h.logger)
 
 	if h.AuthRaw == nil {
 		return fmt.Errorf("auth: no authenticator configured; a mail server needs accounts (for example `auth accounts bcrypt { <user> <hash> }` or `auth passwd_file <path>`)")
@@ -124,12 +138,23 @@ func (h *Handler) Validate() error {
 	if d := time.Duration(h.IdleTimeout); d < MinIdleTimeout {
 		return fmt.Errorf("idle_timeout: %s is shorter than the 10 minutes RFC 1939 requires", d)
 	}
+	if h.GracePeriod < 0 {
+		return fmt.Errorf("grace_period: must not be negative")
+	}
 	return nil
 }
 
 // Handle serves one POP3 session on cx. It never calls next.
 func (h *Handler) Handle(cx *layer4.Connection, _ layer4.Handler) error {
+	if h.graceOver.Load() || caddy.Exiting() {
+		// A connection accepted by a config that is gone: nothing has
+		// been done yet, so tell the client to come back.
+		_, _ = cx.Write([]byte("-ERR " + codeSysTemp + endReasonShutdown + "\r\n"))
+		return nil
+	}
 	s := newSession(h, cx, connectionIsTLS(cx), isLoopback(cx.RemoteAddr()))
+	liveSessions.add(s)
+	defer liveSessions.remove(s)
 	s.serve(cx.Context)
 	return nil
 }
@@ -138,6 +163,7 @@ func (h *Handler) Handle(cx *layer4.Connection, _ layer4.Handler) error {
 var (
 	_ caddy.Provisioner     = (*Handler)(nil)
 	_ caddy.Validator       = (*Handler)(nil)
+	_ caddy.CleanerUpper    = (*Handler)(nil)
 	_ caddyfile.Unmarshaler = (*Handler)(nil)
 	_ layer4.NextHandler    = (*Handler)(nil)
 )

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -39,8 +40,18 @@ const (
 // errCloseSession ends the session loop after the response is flushed.
 var errCloseSession = errors.New("session closed")
 
+// errEndedFromOutside means shutdown was called.
+var errEndedFromOutside = errors.New("session ended from outside")
+
 // session is one POP3 conversation on one connection.
 type session struct {
+	id      uint64    // set by the registry
+	started time.Time // when the connection was accepted
+
+	// endReason is set, once, when the session is ended from outside (a
+	// reload's grace period is over, process exit, the admin API).
+	endReason atomic.Pointer[string]
+
 	h    *Handler
 	conn net.Conn
 	r    *bufio.Reader
@@ -71,7 +82,29 @@ func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
 		secure:   secure,
 		loopback: loopback,
 		state:    stateAuthorization,
+		started:  time.Now(),
 	}
+}
+
+// shutdown ends the session from another goroutine: the session sees the
+// reason at its next read (or its blocked read or write fails at once),
+// answers -ERR [SYS/TEMP] when it can, and ends without deleting anything.
+// A commit already under way is not interrupted.
+func (s *session) shutdown(reason string) {
+	if !s.endReason.CompareAndSwap(nil, &reason) {
+		return
+	}
+	now := time.Now()
+	_ = s.conn.SetReadDeadline(now)
+	_ = s.conn.SetWriteDeadline(now)
+}
+
+// endedFromOutside returns the reason given to shutdown, if any.
+func (s *session) endedFromOutside() (string, bool) {
+	if r := s.endReason.Load(); r != nil {
+		return *r, true
+	}
+	return "", false
 }
 
 // serve runs the session to its end. Whatever way it ends, a maildrop that
@@ -116,6 +149,11 @@ func (s *session) readLine() ([]byte, error) {
 				return nil, err
 			}
 		}
+		// Checked after setting the deadline: shutdown stores the reason
+		// before it moves the deadline, so one of the two is always seen.
+		if _, ended := s.endedFromOutside(); ended {
+			return nil, errEndedFromOutside
+		}
 		line, err := s.r.ReadSlice('\n')
 		if err == nil {
 			line = bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'})
@@ -155,6 +193,13 @@ func (s *session) discardLine() error {
 // endOnReadError tells the client why the session ends, when it can still
 // hear it.
 func (s *session) endOnReadError(err error) {
+	if reason, ended := s.endedFromOutside(); ended {
+		s.log.Info("ending session", zap.String("user", s.user), zap.String("reason", reason))
+		_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		s.err(codeSysTemp + reason)
+		_ = s.w.Flush()
+		return
+	}
 	switch {
 	case errors.Is(err, errCloseSession):
 		_ = s.w.Flush()

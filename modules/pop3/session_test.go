@@ -58,7 +58,10 @@ func newTestServer(t *testing.T, options ...func(*testServer)) *testServer {
 			go func() {
 				defer ts.wg.Done()
 				defer conn.Close()
-				newSession(ts.h, conn, false, ts.loopback).serve(context.Background())
+				sess := newSession(ts.h, conn, false, ts.loopback)
+				liveSessions.add(sess)
+				defer liveSessions.remove(sess)
+				sess.serve(context.Background())
 			}()
 		}
 	}()
@@ -373,5 +376,51 @@ func TestSessionTooManyErrors(t *testing.T) {
 	expectPrefix(t, "closing", c.readLine(), "-ERR Too many invalid commands")
 	if _, err := c.r.ReadByte(); err == nil {
 		t.Error("connection still open after too many errors")
+	}
+}
+
+func TestSessionGracePeriodAfterReload(t *testing.T) {
+	ts := newTestServer(t, func(ts *testServer) { ts.h.GracePeriod = caddy.Duration(200 * time.Millisecond) })
+	ts.store.add("alice", "a\n", "b\n")
+	c := ts.dial(t)
+	c.login("alice", "secret pw")
+	expectPrefix(t, "DELE", c.cmd("DELE 1"), "+OK")
+
+	if err := ts.h.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	// Within the grace period the session goes on under its config.
+	expectPrefix(t, "STAT during grace", c.cmd("STAT"), "+OK 1 ")
+	// Then it is closed with [SYS/TEMP], and nothing is deleted.
+	expectPrefix(t, "end of grace", c.readLine(), "-ERR [SYS/TEMP] Server configuration changed")
+	if _, err := c.r.ReadByte(); err == nil {
+		t.Error("connection still open after the grace period")
+	}
+	if !liveSessions.drain(5 * time.Second) {
+		t.Fatal("session did not end")
+	}
+	if n := ts.store.count("alice"); n != 2 {
+		t.Errorf("%d messages after a session closed by a reload, want 2", n)
+	}
+	if ts.store.commits != 0 {
+		t.Errorf("a session closed by a reload committed %d times", ts.store.commits)
+	}
+}
+
+func TestSessionShutdownDuringTransaction(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.add("alice", "a\n")
+	c := ts.dial(t)
+	c.login("alice", "secret pw")
+	c.cmd("DELE 1")
+	for _, s := range liveSessions.of(ts.h) {
+		s.shutdown(endReasonAdmin)
+	}
+	expectPrefix(t, "shutdown", c.readLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
+	if !liveSessions.drain(5 * time.Second) {
+		t.Fatal("session did not end")
+	}
+	if n := ts.store.count("alice"); n != 1 {
+		t.Errorf("%d messages after shutdown, want 1", n)
 	}
 }

@@ -1,0 +1,68 @@
+package pop3
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+)
+
+// DefaultGracePeriod is how long the sessions of a config that was replaced
+// (by a reload) or stopped may go on before they are closed.
+const DefaultGracePeriod = 5 * time.Minute
+
+// exitDrainTimeout bounds how long process exit waits for sessions to
+// finish what they are doing (a commit in progress) after they are told to
+// stop.
+const exitDrainTimeout = 10 * time.Second
+
+// Reasons a session is ended from outside.
+const (
+	endReasonReload   = "Server configuration changed, please reconnect"
+	endReasonShutdown = "Server is shutting down, please reconnect"
+	endReasonAdmin    = "Session ended by the administrator"
+)
+
+var registerExitOnce sync.Once
+
+// registerExitDrain makes process exit (caddy stop, SIGTERM) end every
+// session at once, deleting nothing for those that did not QUIT, and wait
+// for sessions that are applying a QUIT's deletions to finish them.
+func registerExitDrain(logger *zap.Logger) {
+	registerExitOnce.Do(func() {
+		caddy.OnExit(func(context.Context) {
+			all := liveSessions.of(nil)
+			for _, s := range all {
+				s.shutdown(endReasonShutdown)
+			}
+			if !liveSessions.drain(exitDrainTimeout) {
+				logger.Warn("sessions still running at exit", zap.Int("sessions", len(liveSessions.of(nil))))
+			}
+		})
+	})
+}
+
+// Cleanup runs when the config this handler belongs to is unloaded (a
+// reload, or a stop). Sessions that began under it go on under it for the
+// grace period, then are closed with -ERR [SYS/TEMP] and nothing deleted.
+// Cleanup itself does not wait, so a reload is never held up by sessions.
+func (h *Handler) Cleanup() error {
+	h.stopping.Store(true)
+	if caddy.Exiting() {
+		return nil // the exit drain ends every session
+	}
+	grace := time.Duration(h.GracePeriod)
+	if n := len(liveSessions.of(h)); n > 0 {
+		h.logger.Info("config unloaded; sessions may finish within the grace period",
+			zap.Int("sessions", n), zap.Duration("grace_period", grace))
+	}
+	h.graceTimer = time.AfterFunc(grace, func() {
+		h.graceOver.Store(true)
+		for _, s := range liveSessions.of(h) {
+			s.shutdown(endReasonReload)
+		}
+	})
+	return nil
+}
