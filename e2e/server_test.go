@@ -98,7 +98,7 @@ const caddyfileTemplate = `{
 						path %s/{pop3.user}/Maildir
 					}
 					%s
-					idle_timeout 1m
+					idle_timeout 10m
 				}
 			}
 		}
