@@ -23,6 +23,10 @@ type commandSpec struct {
 	run     commandFunc
 }
 
+// unlimitedArgs is the maxArgs of commands that take the rest of the line
+// as one argument that may contain spaces.
+const unlimitedArgs = 1 << 30
+
 // commands is the POP3 command table (RFC 1939, RFC 2449).
 var commands map[string]commandSpec
 
@@ -31,7 +35,7 @@ func init() {
 		"CAPA": {stateAuthorization | stateTransaction, 0, 0, (*session).cmdCAPA},
 		"QUIT": {stateAuthorization | stateTransaction, 0, 0, (*session).cmdQUIT},
 		"USER": {stateAuthorization, 1, 1, (*session).cmdUSER},
-		"PASS": {stateAuthorization, 1, maxArgs, (*session).cmdPASS},
+		"PASS": {stateAuthorization, 1, unlimitedArgs, (*session).cmdPASS},
 		"STAT": {stateTransaction, 0, 0, (*session).cmdSTAT},
 		"LIST": {stateTransaction, 0, 1, (*session).cmdLIST},
 		"UIDL": {stateTransaction, 0, 1, (*session).cmdUIDL},

@@ -21,12 +21,12 @@ type command struct {
 var (
 	errEmptyCommand = errors.New("empty command")
 	errBadKeyword   = errors.New("invalid command keyword")
-	errTooManyArgs  = errors.New("too many arguments")
 )
 
-// maxArgs is the most arguments any POP3 command takes (APOP, TOP) plus one
-// so that extra arguments are detected.
-const maxArgs = 3
+// maxArgs is the most arguments any POP3 command takes as separate words
+// (APOP, TOP: 2). parseCommand keeps one more, so that a command with too
+// many is detected, and drops the rest.
+const maxArgs = 2
 
 // maxKeywordLength is the longest keyword RFC 2449 allows.
 const maxKeywordLength = 4
@@ -43,11 +43,11 @@ func init() {
 
 // parseCommand splits a line (without its CRLF) into a keyword and
 // arguments separated by single or repeated spaces. Keywords are
-// case-insensitive; arguments are kept as sent.
+// case-insensitive; arguments are kept as sent. At most maxArgs+1 arguments
+// are split out; rest always holds the whole argument text.
 func parseCommand(line []byte) (command, error) {
 	var cmd command
-	line = bytes.TrimRight(line, " ")
-	if len(line) == 0 {
+	if len(bytes.TrimRight(line, " ")) == 0 {
 		return cmd, errEmptyCommand
 	}
 	kwEnd := bytes.IndexByte(line, ' ')
@@ -81,8 +81,8 @@ func parseCommand(line []byte) (command, error) {
 		if len(f) == 0 {
 			continue
 		}
-		if len(cmd.args) == maxArgs {
-			return cmd, errTooManyArgs
+		if len(cmd.args) > maxArgs {
+			break
 		}
 		cmd.args = append(cmd.args, f)
 	}

@@ -36,7 +36,7 @@ func newTestServer(t *testing.T, options ...func(*testServer)) *testServer {
 			Hostname:    "test.example",
 			IdleTimeout: caddy.Duration(DefaultIdleTimeout),
 			store:       store,
-			auth:        memAuth{"alice": "secret pw", "bob": "pw"},
+			auth:        memAuth{"alice": "secret pw", "bob": "pw with  many spaces "},
 			logger:      zap.NewNop(),
 		},
 		store:    store,
@@ -246,6 +246,7 @@ func TestSessionAuthorization(t *testing.T) {
 		{"retry after failure", []string{"USER alice", "PASS bad", "USER alice", "PASS secret pw"}, []string{"+OK", "-ERR [AUTH]", "+OK", "+OK Logged in, 1 messages"}},
 		{"lower case", []string{"user alice", "pass secret pw", "stat"}, []string{"+OK", "+OK", "+OK 1 3"}},
 		{"quit", []string{"QUIT"}, []string{"+OK Logging out"}},
+		{"password with spaces", []string{"USER bob", "PASS pw with  many spaces "}, []string{"+OK", "+OK Logged in"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ts.dial(t)
