@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"net"
+	"os"
+	"strconv"
+	"time"
+)
+
+// castagnoli is the CRC-32C table; the CPU computes it in hardware, so
+// checking content costs the client little.
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// maxStatusLine bounds a status or listing line; RFC 2449 allows 512
+// octets for a response line.
+const maxStatusLine = 4096
+
+// errServer is a -ERR answer (or an unexpected answer) from the server: an
+// error of the run, not of the data.
+type errServer struct {
+	cmd  string
+	line string
+}
+
+func (e *errServer) Error() string { return e.cmd + ": " + e.line }
+
+// integrityError is wrong data from the server: a wrong size, content that
+// differs from the source, bad dot-stuffing or a bare LF.
+type integrityError struct{ msg string }
+
+func (e *integrityError) Error() string { return "integrity: " + e.msg }
+
+func integrityf(format string, args ...any) error {
+	return &integrityError{msg: fmt.Sprintf(format, args...)}
+}
+
+// client is one POP3 connection.
+type client struct {
+	conn    net.Conn
+	r       *bufio.Reader
+	w       *bufio.Writer
+	timeout time.Duration
+}
+
+// dial connects to addr and reads the greeting.
+func dial(addr string, timeout time.Duration, bufSize int) (*client, error) {
+	conn, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	c := newClient(conn, timeout, bufSize)
+	if _, err := c.status("greeting"); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newClient wraps a connection whose greeting has not been read yet.
+func newClient(conn net.Conn, timeout time.Duration, bufSize int) *client {
+	return &client{
+		conn:    conn,
+		r:       bufio.NewReaderSize(conn, bufSize),
+		w:       bufio.NewWriterSize(conn, 512),
+		timeout: timeout,
+	}
+}
+
+// close closes the connection.
+func (c *client) close() error { return c.conn.Close() }
+
+// deadline bounds the next exchange.
+func (c *client) deadline() {
+	_ = c.conn.SetDeadline(time.Now().Add(c.timeout))
+}
+
+// send writes one command line.
+func (c *client) send(line string) error {
+	c.deadline()
+	c.w.WriteString(line)
+	c.w.WriteString("\r\n")
+	return c.w.Flush()
+}
+
+// cmd sends a command and returns the text after "+OK".
+func (c *client) cmd(name, line string) (string, error) {
+	if err := c.send(line); err != nil {
+		return "", err
+	}
+	return c.status(name)
+}
+
+// readLine reads one CRLF-terminated response line and returns it without
+// the CRLF.
+func (c *client) readLine(what string) ([]byte, error) {
+	line, err := c.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) || len(line) > maxStatusLine {
+		return nil, &errServer{cmd: what, line: "response line too long"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	if len(line) < 2 || line[len(line)-2] != '\r' {
+		return nil, integrityf("%s: response line not terminated by CRLF: %q", what, line)
+	}
+	return line[:len(line)-2], nil
+}
+
+// status reads a status line and returns the text after "+OK ", or an
+// errServer for anything else.
+func (c *client) status(what string) (string, error) {
+	c.deadline()
+	line, err := c.readLine(what)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case bytes.Equal(line, []byte("+OK")):
+		return "", nil
+	case bytes.HasPrefix(line, []byte("+OK ")):
+		return string(line[4:]), nil
+	default:
+		return "", &errServer{cmd: what, line: string(line)}
+	}
+}
+
+// login authenticates with USER/PASS or AUTH PLAIN (with an initial
+// response, RFC 5034; a server that answers "+ " gets the response then).
+func (c *client) login(mech, user, pass string) error {
+	switch mech {
+	case authUserPass:
+		if _, err := c.cmd("USER", "USER "+user); err != nil {
+			return err
+		}
+		_, err := c.cmd("PASS", "PASS "+pass)
+		return err
+	case authPlain:
+		resp := base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
+		if err := c.send("AUTH PLAIN " + resp); err != nil {
+			return err
+		}
+		c.deadline()
+		line, err := c.readLine("AUTH PLAIN")
+		if err != nil {
+			return err
+		}
+		if bytes.HasPrefix(line, []byte("+ ")) || bytes.Equal(line, []byte("+")) {
+			if err := c.send(resp); err != nil {
+				return err
+			}
+			_, err = c.status("AUTH PLAIN")
+			return err
+		}
+		if bytes.HasPrefix(line, []byte("+OK")) {
+			return nil
+		}
+		return &errServer{cmd: "AUTH PLAIN", line: string(line)}
+	default:
+		return fmt.Errorf("unknown auth mechanism %q", mech)
+	}
+}
+
+// stat sends STAT and returns the message count and total size.
+func (c *client) stat() (int, int64, error) {
+	text, err := c.cmd("STAT", "STAT")
+	if err != nil {
+		return 0, 0, err
+	}
+	f := bytes.Fields([]byte(text))
+	if len(f) < 2 {
+		return 0, 0, integrityf("STAT: malformed answer %q", text)
+	}
+	n, err1 := strconv.Atoi(string(f[0]))
+	size, err2 := strconv.ParseInt(string(f[1]), 10, 64)
+	if err1 != nil || err2 != nil || n < 0 || size < 0 {
+		return 0, 0, integrityf("STAT: malformed answer %q", text)
+	}
+	return n, size, nil
+}
+
+// listing sends LIST or UIDL and returns the second field of each line,
+// indexed by message number - 1. Numbers must be ascending and within
+// 1..count.
+func (c *client) listing(name string, count int) ([]string, error) {
+	if _, err := c.cmd(name, name); err != nil {
+		return nil, err
+	}
+	out := make([]string, count)
+	last := 0
+	var bad error
+	for {
+		line, err := c.readLine(name)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(line, []byte(".")) {
+			break
+		}
+		if bad != nil {
+			continue // read to the end to stay in step
+		}
+		f := bytes.Fields(line)
+		if len(f) != 2 {
+			bad = integrityf("%s: malformed line %q", name, line)
+			continue
+		}
+		num, err := strconv.Atoi(string(f[0]))
+		if err != nil || num <= last || num > count {
+			bad = integrityf("%s: message number %q out of order or range (count %d)", name, f[0], count)
+			continue
+		}
+		last = num
+		out[num-1] = string(f[1])
+	}
+	if bad != nil {
+		return nil, bad
+	}
+	if last != count {
+		return nil, integrityf("%s: listed up to message %d of %d", name, last, count)
+	}
+	return out, nil
+}
+
+// retrieved is a message as received: its octets after undoing
+// dot-stuffing (CRLF line endings, terminator excluded) and their CRC-32C.
+type retrieved struct {
+	size int64
+	crc  uint32
+}
+
+// retr sends RETR n and reads the message, undoing dot-stuffing as it
+// goes. Every line must end with CRLF and a line that begins with '.' must
+// have been stuffed; the whole body is read even when it is not, so the
+// session stays in step, and the first such fault is returned as an
+// integrity error.
+func (c *client) retr(n int) (retrieved, error) {
+	var m retrieved
+	if _, err := c.cmd("RETR", "RETR "+strconv.Itoa(n)); err != nil {
+		return m, err
+	}
+	var (
+		atStart = true  // the next byte begins a line
+		prevCR  = false // the last byte of the previous fragment was CR
+		bad     error
+	)
+	for {
+		c.deadline()
+		frag, err := c.r.ReadSlice('\n')
+		full := err == nil
+		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+			return m, fmt.Errorf("RETR %d: %w", n, err)
+		}
+		if atStart && len(frag) > 0 && frag[0] == '.' {
+			if full && len(frag) == 3 && frag[1] == '\r' {
+				break // ".\r\n" ends the response
+			}
+			if len(frag) < 2 || frag[1] != '.' {
+				if bad == nil {
+					bad = integrityf("RETR %d: line begins with a single '.': %.40q", n, frag)
+				}
+			} else {
+				frag = frag[1:]
+			}
+		}
+		if full {
+			cr := prevCR && len(frag) == 1 || len(frag) >= 2 && frag[len(frag)-2] == '\r'
+			if !cr && bad == nil {
+				bad = integrityf("RETR %d: line ends with a bare LF", n)
+			}
+			atStart, prevCR = true, false
+		} else {
+			atStart, prevCR = false, frag[len(frag)-1] == '\r'
+		}
+		m.crc = crc32.Update(m.crc, castagnoli, frag)
+		m.size += int64(len(frag))
+	}
+	return m, bad
+}
+
+// quit sends QUIT and waits for the server to close the connection, so
+// that the server, not the client, holds the TIME_WAIT state.
+func (c *client) quit() error {
+	if _, err := c.cmd("QUIT", "QUIT"); err != nil {
+		return err
+	}
+	c.deadline()
+	_, err := c.r.ReadByte()
+	switch {
+	case err == nil:
+		return &errServer{cmd: "QUIT", line: "server sent data after QUIT"}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return &errServer{cmd: "QUIT", line: "server did not close the connection"}
+	}
+	return nil
+}

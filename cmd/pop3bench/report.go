@@ -1,0 +1,47 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// writeText prints a result for people.
+func writeText(w io.Writer, r *Result) {
+	fmt.Fprintf(w, "mode %s, %s, auth %s, %d clients, %d users, %.1fs\n", r.Mode, r.Addr, r.Auth, r.Clients, r.Users, r.Seconds)
+	if r.Idle == nil {
+		fmt.Fprintf(w, "  sessions   %10d  %10.1f /s\n", r.Sessions, r.SessionsS)
+		fmt.Fprintf(w, "  messages   %10d  %10.1f /s\n", r.Messages, r.MessagesS)
+		fmt.Fprintf(w, "  octets     %10d  %10.2f MB/s\n", r.Bytes, r.MBs)
+	}
+	writePercentiles(w, "login", r.Login)
+	if r.Idle == nil {
+		writePercentiles(w, "session", r.Session)
+	}
+	if i := r.Idle; i != nil {
+		fmt.Fprintf(w, "  held %d of %d connections (opened in %.1fs), %d alive at the end\n", i.Held, i.Connections, i.OpenSeconds, i.StillAliveAtEnd)
+		if i.PSSMeasured {
+			fmt.Fprintf(w, "  server PSS %d KiB (%d processes) -> %d KiB (%d processes): %.1f KiB per connection\n",
+				i.PSSBeforeKiB, i.ProcessesBefore, i.PSSAfterKiB, i.ProcessesAfter, i.PSSPerConnKiB)
+		}
+	}
+	fmt.Fprintf(w, "  verified: %s\n", r.Verified)
+	fmt.Fprintf(w, "  errors %d, integrity errors %d\n", r.Errors, r.IntegrityErrors)
+	if r.FailedInWarmup {
+		fmt.Fprintln(w, "  the warm-up failed; nothing was measured")
+	}
+	for _, s := range r.ErrorSamples {
+		fmt.Fprintf(w, "    %s\n", s)
+	}
+}
+
+func writePercentiles(w io.Writer, name string, p Percentiles) {
+	fmt.Fprintf(w, "  %-8s latency ms: p50 %.2f  p90 %.2f  p99 %.2f  max %.2f  (%d)\n", name, p.P50, p.P90, p.P99, p.Max, p.Count)
+}
+
+// writeJSON prints a result as indented JSON.
+func writeJSON(w io.Writer, r *Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
