@@ -98,3 +98,22 @@ func TestUnmarshalCaddyfile(t *testing.T) {
 		})
 	}
 }
+
+// TestUnmarshalModule parses the module the way the pop3 handler does:
+// through caddyfile.UnmarshalModule, from inside the handler's block.
+func TestUnmarshalModule(t *testing.T) {
+	const h = "$2a$04$0123456789012345678901uABCDEFGHIJKLMNOPQRSTUVWXYZabcd"
+	d := caddyfile.NewTestDispenser("auth accounts {\n alice " + h + "\n}\nidle_timeout 10m")
+	d.Next()    // auth
+	d.NextArg() // accounts
+	mod, err := caddyfile.UnmarshalModule(d, "pop3.auth.accounts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := mod.(*Accounts); len(a.AccountList) != 1 || a.AccountList[0].Username != "alice" {
+		t.Fatalf("accounts = %+v", a.AccountList)
+	}
+	if !d.Next() || d.Val() != "idle_timeout" {
+		t.Fatalf("the next directive is %q, want idle_timeout", d.Val())
+	}
+}
