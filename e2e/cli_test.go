@@ -132,7 +132,7 @@ func TestHashPasswordLogin(t *testing.T) {
 	} {
 		t.Run(tc.algorithm, func(t *testing.T) {
 			t.Parallel()
-			const password = "correct-horse-battery-staple"
+			const password = "correct horse battery staple"
 			args := append([]string{"hash-password", "--algorithm", tc.algorithm, "--plaintext", password}, tc.flags...)
 			hash := strings.TrimSpace(caddyRun(t, args...))
 			if !strings.HasPrefix(hash, tc.prefix) {

@@ -112,3 +112,40 @@ func TestCurlWrongPassword(t *testing.T) {
 	}
 	assertUIDsOnDisk(t, maildir, fixtureUIDs())
 }
+
+func TestCurlSASL(t *testing.T) {
+	t.Parallel()
+	curl := requireTool(t, "curl", "curl")
+	s := startServer(t, serverOptions{})
+	maildir := s.Maildir(testUser)
+	deliverFixture(t, maildir)
+
+	for _, mechanism := range []string{"PLAIN", "LOGIN"} {
+		// --login-options AUTH=<mechanism> makes curl log in with AUTH
+		// (RFC 5034) and that mechanism only, never USER/PASS.
+		login := "AUTH=" + mechanism
+		uids := parseScanListing(t, curlRun(t, curl, "--login-options", login, "--request", "UIDL", pop3URL(s, testUser, testPassword, "")))
+		m := fixtureByUID(t, uids["1"])
+		got, errOut, code := runCommand(t, "", nil, curl, "--verbose", "--max-time", "30", "--login-options", login,
+			pop3URL(s, testUser, testPassword, "1"))
+		if code != 0 {
+			t.Fatalf("AUTH %s: curl exit %d\n%s", mechanism, code, errOut)
+		}
+		if !strings.Contains(errOut, "> AUTH "+mechanism) {
+			t.Errorf("curl did not log in with AUTH %s:\n%s", mechanism, errOut)
+		}
+		if got != m.Wire() {
+			t.Errorf("AUTH %s, RETR 1:\n got: %q\nwant: %q", mechanism, got, m.Wire())
+		}
+
+		_, errOut, code = runCommand(t, "", nil, curl, "--verbose", "--max-time", "30", "--login-options", login,
+			pop3URL(s, testUser, "not-"+testPassword, ""))
+		if code != curlExitLoginDenied {
+			t.Errorf("AUTH %s with a wrong password: curl exit %d, want %d\n%s", mechanism, code, curlExitLoginDenied, errOut)
+		}
+		if !strings.Contains(errOut, "-ERR [AUTH]") {
+			t.Errorf("AUTH %s with a wrong password: no -ERR [AUTH] reply:\n%s", mechanism, errOut)
+		}
+	}
+	assertUIDsOnDisk(t, maildir, fixtureUIDs())
+}
