@@ -11,4 +11,5 @@ import (
 	_ "github.com/caddy-pop3/caddy-pop3/modules/storage/maildir"
 	// Authenticators (pop3.auth.*).
 	_ "github.com/caddy-pop3/caddy-pop3/modules/auth/accounts"
+	_ "github.com/caddy-pop3/caddy-pop3/modules/auth/passwdfile"
 )
