@@ -1,0 +1,321 @@
+#!/usr/bin/env bash
+# bench/compare.sh: caddy-pop3 against Dovecot 2.3, side by side, on this
+# machine. It generates a maildir tree, gives each server its own copy (both
+# move new/ to cur/ and rename files), starts one server at a time on
+# 127.0.0.1, runs cmd/pop3bench against it, and prints a table with the
+# ratios. Run as root from anywhere in the repository:
+#
+#	sudo bench/compare.sh
+#
+# Settings (environment variables, defaults in brackets):
+#	WORK          scratch directory [/var/tmp/caddy-pop3-bench]
+#	DURATION      length of each timed run [20s]
+#	SMALL_USERS   users with SMALL_MESSAGES x SMALL_SIZE mail [32]
+#	              (a maildrop is locked per session, so 32 clients need
+#	              32 users; with fewer, the extra clients wait their turn)
+#	SMALL_MESSAGES, SMALL_SIZE        [20, 4096]
+#	BIG_USERS, BIG_MESSAGES, BIG_SIZE [4, 4, 5242880]
+#	IDLE_OURS     idle connections held on caddy-pop3 [10000]
+#	IDLE_DOVECOT  idle connections held on Dovecot (a process each) [2000]
+#	HOLD          how long idle connections are held [15s]
+#	AUTH          login: user (USER/PASS) or plain (AUTH PLAIN) [user]
+#	SCHEME        password scheme for both servers: plain ({PLAIN} in a
+#	              passwd-file), bcrypt (cost 4), or auto (plain when
+#	              caddy-pop3 has pop3.auth.passwd_file) [auto]
+#	PROFILE       1: after the comparison, a CPU profile of caddy-pop3
+#	              under the 32-client load [1]
+#	SERVERS       which servers to run [ours dovecot]
+#	PORT_OURS, PORT_DOVECOT, PORT_ADMIN  [11110, 11111, 12019]
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=${WORK:-/var/tmp/caddy-pop3-bench}
+DURATION=${DURATION:-20s}
+SMALL_USERS=${SMALL_USERS:-32}
+SMALL_MESSAGES=${SMALL_MESSAGES:-20}
+SMALL_SIZE=${SMALL_SIZE:-4096}
+BIG_USERS=${BIG_USERS:-4}
+BIG_MESSAGES=${BIG_MESSAGES:-4}
+BIG_SIZE=${BIG_SIZE:-5242880}
+IDLE_OURS=${IDLE_OURS:-10000}
+IDLE_DOVECOT=${IDLE_DOVECOT:-2000}
+HOLD=${HOLD:-15s}
+AUTH=${AUTH:-user}
+SCHEME=${SCHEME:-auto}
+PROFILE=${PROFILE:-1}
+SERVERS=${SERVERS:-ours dovecot}
+PORT_OURS=${PORT_OURS:-11110}
+PORT_DOVECOT=${PORT_DOVECOT:-11111}
+PORT_ADMIN=${PORT_ADMIN:-12019}
+PASSWORD=bench
+CORES=$(nproc)
+
+BIG_FIRST=$SMALL_USERS
+IDLE_FIRST=$((SMALL_USERS + BIG_USERS))
+IDLE_USERS=$((IDLE_OURS > IDLE_DOVECOT ? IDLE_OURS : IDLE_DOVECOT))
+TOTAL_USERS=$((IDLE_FIRST + IDLE_USERS))
+
+log() { printf '== %s\n' "$*" >&2; }
+die() { printf 'compare.sh: %s\n' "$*" >&2; exit 1; }
+
+[[ $(id -u) == 0 ]] || die "run as root: it installs Dovecot, creates the vmail user and starts servers as vmail"
+[[ $AUTH == user || $AUTH == plain ]] || die "AUTH must be user or plain"
+
+# --- setup ------------------------------------------------------------------
+
+install_packages() {
+	local missing=()
+	for p in dovecot-core dovecot-pop3d jq; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+	done
+	((${#missing[@]} == 0)) && return
+	log "installing ${missing[*]}"
+	# Keep Debian from starting the system-wide Dovecot on ports 110/143:
+	# this benchmark runs its own private instance.
+	local policy=/usr/sbin/policy-rc.d made_policy=0
+	if [[ ! -e $policy ]]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+	fi
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	((made_policy)) && rm -f "$policy"
+	return 0
+}
+
+ensure_vmail() {
+	if ! id vmail >/dev/null 2>&1; then
+		log "creating system user vmail"
+		useradd --system --user-group --home-dir /nonexistent --shell /usr/sbin/nologin vmail
+	fi
+	VMAIL_UID=$(id -u vmail)
+}
+
+raise_nofile() {
+	# Every connection is a file descriptor, on both ends.
+	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+}
+
+build() {
+	log "building caddy (./cmd/caddy) and pop3bench"
+	mkdir -p "$WORK/bin"
+	(cd "$REPO" && go build -o "$WORK/bin/caddy" ./cmd/caddy && go build -o "$WORK/bin/pop3bench" ./cmd/pop3bench)
+	BIN=$WORK/bin
+}
+
+generate_mail() {
+	log "generating mail: $SMALL_USERS x $SMALL_MESSAGES x $SMALL_SIZE B, $BIG_USERS x $BIG_MESSAGES x $BIG_SIZE B, $IDLE_USERS idle users x 1 message"
+	rm -rf "$WORK/src" "$WORK/ours-mail" "$WORK/dovecot-mail"
+	"$BIN/pop3bench" gen -out "$WORK/src" -users "$SMALL_USERS" -messages "$SMALL_MESSAGES" -size "$SMALL_SIZE" >/dev/null
+	"$BIN/pop3bench" gen -out "$WORK/src" -first-user "$BIG_FIRST" -users "$BIG_USERS" -messages "$BIG_MESSAGES" -size "$BIG_SIZE" >/dev/null
+	"$BIN/pop3bench" gen -out "$WORK/src" -first-user "$IDLE_FIRST" -users "$IDLE_USERS" -messages 1 -size "$SMALL_SIZE" >/dev/null
+	# Each server gets its own copy: both rename files as they go.
+	cp -a "$WORK/src" "$WORK/ours-mail"
+	cp -a "$WORK/src" "$WORK/dovecot-mail"
+	chown -R vmail:vmail "$WORK/ours-mail" "$WORK/dovecot-mail"
+}
+
+# choose_scheme sets SCHEME to plain or bcrypt and writes the passwd-file
+# both servers read (Dovecot's format; caddy-pop3's passwd_file reads it).
+choose_scheme() {
+	if [[ $SCHEME == auto ]]; then
+		if "$BIN/caddy" list-modules 2>/dev/null | grep -qx 'pop3.auth.passwd_file'; then
+			SCHEME=plain
+		else
+			SCHEME=bcrypt
+			log "caddy-pop3 has no pop3.auth.passwd_file yet: both servers use bcrypt (cost 4)"
+		fi
+	fi
+	local field
+	case $SCHEME in
+	plain) field="{PLAIN}$PASSWORD" ;;
+	bcrypt)
+		HASH=$(doveadm pw -s BLF-CRYPT -r 4 -p "$PASSWORD")
+		HASH=${HASH#\{BLF-CRYPT\}}
+		field="{BLF-CRYPT}$HASH"
+		;;
+	*) die "SCHEME must be auto, plain or bcrypt" ;;
+	esac
+	awk -v n="$TOTAL_USERS" -v f="$field" 'BEGIN { for (i = 0; i < n; i++) printf "user%03d:%s::::::\n", i, f }' >"$WORK/passwd"
+	chmod 644 "$WORK/passwd"
+}
+
+# --- servers ------------------------------------------------------------------
+
+SERVER_PID=
+
+# wait_greeting PORT PID: wait until the server on PORT greets with +OK.
+wait_greeting() {
+	local port=$1 pid=$2
+	for _ in $(seq 1 150); do
+		kill -0 "$pid" 2>/dev/null || return 1
+		if timeout 1 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && head -c 3 <&3" 2>/dev/null | grep -q '+OK'; then
+			return 0
+		fi
+		sleep 0.2
+	done
+	return 1
+}
+
+start_ours() {
+	local dir=$WORK/ours auth
+	mkdir -p "$dir/home"
+	if [[ $SCHEME == plain ]]; then
+		auth="auth passwd_file $WORK/passwd"
+	else
+		{
+			printf 'auth accounts bcrypt {\n'
+			awk -v n="$TOTAL_USERS" -v h="$HASH" 'BEGIN { for (i = 0; i < n; i++) printf "\t\t\t\t\t\tuser%03d %s\n", i, h }'
+			printf '\t\t\t\t\t}\n'
+		} >"$dir/auth.caddy"
+		auth=@FILE@
+	fi
+	sed -e "s#@ADMIN_PORT@#$PORT_ADMIN#" -e "s#@PORT@#$PORT_OURS#" -e "s#@WORK@#$WORK#" "$REPO/bench/Caddyfile.in" |
+		awk -v a="$auth" -v f="$dir/auth.caddy" '/@AUTH@/ { if (a == "@FILE@") { while ((getline l < f) > 0) print l } else { sub(/@AUTH@/, a); print }; next } { print }' >"$dir/Caddyfile"
+	chown -R vmail:vmail "$dir"
+	log "starting caddy-pop3 as vmail on 127.0.0.1:$PORT_OURS"
+	setpriv --reuid=vmail --regid=vmail --init-groups \
+		env HOME="$dir/home" XDG_DATA_HOME="$dir/home/data" XDG_CONFIG_HOME="$dir/home/config" \
+		"$BIN/caddy" run --config "$dir/Caddyfile" --adapter caddyfile >"$dir/caddy.log" 2>&1 &
+	SERVER_PID=$!
+	wait_greeting "$PORT_OURS" "$SERVER_PID" || { tail -20 "$dir/caddy.log" >&2; die "caddy-pop3 did not start"; }
+}
+
+start_dovecot() {
+	local dir=$WORK/dovecot procs=$((IDLE_DOVECOT + 128))
+	rm -rf "$dir"
+	mkdir -p "$dir/run" "$dir/state"
+	sed -e "s#@WORK@#$WORK#g" -e "s#@PORT@#$PORT_DOVECOT#" -e "s#@CORES@#$CORES#" \
+		-e "s#@VMAIL_UID@#$VMAIL_UID#" -e "s#@POP3_PROCESSES@#$procs#g" -e "s#@CLIENT_LIMIT@#$((procs * 2))#g" \
+		"$REPO/bench/dovecot.conf.in" >"$dir/dovecot.conf"
+	log "starting Dovecot $(dovecot --version | cut -d' ' -f1) on 127.0.0.1:$PORT_DOVECOT (login as dovenull, mail as vmail)"
+	dovecot -F -c "$dir/dovecot.conf" >"$dir/stdout.log" 2>&1 &
+	SERVER_PID=$!
+	wait_greeting "$PORT_DOVECOT" "$SERVER_PID" || { tail -20 "$dir/dovecot.log" "$dir/stdout.log" >&2; die "Dovecot did not start"; }
+}
+
+stop_server() {
+	[[ -n $SERVER_PID ]] || return 0
+	kill "$SERVER_PID" 2>/dev/null || true
+	for _ in $(seq 1 100); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$SERVER_PID" 2>/dev/null || true
+	wait "$SERVER_PID" 2>/dev/null || true
+	SERVER_PID=
+}
+trap stop_server EXIT
+
+# --- runs ---------------------------------------------------------------------
+
+# bench NAME PORT ARGS...: one pop3bench run; its JSON goes to $OUT/NAME.json.
+bench() {
+	local name=$1 port=$2
+	shift 2
+	log "$name"
+	"$BIN/pop3bench" run -addr "127.0.0.1:$port" -auth "$AUTH" -password "$PASSWORD" -out "$OUT/$name.json" "$@" |
+		tee "$OUT/$name.txt" | sed 's/^/   /' >&2 || true
+}
+
+run_server() {
+	local s=$1 port idle
+	case $s in
+	ours) start_ours; port=$PORT_OURS; idle=$IDLE_OURS ;;
+	dovecot) start_dovecot; port=$PORT_DOVECOT; idle=$IDLE_DOVECOT ;;
+	*) die "unknown server $s" ;;
+	esac
+	# Idle first, on a fresh server: its memory before is the baseline.
+	bench "$s-idle" "$port" -mode idle -first-user "$IDLE_FIRST" -users "$idle" -connections "$idle" -pid "$SERVER_PID" -hold "$HOLD"
+	for c in 8 32; do
+		bench "$s-small-$c" "$port" -mode small -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src"
+	done
+	for c in 1 4; do
+		bench "$s-big-$c" "$port" -mode big -clients "$c" -first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src"
+	done
+	if [[ $s == ours && $PROFILE == 1 ]]; then
+		log "profiling caddy-pop3 under the 32-client load"
+		local secs=${DURATION%s}
+		curl -s -o "$OUT/ours-small-32.cpu.pprof" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/profile?seconds=$secs" &
+		local curl_pid=$!
+		"$BIN/pop3bench" run -addr "127.0.0.1:$port" -auth "$AUTH" -password "$PASSWORD" -mode small -clients 32 \
+			-users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -warmup=false >/dev/null || true
+		wait "$curl_pid" || true
+		curl -s -o "$OUT/ours-heap.pprof" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/heap" || true
+		(cd "$REPO" && go tool pprof -top -nodecount=40 "$BIN/caddy" "$OUT/ours-small-32.cpu.pprof") >"$OUT/ours-profile.txt" 2>&1 || true
+	fi
+	stop_server
+}
+
+# --- table --------------------------------------------------------------------
+
+# val FILE JQ: a number from a result, or "-" when the run is missing.
+val() {
+	[[ -s $1 ]] && jq -r "($2) // \"-\"" "$1" 2>/dev/null || echo -
+}
+
+# row LABEL JQ FILE-SUFFIX TARGET-KIND TARGET-RATIO
+#   kind "min": ours/dovecot must be at least the ratio; "max": at most.
+row() {
+	local label=$1 expr=$2 suffix=$3 kind=$4 want=$5
+	local a b
+	a=$(val "$OUT/ours-$suffix.json" "$expr")
+	b=$(val "$OUT/dovecot-$suffix.json" "$expr")
+	awk -v l="$label" -v a="$a" -v b="$b" -v k="$kind" -v w="$want" 'BEGIN {
+		r = "-"; verdict = "-"
+		if (a != "-" && b != "-" && b + 0 > 0) {
+			ratio = a / b; r = sprintf("%.2fx", ratio)
+			verdict = (k == "min" ? ratio >= w : ratio <= w) ? "met" : "not met"
+		}
+		t = (k == "min" ? ">= " : "<= ") w "x"
+		printf "%-44s %12s %12s %9s   %-8s %s\n", l, a, b, r, t, verdict
+	}'
+}
+
+errors_of() {
+	local s=$1 e=0 i=0 f
+	for f in "$OUT/$s"-*.json; do
+		[[ -s $f ]] || continue
+		e=$((e + $(jq '.errors' "$f"))); i=$((i + $(jq '.integrity_errors' "$f")))
+	done
+	echo "$e/$i"
+}
+
+table() {
+	local p='(.*100|round)/100'
+	{
+		echo
+		echo "caddy-pop3 $(git -C "$REPO" rev-parse --short HEAD) vs Dovecot $(dovecot --version | cut -d' ' -f1), $CORES cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+		echo "auth $AUTH, password scheme $SCHEME, $DURATION per run; mail $SMALL_USERS users x $SMALL_MESSAGES x $SMALL_SIZE B (small), $BIG_USERS x $BIG_MESSAGES x $BIG_SIZE B (big)"
+		printf "%-44s %12s %12s %9s   %-8s %s\n" metric caddy-pop3 dovecot ratio target verdict
+		row "sessions/s, small, 8 clients" ".sessions_per_s|$p" small-8 min 3
+		row "sessions/s, small, 32 clients" ".sessions_per_s|$p" small-32 min 3
+		row "RETR MB/s, big (5 MiB), 1 client" ".mb_per_s|$p" big-1 min 2
+		row "RETR MB/s, big (5 MiB), 4 clients" ".mb_per_s|$p" big-4 min 2
+		row "PSS KiB per idle authenticated connection" ".idle.pss_per_connection_kib|$p" idle max 0.05
+		row "login p99 ms, small, 32 clients" ".login_latency.p99_ms|$p" small-32 max 1
+		printf "%-44s %12s %12s\n" "idle connections held / asked" \
+			"$(val "$OUT/ours-idle.json" .idle.alive_at_end)/$IDLE_OURS" "$(val "$OUT/dovecot-idle.json" .idle.alive_at_end)/$IDLE_DOVECOT"
+		printf "%-44s %12s %12s\n" "errors/integrity errors, all runs" "$(errors_of ours)" "$(errors_of dovecot)"
+	} | tee "$OUT/table.txt"
+}
+
+# --- main ---------------------------------------------------------------------
+
+mkdir -p "$WORK"
+chmod 755 "$WORK"
+OUT=$WORK/results/$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p "$OUT"
+
+install_packages
+ensure_vmail
+raise_nofile
+build
+generate_mail
+choose_scheme
+for s in $SERVERS; do
+	run_server "$s"
+done
+table
+log "results: $OUT"
+[[ -s $OUT/ours-profile.txt ]] && log "CPU profile of caddy-pop3: $OUT/ours-profile.txt"
+exit 0
