@@ -11,22 +11,31 @@ import (
 const fetchmailExitNoMail = 1
 
 // fetchmailRCTemplate is a fetchmail run control file for the test server;
-// the verbs are the port and the password. No STLS (an empty sslproto), no
-// Received header (invisible), no address rewriting.
+// the verbs are the port, the password and the TLS options. No Received
+// header (invisible), no address rewriting.
 const fetchmailRCTemplate = `set no syslog
 set invisible
 poll 127.0.0.1 protocol pop3 service %d auth password timeout 20
 	user "` + testUser + `" password "%s"
-	sslproto '' no rewrite
+	%s no rewrite
 `
 
+// fetchmailNoTLS turns off fetchmail's opportunistic STLS.
+const fetchmailNoTLS = "sslproto ''"
+
 // runFetchmail runs fetchmail once with the given extra options, delivering
-// each message into its own file in out, and returns its exit code.
-func runFetchmail(t *testing.T, fetchmail string, s *server, dir, out string, options ...string) int {
+// each message into its own file in out, and returns its exit code. With
+// cert, fetchmail uses implicit TLS and checks the server's certificate
+// against cert.
+func runFetchmail(t *testing.T, fetchmail string, s *server, cert *testCert, dir, out string, options ...string) int {
 	t.Helper()
 	rc := filepath.Join(dir, "fetchmailrc")
+	tlsOptions := fetchmailNoTLS
+	if cert != nil {
+		tlsOptions = fmt.Sprintf("ssl sslcertck sslcertfile %q", cert.CertFile)
+	}
 	// fetchmail refuses a run control file that others can read.
-	if err := os.WriteFile(rc, []byte(fmt.Sprintf(fetchmailRCTemplate, s.Port, testPassword)), 0o600); err != nil {
+	if err := os.WriteFile(rc, []byte(fmt.Sprintf(fetchmailRCTemplate, s.Port, testPassword, tlsOptions)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(out, 0o700); err != nil {
@@ -73,7 +82,7 @@ func TestFetchmailKeepThenDelete(t *testing.T) {
 
 	// --keep: every message is delivered and stays on the server.
 	first := filepath.Join(dir, "first")
-	if code := runFetchmail(t, fetchmail, s, dir, first, "--keep"); code != 0 {
+	if code := runFetchmail(t, fetchmail, s, nil, dir, first, "--keep"); code != 0 {
 		t.Fatalf("fetchmail --keep: exit %d, want 0", code)
 	}
 	assertTextsEqual(t, "fetchmail --keep delivery", dirMessages(t, first))
@@ -82,7 +91,7 @@ func TestFetchmailKeepThenDelete(t *testing.T) {
 	// --keep again: fetchmail's idfile (kept from the UIDLs) says every
 	// message is old, so nothing is fetched.
 	again := filepath.Join(dir, "again")
-	if code := runFetchmail(t, fetchmail, s, dir, again, "--keep"); code != fetchmailExitNoMail {
+	if code := runFetchmail(t, fetchmail, s, nil, dir, again, "--keep"); code != fetchmailExitNoMail {
 		t.Errorf("second fetchmail --keep: exit %d, want %d (no new mail)", code, fetchmailExitNoMail)
 	}
 	if msgs := dirMessages(t, again); len(msgs) != 0 {
@@ -92,7 +101,7 @@ func TestFetchmailKeepThenDelete(t *testing.T) {
 
 	// --nokeep --all: everything is fetched again and deleted on QUIT.
 	last := filepath.Join(dir, "last")
-	if code := runFetchmail(t, fetchmail, s, dir, last, "--nokeep", "--all"); code != 0 {
+	if code := runFetchmail(t, fetchmail, s, nil, dir, last, "--nokeep", "--all"); code != 0 {
 		t.Fatalf("fetchmail --nokeep --all: exit %d, want 0", code)
 	}
 	assertTextsEqual(t, "fetchmail --nokeep delivery", dirMessages(t, last))

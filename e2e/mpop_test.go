@@ -9,10 +9,11 @@ import (
 
 // mpopConfigTemplate is an mpop account for the test server. mpop refuses
 // to send a password in clear text unless told which method to use; "auth
-// user" with "tls off" is that. The verbs are the port, the password, the
-// maildir to deliver to, the UIDLs file and the keep setting.
+// user" with "tls off" is that. The verbs are the TLS settings, the port,
+// the password, the maildir to deliver to, the UIDLs file and the keep
+// setting.
 const mpopConfigTemplate = `defaults
-tls off
+%s
 auth user
 timeout 20
 received_header off
@@ -27,11 +28,16 @@ uidls_file %s
 keep %s
 `
 
-// runMpop writes the mpop configuration and runs mpop once.
-func runMpop(t *testing.T, mpop string, s *server, dir, out, keep string) {
+// runMpop writes the mpop configuration and runs mpop once. With cert, mpop
+// uses implicit TLS and trusts only cert.
+func runMpop(t *testing.T, mpop string, s *server, cert *testCert, dir, out, keep string) {
 	t.Helper()
 	config := filepath.Join(dir, "mpoprc")
-	text := fmt.Sprintf(mpopConfigTemplate, s.Port, testPassword, out, filepath.Join(dir, "uidls"), keep)
+	tlsSettings := "tls off"
+	if cert != nil {
+		tlsSettings = "tls on\ntls_starttls off\ntls_trust_file " + cert.CertFile
+	}
+	text := fmt.Sprintf(mpopConfigTemplate, tlsSettings, s.Port, testPassword, out, filepath.Join(dir, "uidls"), keep)
 	// mpop refuses a configuration file with a password that others can read.
 	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -40,6 +46,17 @@ func runMpop(t *testing.T, mpop string, s *server, dir, out, keep string) {
 	if code != 0 {
 		t.Fatalf("mpop (keep %s): exit %d\nstdout:\n%s\nstderr:\n%s", keep, code, stdout, stderr)
 	}
+}
+
+// makeMaildir creates an empty maildir for a client to deliver to.
+func makeMaildir(t *testing.T, dir string) string {
+	t.Helper()
+	for _, sub := range []string{"new", "cur", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // maildirMessages returns the contents of the messages in maildir's new/.
@@ -68,21 +85,16 @@ func TestMpopKeepThenDelete(t *testing.T) {
 	deliverFixture(t, maildir)
 
 	dir := t.TempDir()
-	out := filepath.Join(dir, "Maildir")
-	for _, sub := range []string{"new", "cur", "tmp"} {
-		if err := os.MkdirAll(filepath.Join(out, sub), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
+	out := makeMaildir(t, filepath.Join(dir, "Maildir"))
 
 	// keep on: every message is delivered and stays on the server.
-	runMpop(t, mpop, s, dir, out, "on")
+	runMpop(t, mpop, s, nil, dir, out, "on")
 	assertTextsEqual(t, "mpop delivery", maildirMessages(t, out))
 	assertUIDsOnDisk(t, maildir, fixtureUIDs())
 
 	// keep off: mpop knows from its UIDLs file that it has every message
 	// already, fetches nothing new and deletes them all on the server.
-	runMpop(t, mpop, s, dir, out, "off")
+	runMpop(t, mpop, s, nil, dir, out, "off")
 	assertTextsEqual(t, "mpop delivery after the second run", maildirMessages(t, out))
 	assertUIDsOnDisk(t, maildir, nil)
 }

@@ -11,15 +11,19 @@ import (
 )
 
 // poplib runs testdata/poplib_session.py in the given mode and decodes the
-// JSON it prints into out.
-func poplib(t *testing.T, s *server, mode, password string, out any) {
+// JSON it prints into out. With cert, it connects with implicit TLS.
+func poplib(t *testing.T, s *server, cert *testCert, mode, password string, out any) {
 	t.Helper()
 	python := requireTool(t, "python3", "python3")
 	script, err := filepath.Abs(filepath.Join("testdata", "poplib_session.py"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdout, stderr, code := runCommand(t, "", nil, python, script, mode, "127.0.0.1", strconv.Itoa(s.Port), testUser, password)
+	args := []string{script, mode, "127.0.0.1", strconv.Itoa(s.Port), testUser, password}
+	if cert != nil {
+		args = append(args, cert.CertFile)
+	}
+	stdout, stderr, code := runCommand(t, "", nil, python, args...)
 	if code != 0 {
 		t.Fatalf("poplib %s: exit %d\nstderr:\n%s", mode, code, stderr)
 	}
@@ -31,6 +35,13 @@ func poplib(t *testing.T, s *server, mode, password string, out any) {
 func TestPythonPoplibSession(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, serverOptions{})
+	poplibSession(t, s, nil)
+}
+
+// poplibSession runs the poplib "session" mode against a server and checks
+// every answer and what is left on disk.
+func poplibSession(t *testing.T, s *server, cert *testCert) {
+	t.Helper()
 	maildir := s.Maildir(testUser)
 	deliverFixture(t, maildir)
 
@@ -47,7 +58,7 @@ func TestPythonPoplibSession(t *testing.T) {
 		StatAfterRset []int             `json:"stat_after_rset"`
 		Quit          string            `json:"quit"`
 	}
-	poplib(t, s, "session", testPassword, &got)
+	poplib(t, s, cert, "session", testPassword, &got)
 
 	if !strings.HasPrefix(got.Welcome, "+OK") {
 		t.Errorf("greeting: %q", got.Welcome)
@@ -105,7 +116,7 @@ func TestPythonPoplibInUse(t *testing.T) {
 		FirstStat  []int  `json:"first_stat"`
 		FirstQuit  string `json:"first_quit"`
 	}
-	poplib(t, s, "inuse", testPassword, &got)
+	poplib(t, s, nil, "inuse", testPassword, &got)
 	if !strings.HasPrefix(got.SecondPass, "-ERR [IN-USE]") {
 		t.Errorf("second concurrent login: got %q, want -ERR [IN-USE] ...", got.SecondPass)
 	}
@@ -129,7 +140,7 @@ func TestPythonPoplibDroppedConnectionDeletesNothing(t *testing.T) {
 		StatAfterDrop []int             `json:"stat_after_drop"`
 		UIDLAfterDrop map[string]string `json:"uidl_after_drop"`
 	}
-	poplib(t, s, "drop", testPassword, &got)
+	poplib(t, s, nil, "drop", testPassword, &got)
 	if got.Deleted != len(fixture) {
 		t.Errorf("marked %d messages deleted, want %d", got.Deleted, len(fixture))
 	}
@@ -151,7 +162,7 @@ func TestPythonPoplibWrongPassword(t *testing.T) {
 	var got struct {
 		Pass string `json:"pass"`
 	}
-	poplib(t, s, "badpass", "not-"+testPassword, &got)
+	poplib(t, s, nil, "badpass", "not-"+testPassword, &got)
 	if !strings.HasPrefix(got.Pass, "-ERR [AUTH]") {
 		t.Errorf("PASS with a wrong password: got %q, want -ERR [AUTH] ...", got.Pass)
 	}

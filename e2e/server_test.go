@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -57,11 +58,16 @@ func testPasswordHash(t *testing.T) string {
 	return aliceHash
 }
 
-// serverOptions changes the Caddyfile of a test server.
+// serverOptions changes the config of a test server.
 type serverOptions struct {
 	// auth is the handler's auth directive, block included. The default
 	// is "auth accounts bcrypt { alice <hash of testPassword> }".
 	auth string
+
+	// tls, when set, makes the listener implicit TLS (POP3S): the config
+	// is then JSON, with caddy-l4's tls handler before the pop3 handler
+	// and cert loaded into Caddy's tls app; auth is ignored (alice only).
+	tls *testCert
 }
 
 // server is a running `caddy run` process with one POP3 listener.
@@ -78,6 +84,7 @@ type server struct {
 	cmd    *exec.Cmd
 	out    *lockedBuffer
 	exited chan struct{}
+	tls    *tls.Config // for the readiness probe of a POP3S listener
 }
 
 // Maildir returns the maildir of user.
@@ -149,11 +156,18 @@ func tryStartServer(t *testing.T, dir string, opts serverOptions) (*server, erro
 	}
 	config := filepath.Join(dir, "Caddyfile")
 	text := fmt.Sprintf(caddyfileTemplate, adminPort, pop3Port, s.MailRoot, opts.auth)
+	args := []string{"run", "--config", config, "--adapter", "caddyfile"}
+	if opts.tls != nil {
+		config = filepath.Join(dir, "caddy.json")
+		text = tlsConfigJSON(t, adminPort, pop3Port, s.MailRoot, opts.tls)
+		args = []string{"run", "--config", config}
+		s.tls = opts.tls.clientConfig()
+	}
 	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
 		return nil, err
 	}
 
-	s.cmd = exec.Command(caddyBin, "run", "--config", config, "--adapter", "caddyfile")
+	s.cmd = exec.Command(caddyBin, args...)
 	s.cmd.Env = append(os.Environ(),
 		"HOME="+home,
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
@@ -195,7 +209,7 @@ func (s *server) waitReady() error {
 			return fmt.Errorf("caddy exited before greeting: %v", s.cmd.ProcessState)
 		default:
 		}
-		lastErr = probeGreeting(s.Addr)
+		lastErr = probeGreeting(s.Addr, s.tls)
 		if lastErr == nil {
 			return nil
 		}
@@ -204,15 +218,20 @@ func (s *server) waitReady() error {
 	return fmt.Errorf("no +OK greeting on %s within %v: %v", s.Addr, startTimeout, lastErr)
 }
 
-// probeGreeting connects, expects a +OK greeting and says QUIT.
-func probeGreeting(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+// probeGreeting connects (with TLS when tlsConfig is set), expects a +OK
+// greeting and says QUIT.
+func probeGreeting(addr string, tlsConfig *tls.Config) error {
+	raw, err := net.DialTimeout("tcp", addr, time.Second)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
+	defer raw.Close()
+	if err := raw.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
 		return err
+	}
+	c := raw
+	if tlsConfig != nil {
+		c = tls.Client(raw, tlsConfig)
 	}
 	r := bufio.NewReader(c)
 	line, err := r.ReadString('\n')

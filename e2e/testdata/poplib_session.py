@@ -1,6 +1,9 @@
 """Drive the POP3 server with Python's poplib and print what it saw as JSON.
 
-Usage: poplib_session.py MODE HOST PORT USER PASSWORD
+Usage: poplib_session.py MODE HOST PORT USER PASSWORD [CAFILE]
+
+With CAFILE, the connection is implicit TLS (POP3S) and the server's
+certificate must verify against CAFILE.
 
 MODE is one of:
   session  log in, STAT, LIST, UIDL, RETR and TOP every message, DELE 1,
@@ -13,6 +16,7 @@ MODE is one of:
 
 import json
 import poplib
+import ssl
 import sys
 import time
 
@@ -42,7 +46,13 @@ def error(fn, *args):
         return e.args[0].decode("latin-1")
 
 
+CAFILE = None  # set from the command line: use POP3S
+
+
 def connect(host, port):
+    if CAFILE:
+        context = ssl.create_default_context(cafile=CAFILE)
+        return poplib.POP3_SSL(host, port, context=context, timeout=TIMEOUT)
     return poplib.POP3(host, port, timeout=TIMEOUT)
 
 
@@ -126,7 +136,10 @@ def badpass(host, port, user, password):
 
 
 def main():
+    global CAFILE
     mode, host, port, user, password = sys.argv[1:6]
+    if len(sys.argv) > 6:
+        CAFILE = sys.argv[6]
     modes = {"session": session, "inuse": inuse, "drop": drop, "badpass": badpass}
     print(json.dumps(modes[mode](host, int(port), user, password)))
 
