@@ -17,6 +17,9 @@ type pop3Conn struct {
 	t *testing.T
 	c net.Conn
 	r *bufio.Reader
+
+	// greeting is the server's first line, without CRLF.
+	greeting string
 }
 
 // dialPOP3 connects to addr and checks the +OK greeting.
@@ -28,8 +31,8 @@ func dialPOP3(t *testing.T, addr string) *pop3Conn {
 	}
 	p := &pop3Conn{t: t, c: c, r: bufio.NewReader(c)}
 	t.Cleanup(func() { c.Close() })
-	if g := p.readLine(); !strings.HasPrefix(g, "+OK") {
-		t.Fatalf("greeting: %q", g)
+	if p.greeting = p.readLine(); !strings.HasPrefix(p.greeting, "+OK") {
+		t.Fatalf("greeting: %q", p.greeting)
 	}
 	return p
 }

@@ -81,10 +81,18 @@ type server struct {
 	// Dir is the server's private temporary directory.
 	Dir string
 
-	cmd    *exec.Cmd
-	out    *lockedBuffer
-	exited chan struct{}
-	tls    *tls.Config // for the readiness probe of a POP3S listener
+	cmd       *exec.Cmd
+	out       *lockedBuffer
+	exited    chan struct{}
+	tls       *tls.Config // for the readiness probe of a POP3S listener
+	adminPort int
+	config    string // the Caddyfile
+	auth      string // the auth directive in the Caddyfile
+}
+
+// caddyfile returns the server's Caddyfile with the given host name.
+func (s *server) caddyfile(hostname string) string {
+	return fmt.Sprintf(caddyfileTemplate, s.adminPort, s.Port, hostname, s.MailRoot, s.auth)
 }
 
 // Maildir returns the maildir of user.
@@ -93,14 +101,14 @@ func (s *server) Maildir(user string) string {
 }
 
 // caddyfileTemplate is the test server's config; the verbs are the admin
-// port, the POP3 port, the mail root and the auth directive.
+// port, the POP3 port, the host name, the mail root and the auth directive.
 const caddyfileTemplate = `{
 	admin 127.0.0.1:%d
 	layer4 {
 		127.0.0.1:%d {
 			route {
 				pop3 {
-					hostname ` + testHostname + `
+					hostname %s
 					storage maildir {
 						path %s/{pop3.user}/Maildir
 					}
@@ -155,7 +163,8 @@ func tryStartServer(t *testing.T, dir string, opts serverOptions) (*server, erro
 		}
 	}
 	config := filepath.Join(dir, "Caddyfile")
-	text := fmt.Sprintf(caddyfileTemplate, adminPort, pop3Port, s.MailRoot, opts.auth)
+	s.adminPort, s.config, s.auth = adminPort, config, opts.auth
+	text := s.caddyfile(testHostname)
 	args := []string{"run", "--config", config, "--adapter", "caddyfile"}
 	if opts.tls != nil {
 		config = filepath.Join(dir, "caddy.json")
