@@ -227,10 +227,10 @@ run_server() {
 	# Idle first, on a fresh server: its memory before is the baseline.
 	bench "$s-idle" "$port" -mode idle -first-user "$IDLE_FIRST" -users "$idle" -connections "$idle" -pid "$SERVER_PID" -hold "$HOLD"
 	for c in 8 32; do
-		bench "$s-small-$c" "$port" -mode small -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src"
+		bench "$s-small-$c" "$port" -mode small -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -pid "$SERVER_PID"
 	done
 	for c in 1 4; do
-		bench "$s-big-$c" "$port" -mode big -clients "$c" -first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src"
+		bench "$s-big-$c" "$port" -mode big -clients "$c" -first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src" -pid "$SERVER_PID"
 	done
 	if [[ $s == ours && $PROFILE == 1 ]]; then
 		log "profiling caddy-pop3 under the 32-client load"
@@ -254,7 +254,8 @@ val() {
 }
 
 # row LABEL JQ FILE-SUFFIX TARGET-KIND TARGET-RATIO
-#   kind "min": ours/dovecot must be at least the ratio; "max": at most.
+#   kind "min": ours/dovecot must be at least the ratio; "max": at most;
+#   "info": no target.
 row() {
 	local label=$1 expr=$2 suffix=$3 kind=$4 want=$5
 	local a b
@@ -264,9 +265,9 @@ row() {
 		r = "-"; verdict = "-"
 		if (a != "-" && b != "-" && b + 0 > 0) {
 			ratio = a / b; r = sprintf("%.2fx", ratio)
-			verdict = (k == "min" ? ratio >= w : ratio <= w) ? "met" : "not met"
+			if (k != "info") verdict = (k == "min" ? ratio >= w : ratio <= w) ? "met" : "not met"
 		}
-		t = (k == "min" ? ">= " : "<= ") w "x"
+		t = (k == "info" ? "" : (k == "min" ? ">= " : "<= ") w "x")
 		printf "%-44s %12s %12s %9s   %-8s %s\n", l, a, b, r, t, verdict
 	}'
 }
@@ -285,6 +286,7 @@ table() {
 	{
 		echo
 		echo "caddy-pop3 $(git -C "$REPO" rev-parse --short HEAD) vs Dovecot $(dovecot --version | cut -d' ' -f1), $CORES cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+		echo "load average at start: $LOAD_START (other work on this machine skews the numbers)"
 		echo "auth $AUTH, password scheme $SCHEME, $DURATION per run; mail $SMALL_USERS users x $SMALL_MESSAGES x $SMALL_SIZE B (small), $BIG_USERS x $BIG_MESSAGES x $BIG_SIZE B (big)"
 		printf "%-44s %12s %12s %9s   %-8s %s\n" metric caddy-pop3 dovecot ratio target verdict
 		row "sessions/s, small, 8 clients" ".sessions_per_s|$p" small-8 min 3
@@ -293,6 +295,8 @@ table() {
 		row "RETR MB/s, big (5 MiB), 4 clients" ".mb_per_s|$p" big-4 min 2
 		row "PSS KiB per idle authenticated connection" ".idle.pss_per_connection_kib|$p" idle max 0.05
 		row "login p99 ms, small, 32 clients" ".login_latency.p99_ms|$p" small-32 max 1
+		row "server CPU ms per session, small, 32 clients" ".server_cpu_ms_per_session|$p" small-32 info 0
+		row "server CPU ms per session, big, 1 client" ".server_cpu_ms_per_session|$p" big-1 info 0
 		printf "%-44s %12s %12s\n" "idle connections held / asked" \
 			"$(val "$OUT/ours-idle.json" .idle.alive_at_end)/$IDLE_OURS" "$(val "$OUT/dovecot-idle.json" .idle.alive_at_end)/$IDLE_DOVECOT"
 		printf "%-44s %12s %12s\n" "errors/integrity errors, all runs" "$(errors_of ours)" "$(errors_of dovecot)"
@@ -306,6 +310,7 @@ chmod 755 "$WORK"
 OUT=$WORK/results/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 install_packages
 ensure_vmail
 raise_nofile

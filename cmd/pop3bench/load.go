@@ -58,9 +58,11 @@ func runLoad(cfg *config, src source) *Result {
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration)
 	defer cancel()
+	cpu := startCPU(cfg.pids)
 	start := time.Now()
 	tallies := runWorkers(ctx, cfg, src, pool, cfg.clients, -1)
 	res.merge(tallies, time.Since(start))
+	cpu.stop(res)
 	return res
 }
 

@@ -49,23 +49,83 @@ func processTree(root string, roots []int) ([]int, error) {
 	return out, nil
 }
 
-// parentPID reads the parent process ID from a /proc/<pid>/stat file: the
-// fourth field, counted after the command name in parentheses (which may
-// itself contain spaces and parentheses).
-func parentPID(statPath string) (int, error) {
+// statFields reads a /proc/<pid>/stat file and returns its fields from
+// the third (state) on: they follow the command name in parentheses, which
+// may itself contain spaces and parentheses.
+func statFields(statPath string) ([][]byte, error) {
 	b, err := os.ReadFile(statPath)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("%s: no command name", statPath)
+		return nil, fmt.Errorf("%s: no command name", statPath)
 	}
-	f := bytes.Fields(b[i+1:])
+	return bytes.Fields(b[i+1:]), nil
+}
+
+// parentPID reads the parent process ID (the fourth field) from a
+// /proc/<pid>/stat file.
+func parentPID(statPath string) (int, error) {
+	f, err := statFields(statPath)
+	if err != nil {
+		return 0, err
+	}
 	if len(f) < 2 {
 		return 0, fmt.Errorf("%s: too few fields", statPath)
 	}
 	return strconv.Atoi(string(f[1]))
+}
+
+// clockTicks is USER_HZ, the unit of CPU times in /proc: 100 on every
+// Linux architecture Go supports.
+const clockTicks = 100
+
+// cpuSeconds reads the CPU time of a process and of its children that
+// have ended and been waited for (utime, stime, cutime and cstime: fields
+// 14 to 17) from a /proc/<pid>/stat file.
+func cpuSeconds(statPath string) (float64, error) {
+	f, err := statFields(statPath)
+	if err != nil {
+		return 0, err
+	}
+	if len(f) < 15 {
+		return 0, fmt.Errorf("%s: too few fields", statPath)
+	}
+	var ticks int64
+	for _, field := range f[11:15] {
+		n, err := strconv.ParseInt(string(field), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", statPath, err)
+		}
+		ticks += n
+	}
+	return float64(ticks) / clockTicks, nil
+}
+
+// treeCPU sums the CPU time of roots and their descendants, including
+// descendants that have already ended (through their parents' cutime and
+// cstime), so the difference of two readings is the CPU the server used in
+// between, even when it forks and reaps processes.
+func treeCPU(root string, roots []int) (float64, error) {
+	pids, err := processTree(root, roots)
+	if err != nil {
+		return 0, err
+	}
+	var total float64
+	found := false
+	for _, pid := range pids {
+		s, err := cpuSeconds(filepath.Join(root, strconv.Itoa(pid), "stat"))
+		if err != nil {
+			continue // it ended while we read; its parent counts it
+		}
+		total += s
+		found = true
+	}
+	if !found {
+		return 0, fmt.Errorf("no process found among %v", roots)
+	}
+	return total, nil
 }
 
 // pssKiB reads the proportional set size from a smaps_rollup file.

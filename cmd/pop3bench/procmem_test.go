@@ -75,3 +75,42 @@ func TestTreePSS(t *testing.T) {
 		t.Errorf("child alone: %d KiB over %d processes (tree %d KiB): %v", alone, n2, self, err)
 	}
 }
+
+func TestCPUSeconds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "stat")
+	// Fields 14-17 (utime stime cutime cstime) are 150 50 30 20 ticks.
+	stat := "7 (a b) S 1 7 7 0 -1 4194560 100 0 0 0 150 50 30 20 20 0 1 0 100 1000 10"
+	if err := os.WriteFile(path, []byte(stat), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := cpuSeconds(path); err != nil || got != 2.5 {
+		t.Errorf("got %v, %v; want 2.5", got, err)
+	}
+	if err := os.WriteFile(path, []byte("7 (a) S 1 7"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cpuSeconds(path); err == nil {
+		t.Error("a short stat file parsed")
+	}
+}
+
+func TestTreeCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	before, err := treeCPU(procRoot, []int{os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Burn CPU until the clock-tick counters move (bounded).
+	x := 0
+	for i := 0; i < 2_000_000_000; i++ {
+		x += i
+		if i%10_000_000 == 0 {
+			if now, _ := treeCPU(procRoot, []int{os.Getpid()}); now > before {
+				return
+			}
+		}
+	}
+	t.Errorf("CPU time did not grow (%d)", x)
+}

@@ -13,6 +13,11 @@ func writeText(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "  sessions   %10d  %10.1f /s\n", r.Sessions, r.SessionsS)
 		fmt.Fprintf(w, "  messages   %10d  %10.1f /s\n", r.Messages, r.MessagesS)
 		fmt.Fprintf(w, "  octets     %10d  %10.2f MB/s\n", r.Bytes, r.MBs)
+		if r.ServerCPUSeconds > 0 {
+			fmt.Fprintf(w, "  CPU        server %.2fs (%.3f ms per session), client %.2fs\n", r.ServerCPUSeconds, r.ServerCPUPerSessionMs, r.ClientCPUSeconds)
+		} else {
+			fmt.Fprintf(w, "  CPU        client %.2fs\n", r.ClientCPUSeconds)
+		}
 	}
 	writePercentiles(w, "login", r.Login)
 	if r.Idle == nil {

@@ -115,6 +115,13 @@ type Result struct {
 	MessagesS float64 `json:"messages_per_s"`
 	MBs       float64 `json:"mb_per_s"`
 
+	// ServerCPUSeconds is the CPU time of the server's processes (given
+	// by -pid or -pids) during the timed run; ClientCPUSeconds is this
+	// program's. Zero when not measured.
+	ServerCPUSeconds      float64 `json:"server_cpu_seconds,omitempty"`
+	ServerCPUPerSessionMs float64 `json:"server_cpu_ms_per_session,omitempty"`
+	ClientCPUSeconds      float64 `json:"client_cpu_seconds"`
+
 	Login   Percentiles `json:"login_latency"`
 	Session Percentiles `json:"session_latency"`
 

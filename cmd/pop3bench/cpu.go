@@ -1,0 +1,46 @@
+package main
+
+import "syscall"
+
+// cpuMeter measures the CPU time the server (when its processes are known)
+// and this client use during the timed part of a run.
+type cpuMeter struct {
+	pids   []int
+	server float64
+	client float64
+	ok     bool
+}
+
+func startCPU(pids []int) *cpuMeter {
+	m := &cpuMeter{pids: pids, client: selfCPU()}
+	if len(pids) > 0 {
+		s, err := treeCPU(procRoot, pids)
+		m.server, m.ok = s, err == nil
+	}
+	return m
+}
+
+// stop records the CPU used since start in r.
+func (m *cpuMeter) stop(r *Result) {
+	r.ClientCPUSeconds = selfCPU() - m.client
+	if !m.ok {
+		return
+	}
+	s, err := treeCPU(procRoot, m.pids)
+	if err != nil {
+		return
+	}
+	r.ServerCPUSeconds = s - m.server
+	if r.Sessions > 0 {
+		r.ServerCPUPerSessionMs = r.ServerCPUSeconds * 1000 / float64(r.Sessions)
+	}
+}
+
+// selfCPU returns the user and system CPU seconds of this process.
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
