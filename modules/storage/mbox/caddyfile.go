@@ -1,0 +1,67 @@
+package mbox
+
+import (
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+)
+
+// UnmarshalCaddyfile sets up the backend from Caddyfile tokens. Syntax:
+//
+//	mbox [<path>] {
+//		path <path>
+//		lock_timeout <duration>
+//	}
+//
+// The path may be given on the same line or in the block, not both. With
+// neither, the default path (/var/mail/{pop3.user}) is used.
+func (m *Mbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // the module name
+	if d.NextArg() {
+		m.Path = d.Val()
+		if d.NextArg() {
+			return d.Errf("mbox: unexpected argument %q after the path", d.Val())
+		}
+	}
+	for nesting := d.Nesting(); d.NextBlock(nesting); {
+		switch d.Val() {
+		case "path":
+			if m.Path != "" {
+				return d.Err("path: already set")
+			}
+			if !d.NextArg() {
+				return d.Err("path: missing value")
+			}
+			m.Path = d.Val()
+			if d.NextArg() {
+				return d.Errf("path: unexpected argument %q", d.Val())
+			}
+			if d.NextBlock(d.Nesting()) {
+				return d.Err("path: takes no block")
+			}
+		case "lock_timeout":
+			if m.LockTimeout != 0 {
+				return d.Err("lock_timeout: already set")
+			}
+			if !d.NextArg() {
+				return d.Err("lock_timeout: missing value")
+			}
+			dur, err := caddy.ParseDuration(d.Val())
+			if err != nil {
+				return d.Errf("lock_timeout: %v", err)
+			}
+			if dur <= 0 {
+				return d.Errf("lock_timeout: %s is not a positive duration", d.Val())
+			}
+			m.LockTimeout = caddy.Duration(dur)
+			if d.NextArg() {
+				return d.Errf("lock_timeout: unexpected argument %q", d.Val())
+			}
+			if d.NextBlock(d.Nesting()) {
+				return d.Err("lock_timeout: takes no block")
+			}
+		default:
+			return d.Errf("mbox: unrecognized subdirective %q", d.Val())
+		}
+	}
+	return nil
+}

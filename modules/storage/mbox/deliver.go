@@ -1,0 +1,166 @@
+package mbox
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Deliver appends msg to the user's spool, as an MTA would: it takes the
+// spool's locks (waiting up to the lock timeout, then failing with
+// ErrLockTimeout), writes a From_ line ("From <sender> <date>", the sender
+// from WithSender or MAILER-DAEMON, the date in asctime format, UTC), the
+// marker line (see marker.go), the message with mboxrd quoting, a line
+// ending if the message lacks a final one and an empty line, then syncs
+// the spool. When a session of this process holds the spool, the message
+// is appended under that session's lock and is in the next session's
+// snapshot. A missing spool is created with mode 0600.
+func (m *Mbox) Deliver(ctx context.Context, user string, msg io.Reader) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if _, err := m.spoolPath(user); err != nil {
+		return err
+	}
+	data, err := io.ReadAll(msg)
+	if err != nil {
+		return fmt.Errorf("mbox: reading the message: %w", err)
+	}
+	path, err := m.prepare(user)
+	if err != nil {
+		return err
+	}
+	uid, err := newUID(time.Now())
+	if err != nil {
+		return err
+	}
+	rec := buildRecord(senderFrom(ctx), time.Now(), uid, data)
+
+	e := spools.acquire(path)
+	defer spools.release(path, e)
+	deadline := time.Now().Add(m.lockTimeout())
+	for {
+		done, err := m.tryDeliver(path, e, rec)
+		if done {
+			if err != nil {
+				return fmt.Errorf("mbox %s: delivering: %w", path, err)
+			}
+			return nil
+		}
+		if !pause(ctx, deadline) {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			return fmt.Errorf("%w: %s stayed locked for %s", ErrLockTimeout, path, m.lockTimeout())
+		}
+	}
+}
+
+// tryDeliver makes one attempt to append rec to the spool at path. It
+// returns done=false when the spool is locked by another process.
+func (m *Mbox) tryDeliver(path string, e *spoolEntry, rec []byte) (done bool, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.session != nil {
+		// A session of this process holds the locks: append under them.
+		f, err := openSpool(path, true)
+		if err != nil {
+			return true, err
+		}
+		err = appendRecord(f, rec)
+		return true, errors.Join(err, f.Close())
+	}
+	lk, noDotlock, err := lockSpool(path, true)
+	m.warnNoDotlock(path, noDotlock)
+	if errors.Is(err, errBusy) {
+		return false, nil
+	}
+	if err != nil {
+		return true, err
+	}
+	err = appendRecord(lk.f, rec)
+	if rerr := lk.release(); rerr != nil {
+		// The message is in the spool: report the lock trouble
+		// without failing the delivery (which would be retried and
+		// delivered twice).
+		m.log().Error("releasing the mailbox locks after a delivery", zap.String("spool", path), zap.Error(rerr))
+	}
+	return true, err
+}
+
+// appendRecord writes rec at the end of the spool f, after an empty line
+// if the spool does not end with one (so that the From_ line starts a
+// message), and syncs it. On failure it truncates the spool back to its
+// size before, so that no partial message stays behind.
+func appendRecord(f *os.File, rec []byte) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := st.Size()
+	var sep []byte
+	if size > 0 {
+		last := make([]byte, min(size, 2))
+		if _, err := f.ReadAt(last, size-int64(len(last))); err != nil {
+			return fmt.Errorf("reading the end of the spool: %w", err)
+		}
+		switch {
+		case string(last) == "\n\n" || (size == 1 && string(last) == "\n"):
+		case last[len(last)-1] == '\n':
+			sep = []byte("\n")
+		default:
+			sep = []byte("\n\n")
+		}
+	}
+	buf := append(sep, rec...)
+	if _, err := f.WriteAt(buf, size); err != nil {
+		_ = f.Truncate(size)
+		return fmt.Errorf("writing: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		_ = f.Truncate(size)
+		_ = f.Sync()
+		return fmt.Errorf("syncing: %w", err)
+	}
+	return nil
+}
+
+// buildRecord returns what Deliver appends for msg: the From_ line, the
+// marker line, msg with mboxrd quoting, a line ending if msg has content
+// without a final one, and the empty line that ends the message.
+func buildRecord(sender string, t time.Time, uid string, msg []byte) []byte {
+	quoted := quotedLen(msg)
+	rec := make([]byte, 0, int(quoted)+256)
+	rec = append(rec, "From "...)
+	rec = append(rec, sender...)
+	rec = append(rec, ' ')
+	rec = t.UTC().AppendFormat(rec, time.ANSIC)
+	rec = append(rec, '\n')
+	rec = append(rec, formatMarker(uid, quoted)...)
+	rec = quoteAppend(rec, msg)
+	if len(msg) > 0 && msg[len(msg)-1] != '\n' {
+		rec = append(rec, '\n')
+	}
+	return append(rec, '\n')
+}
+
+// uidEncoding writes the random part of a delivered message's UIDL.
+var uidEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newUID returns a fresh UIDL for a message delivered at t: the time in
+// hex seconds, a dot and 96 random bits (about 30 characters).
+func newUID(t time.Time) (string, error) {
+	var b [12]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("mbox: making a UIDL: %w", err)
+	}
+	return strconv.FormatInt(t.Unix(), 16) + "." + uidEncoding.EncodeToString(b[:]), nil
+}
