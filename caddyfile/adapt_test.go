@@ -7,7 +7,9 @@
 // do not matter), and the adapted config must also load with caddy.Validate
 // (every module provisioned and validated, nothing listening). With
 // "error: <text>", adapting the Caddyfile, or else loading the adapted
-// config, must fail with an error that contains <text>.
+// config, must fail with an error that contains <text>. The test runs in
+// the caddyfile folder, so relative paths in a Caddyfile (testdata/...)
+// start there.
 //
 // Run `go test ./caddyfile -update` to rewrite the JSON of every passing
 // adapt with what the adapter produces now; review the diff before
