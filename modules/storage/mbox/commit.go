@@ -30,7 +30,10 @@ func tempPath(spool string) string {
 //  2. It writes every other message, and anything before the first
 //     message, byte for byte to a temporary file in the spool's
 //     directory, syncs it, gives it the spool's mode, owner and group, and
-//     renames it over the spool; then it syncs the directory.
+//     renames it over the spool; then it syncs the directory. When the
+//     owner cannot be given (this process is not root and does not own
+//     the spool), it rewrites the spool in place instead, behind a redo
+//     journal (see inplace.go).
 //  3. It copies to the new spool whatever a program that ignores the
 //     locks appended to the old one while it was being copied.
 //
@@ -57,9 +60,13 @@ func (md *maildrop) rewrite(del map[int]bool) error {
 	if err != nil || len(drop) == 0 {
 		return err
 	}
-	tmp, err := writeSpool(md.path, src, lay, drop, st)
+	tmp, ownerErr, err := writeSpool(md.path, src, lay, drop, st)
 	if err != nil {
 		return err
+	}
+	if ownerErr != nil {
+		md.store.log().Debug("rewriting the spool in place", zap.String("spool", md.path), zap.NamedError("reason", ownerErr))
+		return md.rewriteInPlace(tmp, src, lay.size)
 	}
 	if err := os.Rename(tmp, md.path); err != nil {
 		_ = os.Remove(tmp)
@@ -138,15 +145,17 @@ func samePrefix(snapshot, now []message) bool {
 
 // writeSpool writes the new spool, lay without the messages in drop, to
 // the temporary file of spool, syncs it and gives it the mode, owner and
-// group of st (the spool now). It returns the temporary file's path.
-func writeSpool(spool string, src *os.File, lay layout, drop map[int]bool, st fs.FileInfo) (path string, err error) {
+// group of st (the spool now). It returns the temporary file's path. When
+// the owner or group cannot be given, it returns that as ownerErr and
+// keeps the (complete) temporary file, for an in-place rewrite.
+func writeSpool(spool string, src *os.File, lay layout, drop map[int]bool, st fs.FileInfo) (path string, ownerErr, err error) {
 	path = tempPath(spool)
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", fmt.Errorf("removing an old temporary file: %w", err)
+		return "", nil, fmt.Errorf("removing an old temporary file: %w", err)
 	}
 	tmp, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return "", fmt.Errorf("creating the new spool: %w", err)
+		return "", nil, fmt.Errorf("creating the new spool: %w", err)
 	}
 	defer func() {
 		if cerr := tmp.Close(); err == nil && cerr != nil {
@@ -158,25 +167,25 @@ func writeSpool(spool string, src *os.File, lay layout, drop map[int]bool, st fs
 	}()
 	w := bufio.NewWriterSize(tmp, 256*1024)
 	if err := copyRange(w, src, 0, lay.preamble); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	for j, m := range lay.msgs {
 		if !drop[j] {
 			if err := copyRange(w, src, m.start, m.end); err != nil {
-				return "", err
+				return "", nil, err
 			}
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return "", fmt.Errorf("writing the new spool: %w", err)
+		return "", nil, fmt.Errorf("writing the new spool: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return "", fmt.Errorf("syncing the new spool: %w", err)
+		return "", nil, fmt.Errorf("syncing the new spool: %w", err)
 	}
-	if err := preserveOwnership(tmp, st); err != nil {
-		return "", err
+	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+		return "", nil, fmt.Errorf("setting the new spool's mode: %w", err)
 	}
-	return path, nil
+	return path, ownNewSpool(tmp, st), nil
 }
 
 // copyRange copies the bytes [from, to) of src to w.
@@ -187,14 +196,13 @@ func copyRange(w io.Writer, src io.ReaderAt, from, to int64) error {
 	return nil
 }
 
-// preserveOwnership gives f the permission bits, owner and group of st.
-// Changing the owner needs privileges (root, or CAP_CHOWN) unless this
-// process owns the spool: without them the commit fails rather than leave
-// a spool the user and the MTA can no longer use.
-func preserveOwnership(f *os.File, st fs.FileInfo) error {
-	if err := f.Chmod(st.Mode().Perm()); err != nil {
-		return fmt.Errorf("setting the new spool's mode: %w", err)
-	}
+// ownNewSpool gives the new spool the old one's owner and group: giveOwner,
+// or in tests (which run as root) a function that refuses.
+var ownNewSpool = giveOwner
+
+// giveOwner gives f the owner and group of st. That needs privileges
+// (root, or CAP_CHOWN) unless this process owns the spool already.
+func giveOwner(f *os.File, st fs.FileInfo) error {
 	want, ok := st.Sys().(*syscall.Stat_t)
 	if !ok {
 		return nil
@@ -208,9 +216,31 @@ func preserveOwnership(f *os.File, st fs.FileInfo) error {
 		return nil
 	}
 	if err := f.Chown(int(want.Uid), int(want.Gid)); err != nil {
-		return fmt.Errorf("giving the new spool the owner %d and group %d of the old one (run as root or with CAP_CHOWN to rewrite spools of other users): %w", want.Uid, want.Gid, err)
+		return fmt.Errorf("cannot give the new spool the owner %d and group %d of the old one: %w", want.Uid, want.Gid, err)
 	}
 	return nil
+}
+
+// rewriteInPlace replaces the content of the spool src with the complete
+// temporary file tmp, in place (see inplace.go), after adding to tmp what
+// a program that ignores the locks appended since the spool was read.
+func (md *maildrop) rewriteInPlace(tmp string, src *os.File, read int64) error {
+	st, err := src.Stat()
+	if err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	if st.Size() > read {
+		t, err := os.OpenFile(tmp, os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0)
+		if err == nil {
+			err = errors.Join(copyRange(t, src, read, st.Size()), t.Sync(), t.Close())
+		}
+		if err != nil {
+			_ = os.Remove(tmp)
+			return err
+		}
+	}
+	return rewriteInPlace(md.path, tmp, src, st.Size())
 }
 
 // catchUp appends to the new spool what was appended to the old one

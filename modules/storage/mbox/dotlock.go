@@ -147,14 +147,15 @@ func (d *dotlock) remove() error {
 }
 
 // stillOurs reports whether the file at the dotlock's path is the one this
-// process created (another program may have taken it over).
+// process created (another program may have taken it over): the same
+// inode (which a new file may reuse) naming this process.
 func (d *dotlock) stillOurs() bool {
 	st, err := os.Lstat(d.path)
 	if err != nil {
 		return false
 	}
 	dev, ino := fileID(st)
-	return dev == d.dev && ino == d.ino
+	return dev == d.dev && ino == d.ino && dotlockPID(d.path) == os.Getpid()
 }
 
 // fileID returns the device and inode numbers of a file.

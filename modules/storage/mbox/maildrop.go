@@ -27,9 +27,15 @@ type maildrop struct {
 }
 
 // snapshot reads the spool that lk has locked and returns the session's
-// maildrop. It first removes what a commit that crashed before its rename
-// left behind. Called with e.mu held.
+// maildrop. It first finishes or undoes what a crashed commit left
+// behind: it replays the journal of an in-place rewrite, or removes the new
+// spool that was not renamed into place. Called with e.mu held.
 func (m *Mbox) snapshot(path string, e *spoolEntry, lk *spoolLock) (*maildrop, error) {
+	if replayed, err := replayJournal(path, lk.f); err != nil {
+		return nil, fmt.Errorf("mbox %s: finishing the in-place rewrite of a commit that did not complete: %w", path, err)
+	} else if replayed {
+		m.log().Warn("finished the in-place rewrite of a commit that did not complete", zap.String("spool", path))
+	}
 	if err := os.Remove(tempPath(path)); err == nil {
 		m.log().Warn("removed the unfinished new spool of a commit that did not complete; the spool is as it was before that commit",
 			zap.String("spool", path))

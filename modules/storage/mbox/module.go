@@ -76,7 +76,8 @@ type Mbox struct {
 	// temporary error. Default: 30s.
 	LockTimeout caddy.Duration `json:"lock_timeout,omitempty"`
 
-	logger *zap.Logger
+	logger   *zap.Logger
+	openWait time.Duration // openLockWait, unless set (tests)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -173,7 +174,11 @@ func (m *Mbox) Open(ctx context.Context, user string) (storage.Maildrop, error) 
 // open takes the spool's locks, waiting up to openLockWait for another
 // process, and takes the snapshot.
 func (m *Mbox) open(ctx context.Context, path string, e *spoolEntry) (*maildrop, error) {
-	deadline := time.Now().Add(openLockWait)
+	wait := openLockWait
+	if m.openWait > 0 {
+		wait = m.openWait
+	}
+	deadline := time.Now().Add(wait)
 	for {
 		e.mu.Lock()
 		if e.session != nil {

@@ -22,6 +22,9 @@ import (
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/storagetest"
 )
 
+// The user most tests deliver to.
+const alice = "alice@example.com"
+
 // newTestStore returns an Mbox whose users' spools are <dir>/<user>, and
 // dir. Sessions a test leaves open are closed when it ends.
 func newTestStore(t testing.TB) (*Mbox, string) {
@@ -178,30 +181,27 @@ func crash(t testing.TB, md *maildrop, deleted []int) {
 	for _, i := range deleted {
 		drop[i] = true
 	}
-	if _, err := writeSpool(md.path, src, lay, drop, st); err != nil {
-		t.Fatal(err)
+	if _, ownerErr, err := writeSpool(md.path, src, lay, drop, st); err != nil || ownerErr != nil {
+		t.Fatal(err, ownerErr)
 	}
 	if _, err := os.Stat(tempPath(md.path)); err != nil {
 		t.Fatalf("the new spool was not written: %v", err)
 	}
 
-	md.lock.stopRefresh()
-	if err := md.lock.f.Close(); err != nil {
-		t.Fatal(err)
-	}
-	lock := md.path + DotlockSuffix
-	if err := os.WriteFile(lock, []byte(strconv.Itoa(deadPID(t))+"\n"), 0o644); err != nil {
+	dieHolding(t, md)
+}
+
+// makeStale makes the dotlock at path look like one left by the process
+// pid more than StaleLockAge ago.
+func makeStale(t testing.TB, path string, pid int) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	old := time.Now().Add(-StaleLockAge - time.Minute)
-	if err := os.Chtimes(lock, old, old); err != nil {
+	if err := os.Chtimes(path, old, old); err != nil {
 		t.Fatal(err)
 	}
-	md.entry.mu.Lock()
-	md.entry.session = nil
-	md.closed = true
-	md.entry.mu.Unlock()
-	spools.release(md.path, md.entry)
 }
 
 func TestSuite(t *testing.T) {

@@ -35,7 +35,9 @@ var volatileFields = [][]byte{
 //     hash.
 //
 // A UIDL that an earlier message already has is never given twice: the
-// later message falls back to the next rule. Hash UIDLs survive the
+// later message falls back to the next rule. (Messages with the same
+// X-UIDL claim to be the same message, a copy delivered again: when the
+// first is deleted, the next one takes its UIDL over.) Hash UIDLs survive the
 // deletion of other messages; only among byte-identical messages with
 // identical From_ lines (same sender, same second) can the deletion of one
 // renumber the ones after it, and those have the same content anyway.
