@@ -50,8 +50,8 @@ const maxTrailer = 256
 // journal is a committed in-place rewrite of a spool.
 type journal struct {
 	path    string
-	oldLen  int64            // the spool's length before the rewrite
-	newLen  int64            // the new content's length
+	oldLen  int64             // the spool's length before the rewrite
+	newLen  int64             // the new content's length
 	tailSum [sha256.Size]byte // hash of the old spool's octets [newLen, oldLen)
 }
 
