@@ -229,3 +229,33 @@ func wireSize(b []byte) int64 {
 	}
 	return n
 }
+
+// FuzzScan reads arbitrary bytes as a spool: the scan must not fail, and
+// the messages must tile the spool after the preamble.
+func FuzzScan(f *testing.F) {
+	for _, seed := range []string{"", "From \n", "From a\n\nFrom b\n", "x\n\nFrom a\nContent-Length: 1\n\nFrom b\n", "From a\nX-Caddy-POP3: uidl=x; length=3\n\n"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, spool []byte) {
+		lay, err := scanLayout(bytes.NewReader(spool))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := describe(bytes.NewReader(spool), &lay); err != nil {
+			t.Fatal(err)
+		}
+		next := lay.preamble
+		for i, m := range lay.msgs {
+			if m.start != next || m.start >= m.content && m.content != m.end || m.content > m.contentEnd || m.contentEnd > m.end {
+				t.Fatalf("message %d: start %d content %d contentEnd %d end %d (expected start %d)", i, m.start, m.content, m.contentEnd, m.end, next)
+			}
+			if !validUID([]byte(m.uid)) {
+				t.Fatalf("message %d: UIDL %q", i, m.uid)
+			}
+			next = m.end
+		}
+		if next != int64(len(spool)) && len(lay.msgs) > 0 || lay.size != int64(len(spool)) {
+			t.Fatalf("messages end at %d, spool is %d octets", next, len(spool))
+		}
+	})
+}
