@@ -44,17 +44,20 @@ func integrityf(format string, args ...any) error {
 type client struct {
 	conn    net.Conn
 	r       *bufio.Reader
-	w       *bufio.Writer
+	line    []byte // the command being sent
 	timeout time.Duration
 }
 
-// dial connects to addr and reads the greeting.
-func dial(addr string, timeout time.Duration, bufSize int) (*client, error) {
+// dial connects to addr and reads the greeting. The client reads through
+// r, which a worker reuses from session to session; nil makes a new one of
+// bufSize bytes.
+func dial(addr string, timeout time.Duration, r *bufio.Reader, bufSize int) (*client, error) {
 	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
 	}
-	c := newClient(conn, timeout, bufSize)
+	c := newClient(conn, timeout, r, bufSize)
+	c.deadline()
 	if _, err := c.status("greeting"); err != nil {
 		conn.Close()
 		return nil, err
@@ -63,19 +66,21 @@ func dial(addr string, timeout time.Duration, bufSize int) (*client, error) {
 }
 
 // newClient wraps a connection whose greeting has not been read yet.
-func newClient(conn net.Conn, timeout time.Duration, bufSize int) *client {
-	return &client{
-		conn:    conn,
-		r:       bufio.NewReaderSize(conn, bufSize),
-		w:       bufio.NewWriterSize(conn, 512),
-		timeout: timeout,
+func newClient(conn net.Conn, timeout time.Duration, r *bufio.Reader, bufSize int) *client {
+	if r == nil {
+		r = bufio.NewReaderSize(conn, bufSize)
+	} else {
+		r.Reset(conn)
 	}
+	return &client{conn: conn, r: r, timeout: timeout}
 }
 
 // close closes the connection.
 func (c *client) close() error { return c.conn.Close() }
 
-// deadline bounds the next exchange.
+// deadline bounds the exchange that begins now: a command and its whole
+// answer, however long. Setting a deadline costs a timer update, so it is
+// done once per command, not per line.
 func (c *client) deadline() {
 	_ = c.conn.SetDeadline(time.Now().Add(c.timeout))
 }
@@ -83,9 +88,9 @@ func (c *client) deadline() {
 // send writes one command line.
 func (c *client) send(line string) error {
 	c.deadline()
-	c.w.WriteString(line)
-	c.w.WriteString("\r\n")
-	return c.w.Flush()
+	c.line = append(append(c.line[:0], line...), '\r', '\n')
+	_, err := c.conn.Write(c.line)
+	return err
 }
 
 // cmd sends a command and returns the text after "+OK".
@@ -115,7 +120,6 @@ func (c *client) readLine(what string) ([]byte, error) {
 // status reads a status line and returns the text after "+OK ", or an
 // errServer for anything else.
 func (c *client) status(what string) (string, error) {
-	c.deadline()
 	line, err := c.readLine(what)
 	if err != nil {
 		return "", err
@@ -145,7 +149,6 @@ func (c *client) login(mech, user, pass string) error {
 		if err := c.send("AUTH PLAIN " + resp); err != nil {
 			return err
 		}
-		c.deadline()
 		line, err := c.readLine("AUTH PLAIN")
 		if err != nil {
 			return err
@@ -250,7 +253,6 @@ func (c *client) retr(n int) (retrieved, error) {
 		bad     error
 	)
 	for {
-		c.deadline()
 		frag, err := c.r.ReadSlice('\n')
 		full := err == nil
 		if err != nil && !errors.Is(err, bufio.ErrBufferFull) {

@@ -19,7 +19,7 @@ func retrFrom(t *testing.T, wire string, bufSize int) (retrieved, error) {
 		_, _ = srv.Read(buf) // the RETR command
 		_, _ = srv.Write([]byte("+OK\r\n" + wire))
 	}()
-	c := newClient(cli, 2*time.Second, bufSize)
+	c := newClient(cli, 2*time.Second, nil, bufSize)
 	return c.retr(1)
 }
 
@@ -75,7 +75,8 @@ func TestStatusLines(t *testing.T) {
 	} {
 		srv, cli := net.Pipe()
 		go func() { _, _ = srv.Write([]byte(tc.wire)); srv.Close() }()
-		c := newClient(cli, time.Second, 512)
+		c := newClient(cli, time.Second, nil, 512)
+		c.deadline()
 		text, err := c.status("test")
 		if (err == nil) != tc.ok || text != tc.text {
 			t.Errorf("%q: got %q, %v", tc.wire, text, err)

@@ -55,6 +55,7 @@ type config struct {
 	settle      time.Duration
 	dialPar     int
 	bufSize     int
+	cpuProfile  string
 }
 
 // parseRunFlags reads the flags of a benchmark run.
@@ -83,6 +84,7 @@ func parseRunFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.settle, "settle", 3*time.Second, "wait after opening before measuring memory (idle)")
 	fs.IntVar(&c.dialPar, "dial-parallel", 32, "connections being opened at once (idle)")
 	fs.IntVar(&c.bufSize, "read-buffer", 0, "client read buffer in bytes (default 64 KiB, 4 KiB in idle mode)")
+	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write this program's CPU profile to `file`")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

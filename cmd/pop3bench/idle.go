@@ -77,7 +77,7 @@ func openIdle(cfg *config, users []string) ([]*client, []*tally) {
 			defer wg.Done()
 			for i := range next {
 				start := time.Now()
-				c, err := dial(cfg.addr, cfg.timeout, cfg.bufSize)
+				c, err := dial(cfg.addr, cfg.timeout, nil, cfg.bufSize)
 				if err == nil {
 					err = c.login(cfg.auth, users[i], cfg.password)
 					if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"strconv"
 	"sync"
@@ -96,12 +97,13 @@ func runWorkers(ctx context.Context, cfg *config, src source, pool leases, n, li
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			r := bufio.NewReaderSize(nil, cfg.bufSize)
 			for next() {
 				user := pool.take(ctx)
 				if user == "" {
 					return
 				}
-				runSession(cfg, src, user, t)
+				runSession(cfg, src, user, t, r)
 				pool.give(user)
 			}
 		}()
@@ -112,9 +114,10 @@ func runWorkers(ctx context.Context, cfg *config, src source, pool leases, n, li
 
 // runSession runs one full session (connect, login, STAT, UIDL, LIST, RETR
 // of every message, QUIT) and checks every answer, adding the outcome to t.
-func runSession(cfg *config, src source, user string, t *tally) {
+// It reads through r.
+func runSession(cfg *config, src source, user string, t *tally, r *bufio.Reader) {
 	start := time.Now()
-	msgs, bytes, err := session(cfg, src, user, func() { t.login.add(time.Since(start)) })
+	msgs, bytes, err := session(cfg, src, user, r, func() { t.login.add(time.Since(start)) })
 	t.messages += msgs
 	t.bytes += bytes
 	if err != nil {
@@ -127,8 +130,8 @@ func runSession(cfg *config, src source, user string, t *tally) {
 
 // session is the protocol of one session; loggedIn is called when the
 // login succeeds. It returns the messages and octets retrieved.
-func session(cfg *config, src source, user string, loggedIn func()) (msgs, octets int64, err error) {
-	c, err := dial(cfg.addr, cfg.timeout, cfg.bufSize)
+func session(cfg *config, src source, user string, r *bufio.Reader, loggedIn func()) (msgs, octets int64, err error) {
+	c, err := dial(cfg.addr, cfg.timeout, r, cfg.bufSize)
 	if err != nil {
 		return 0, 0, err
 	}

@@ -51,7 +51,7 @@ func TestSessionChecks(t *testing.T) {
 				use = src
 			}
 			tl := newTally(1)
-			runSession(cfg, use, "user000", tl)
+			runSession(cfg, use, "user000", tl, nil)
 			if tc.integrity == "" && tc.errText == "" {
 				if tl.sessions != 1 || tl.errors+tl.integrity != 0 {
 					t.Fatalf("sessions %d, errors %d, integrity %d: %v", tl.sessions, tl.errors, tl.integrity, tl.samples)
@@ -92,7 +92,7 @@ func TestSessionWrongPassword(t *testing.T) {
 	cfg := testConfig(s.addr())
 	cfg.password = "wrong"
 	tl := newTally(1)
-	runSession(cfg, nil, "user000", tl)
+	runSession(cfg, nil, "user000", tl, nil)
 	if tl.errors != 1 || tl.integrity != 0 || !strings.Contains(tl.samples[0], "-ERR [AUTH]") {
 		t.Errorf("errors %d integrity %d samples %v", tl.errors, tl.integrity, tl.samples)
 	}

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 )
 
 // Exit codes.
@@ -52,6 +53,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "pop3bench:", err)
 		return exitUsage
+	}
+	if cfg.cpuProfile != "" {
+		f, err := os.Create(cfg.cpuProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "pop3bench:", err)
+			return exitUsage
+		}
+		defer f.Close()
+		defer pprof.StopCPUProfile()
 	}
 	res, err := bench(cfg)
 	if err != nil {
