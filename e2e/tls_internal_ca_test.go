@@ -135,6 +135,7 @@ type poplibTLSResult struct {
 	CapaBefore map[string][]string `json:"capa_before"`
 	STLS       string              `json:"stls"`
 	TLSVersion string              `json:"tls_version"`
+	ALPN       string              `json:"alpn"`
 	Capa       map[string][]string `json:"capa"`
 	Stat       []int               `json:"stat"`
 	Retr1      string              `json:"retr1"`
@@ -151,6 +152,9 @@ func TestTLSPoplib(t *testing.T) {
 		t.Helper()
 		if !strings.HasPrefix(got.TLSVersion, "TLSv1.") {
 			t.Errorf("%s: TLS version %q", mode, got.TLSVersion)
+		}
+		if got.ALPN != "pop3" {
+			t.Errorf("%s: ALPN protocol %q, want pop3", mode, got.ALPN)
 		}
 		if _, ok := got.Capa["STLS"]; ok {
 			t.Errorf("%s: CAPA over TLS lists STLS: %v", mode, got.Capa)

@@ -54,7 +54,8 @@ type tlsServer struct {
 // tlsCaddyfileTemplate is a TLS test server's config; the verbs are the
 // admin port, the global options, the POP3S port, the STLS port, the mail
 // root, the auth directive and the extra subdirectives. `debug` logs each
-// login with its "tls" flag, which the tests check.
+// login with its "tls" flag, which the tests check. The POP3S listener
+// offers the ALPN protocol "pop3", as STLS does by default.
 const tlsCaddyfileTemplate = `{
 	admin 127.0.0.1:%[1]d
 	debug
@@ -62,7 +63,11 @@ const tlsCaddyfileTemplate = `{
 	layer4 {
 		127.0.0.1:%[3]d {
 			route {
-				tls
+				tls {
+					connection_policy {
+						alpn pop3
+					}
+				}
 				pop3 {
 					hostname ` + tlsHostname + `
 					storage maildir {

@@ -8,7 +8,8 @@ MODE is one of:
   stls   POP3, CAPA, stls(), CAPA again, log in, STAT, RETR 1, QUIT
   apop   POP3 in the clear, log in with APOP, STAT, QUIT
 
-The TLS context trusts CAFILE only and checks the host name.
+The TLS context trusts CAFILE only, checks the host name and offers the
+ALPN protocol "pop3".
 """
 
 import json
@@ -28,6 +29,7 @@ def context(cafile):
     ctx = ssl.create_default_context(cafile=cafile)
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.set_alpn_protocols(["pop3"])
     return ctx
 
 
@@ -44,7 +46,8 @@ def pop3s(host, port, user, password, cafile):
     p = poplib.POP3_SSL(host, port, context=context(cafile), timeout=TIMEOUT)
     out = {"welcome": p.getwelcome().decode("latin-1"),
            "capa": p.capa(),
-           "tls_version": p.sock.version()}
+           "tls_version": p.sock.version(),
+           "alpn": p.sock.selected_alpn_protocol()}
     return transaction(p, user, password, out)
 
 
@@ -54,6 +57,7 @@ def stls(host, port, user, password, cafile):
            "capa_before": p.capa()}
     out["stls"] = p.stls(context=context(cafile)).decode("latin-1")
     out["tls_version"] = p.sock.version()
+    out["alpn"] = p.sock.selected_alpn_protocol()
     out["capa"] = p.capa()
     return transaction(p, user, password, out)
 
