@@ -37,8 +37,9 @@ const MinIdleTimeout = 10 * time.Minute
 // Handler is the POP3 connection handler. It is terminal: it serves the
 // whole session and never passes the connection on.
 type Handler struct {
-	// Hostname is the server's name in the greeting. Default: the
-	// machine's host name.
+	// Hostname is the server's name in the greeting (and in its APOP
+	// timestamp) and, with StartTLS, the name Caddy manages a certificate
+	// for. Default: the machine's host name.
 	Hostname string `json:"hostname,omitempty"`
 
 	// StorageRaw is the storage backend, a pop3.storage module. Default:
