@@ -19,6 +19,12 @@ import (
 //			<module options>
 //		}
 //		allow_insecure_auth
+//		starttls [{
+//			connection_policy {
+//				<caddytls connection policy options>
+//			}
+//		}]
+//		apop
 //		idle_timeout <duration>
 //		grace_period <duration>
 //	}
@@ -55,6 +61,19 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 			h.AllowInsecureAuth = true
+		case "starttls":
+			if h.StartTLS != nil {
+				return d.Err("starttls: given twice; put every connection_policy in one starttls block")
+			}
+			h.StartTLS = new(StartTLS)
+			if err := h.StartTLS.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
+		case "apop":
+			if d.NextArg() {
+				return d.ArgErr()
+			}
+			h.APOP = true
 		case "idle_timeout":
 			dur, err := parseDuration(d)
 			if err != nil {

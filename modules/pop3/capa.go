@@ -14,6 +14,7 @@ func (s *session) capabilities() []string {
 	if s.state == stateAuthorization && s.plaintextAllowed() {
 		caps = append(caps, "USER")
 	}
+	caps = append(caps, s.authCapabilities()...)
 	caps = append(caps,
 		"RESP-CODES",
 		"PIPELINING",

@@ -27,7 +27,8 @@ type commandSpec struct {
 // as one argument that may contain spaces.
 const unlimitedArgs = 1 << 30
 
-// commands is the POP3 command table (RFC 1939, RFC 2449).
+// commands is the POP3 command table (RFC 1939, RFC 2449, RFC 2595 STLS,
+// RFC 5034 AUTH).
 var commands map[string]commandSpec
 
 func init() {
@@ -36,6 +37,9 @@ func init() {
 		"QUIT": {stateAuthorization | stateTransaction, 0, 0, (*session).cmdQUIT},
 		"USER": {stateAuthorization, 1, 1, (*session).cmdUSER},
 		"PASS": {stateAuthorization, 1, unlimitedArgs, (*session).cmdPASS},
+		"APOP": {stateAuthorization, 2, 2, (*session).cmdAPOP},
+		"AUTH": {stateAuthorization, 0, 2, (*session).cmdAUTH},
+		"STLS": {stateAuthorization, 0, 0, (*session).cmdSTLS},
 		"STAT": {stateTransaction, 0, 0, (*session).cmdSTAT},
 		"LIST": {stateTransaction, 0, 1, (*session).cmdLIST},
 		"UIDL": {stateTransaction, 0, 1, (*session).cmdUIDL},

@@ -5,6 +5,7 @@
 package pop3
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -36,8 +37,9 @@ const MinIdleTimeout = 10 * time.Minute
 // Handler is the POP3 connection handler. It is terminal: it serves the
 // whole session and never passes the connection on.
 type Handler struct {
-	// Hostname is the server's name in the greeting. Default: the
-	// machine's host name.
+	// Hostname is the server's name in the greeting (and in its APOP
+	// timestamp) and, with StartTLS, the name Caddy manages a certificate
+	// for. Default: the machine's host name.
 	Hostname string `json:"hostname,omitempty"`
 
 	// StorageRaw is the storage backend, a pop3.storage module. Default:
@@ -47,10 +49,20 @@ type Handler struct {
 	// AuthRaw is the authenticator, a pop3.auth module. Required.
 	AuthRaw json.RawMessage `json:"auth,omitempty" caddy:"namespace=pop3.auth inline_key=module"`
 
-	// AllowInsecureAuth allows plaintext credentials (USER/PASS) on
-	// connections that are neither TLS nor from a loopback address.
-	// Default: false.
+	// AllowInsecureAuth allows plaintext credentials (USER/PASS, AUTH
+	// PLAIN, AUTH LOGIN) on connections that are neither TLS nor from a
+	// loopback address. Default: false.
 	AllowInsecureAuth bool `json:"allow_insecure_auth,omitempty"`
+
+	// StartTLS turns on the STLS command (RFC 2595), with certificates
+	// from Caddy's TLS app; the handler makes the TLS app manage a
+	// certificate for Hostname. Default: off.
+	StartTLS *StartTLS `json:"starttls,omitempty"`
+
+	// APOP turns on the APOP command (RFC 1939 section 7). The
+	// authenticator must be able to look up plain-text secrets
+	// (auth.SecretLookup). Default: off.
+	APOP bool `json:"apop,omitempty"`
 
 	// IdleTimeout closes a session after this long without a command,
 	// deleting nothing. At least 10 minutes (RFC 1939). Default: 10m.
@@ -61,9 +73,14 @@ type Handler struct {
 	// closed with -ERR [SYS/TEMP] and nothing deleted. Default: 5m.
 	GracePeriod caddy.Duration `json:"grace_period,omitempty"`
 
-	store  storage.Store
-	auth   auth.Authenticator
-	logger *zap.Logger
+	store   storage.Store
+	auth    auth.Authenticator
+	secrets auth.SecretLookup // set when APOP is on
+	logger  *zap.Logger
+
+	// tlsConfig makes the TLS config of one STLS handshake; nil when
+	// STLS is off.
+	tlsConfig func() *tls.Config
 
 	stopping   atomic.Bool // the config was unloaded
 	graceOver  atomic.Bool // the grace period after unloading has passed
@@ -109,6 +126,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("auth: module %T is not an authenticator", authMod)
 	}
 	h.auth = a
+	if err := h.provisionAPOP(authMod); err != nil {
+		return err
+	}
+	if h.StartTLS != nil {
+		h.tlsConfig, err = h.StartTLS.provision(ctx, h.Hostname, h.logger)
+		if err != nil {
+			return err
+		}
+	}
 
 	if h.StorageRaw == nil {
 		h.StorageRaw = defaultStorage()

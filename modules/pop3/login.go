@@ -48,7 +48,7 @@ func (s *session) cmdPASS(ctx context.Context, cmd command) error {
 // maildrop and enters the TRANSACTION state. Unknown users and wrong
 // passwords get the same answer.
 func (s *session) login(ctx context.Context, user, password, mechanism string) error {
-	ok, err := s.h.auth.Authenticate(ctx, user, password)
+	ok, err := s.verify(ctx, user, password, mechanism)
 	if err != nil {
 		s.log.Error("authenticator failed", zap.String("mechanism", mechanism), zap.Error(err))
 		s.err(codeSysTemp + "Authentication is temporarily unavailable")

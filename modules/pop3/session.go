@@ -61,6 +61,8 @@ type session struct {
 	secure   bool // TLS
 	loopback bool // the client is on a loopback address
 
+	apopStamp string // the greeting's APOP timestamp, when APOP is on
+
 	state    state
 	userArg  string // the name given by USER, awaiting PASS
 	user     string // the authenticated user
@@ -73,7 +75,7 @@ type session struct {
 }
 
 func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
-	return &session{
+	s := &session{
 		h:        h,
 		conn:     conn,
 		r:        bufio.NewReaderSize(conn, readBufferSize),
@@ -84,6 +86,10 @@ func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
 		state:    stateAuthorization,
 		started:  time.Now(),
 	}
+	if h.secrets != nil {
+		s.apopStamp = apopTimestamp(h.Hostname)
+	}
+	return s
 }
 
 // shutdown ends the session from another goroutine: the session sees the
@@ -137,33 +143,23 @@ func (s *session) serve(ctx context.Context) {
 }
 
 func (s *session) greeting() string {
+	if s.apopStamp != "" {
+		return s.h.Hostname + " POP3 server ready " + s.apopStamp
+	}
 	return s.h.Hostname + " POP3 server ready"
 }
+
+// errLineTooLong is readRawLine's answer to a line longer than the read
+// buffer, which it has discarded.
+var errLineTooLong = errors.New("line too long")
 
 // readLine reads one command line and returns it without its line ending.
 // A line longer than the read buffer is discarded and answered with -ERR.
 func (s *session) readLine() ([]byte, error) {
 	for {
-		if s.r.Buffered() == 0 {
-			if err := s.conn.SetReadDeadline(time.Now().Add(time.Duration(s.h.IdleTimeout))); err != nil {
-				return nil, err
-			}
-		}
-		// Checked after setting the deadline: shutdown stores the reason
-		// before it moves the deadline, so one of the two is always seen.
-		if _, ended := s.endedFromOutside(); ended {
-			return nil, errEndedFromOutside
-		}
-		line, err := s.r.ReadSlice('\n')
-		if err == nil {
-			line = bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'})
-			return line, nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return nil, err
-		}
-		if err := s.discardLine(); err != nil {
-			return nil, err
+		line, err := s.readRawLine()
+		if !errors.Is(err, errLineTooLong) {
+			return line, err
 		}
 		s.err("line too long")
 		if s.countError() {
@@ -175,6 +171,33 @@ func (s *session) readLine() ([]byte, error) {
 			}
 		}
 	}
+}
+
+// readRawLine reads one line (a command, or a SASL response) and returns
+// it without its line ending, or errLineTooLong after discarding a line
+// longer than the read buffer.
+func (s *session) readRawLine() ([]byte, error) {
+	if s.r.Buffered() == 0 {
+		if err := s.conn.SetReadDeadline(time.Now().Add(time.Duration(s.h.IdleTimeout))); err != nil {
+			return nil, err
+		}
+	}
+	// Checked after setting the deadline: shutdown stores the reason
+	// before it moves the deadline, so one of the two is always seen.
+	if _, ended := s.endedFromOutside(); ended {
+		return nil, errEndedFromOutside
+	}
+	line, err := s.r.ReadSlice('\n')
+	if err == nil {
+		return bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'}), nil
+	}
+	if !errors.Is(err, bufio.ErrBufferFull) {
+		return nil, err
+	}
+	if err := s.discardLine(); err != nil {
+		return nil, err
+	}
+	return nil, errLineTooLong
 }
 
 // discardLine skips the rest of an over-long line without buffering it.
