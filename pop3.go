@@ -9,7 +9,10 @@ import (
 	_ "github.com/caddy-pop3/caddy-pop3/modules/pop3"
 	// Storage backends (pop3.storage.*).
 	_ "github.com/caddy-pop3/caddy-pop3/modules/storage/maildir"
+	_ "github.com/caddy-pop3/caddy-pop3/modules/storage/mbox"
 	// Authenticators (pop3.auth.*).
 	_ "github.com/caddy-pop3/caddy-pop3/modules/auth/accounts"
 	_ "github.com/caddy-pop3/caddy-pop3/modules/auth/passwdfile"
+	// The `caddy pop3 deliver` command.
+	_ "github.com/caddy-pop3/caddy-pop3/modules/pop3cmd"
 )

@@ -1,0 +1,90 @@
+// Package pop3cmd adds the `caddy pop3` command to Caddy, with its
+// subcommand `caddy pop3 deliver`: it reads one message from stdin and
+// delivers it into a user's maildrop through the storage of the pop3
+// handler of a config, for Postfix's mailbox_command, fetchmail's mda or
+// a script.
+package pop3cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	caddycmd "github.com/caddyserver/caddy/v2/cmd"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	caddycmd.RegisterCommand(caddycmd.Command{
+		Name:  "pop3",
+		Usage: "deliver --config <path> --user <name> [--adapter <name>] [--server <name>] [--sender <address>]",
+		Short: "Tools for the POP3 server: deliver a message into a maildrop",
+		Long: `
+Tools for the caddy-pop3 POP3 server.
+
+  caddy pop3 deliver --config <path> --user <name>
+      reads one message from stdin and delivers it into the user's maildrop
+      through the storage of the config's pop3 handler.
+`,
+		CobraFunc: func(cmd *cobra.Command) {
+			cmd.Args = cobra.NoArgs
+			cmd.AddCommand(deliverCommand())
+		},
+	})
+}
+
+// deliverCommand returns the `caddy pop3 deliver` command.
+func deliverCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "deliver --config <path> --user <name> [--adapter <name>] [--server <name>] [--sender <address>]",
+		Short: "Deliver a message from stdin into a user's maildrop",
+		Long: `
+Reads one RFC 5322 message from stdin and delivers it into the maildrop of
+--user, through the storage (maildir, mbox, ...) of the pop3 handler of the
+config. Only that storage module is loaded: nothing listens and the admin API
+does not start, so it runs next to a running server.
+
+The config is adapted like 'caddy run' does it: a file named Caddyfile (or
+*.caddyfile) with the caddyfile adapter, other files as JSON, unless
+--adapter says otherwise. When several layer4 servers have a pop3 handler
+with different storage, --server names the one to use (the keys of
+apps.layer4.servers in the JSON config: srv0, srv1, ... for a Caddyfile).
+
+A leading "From sender date" line (as Postfix's local(8) writes before the
+message) is removed; its sender, or --sender, or the Return-Path header field
+becomes the envelope sender of an mbox From_ line.
+
+Exit codes (sysexits): 0 delivered; 64 bad usage; 65 empty message;
+67 user name not valid for the storage; 73 maildrop not writable
+(permissions); 74 stdin unreadable; 75 temporary failure (mailbox locked
+past its lock_timeout, I/O error): try again later; 78 config error.
+
+Postfix (main.cf):
+  mailbox_command = /usr/local/bin/caddy pop3 deliver --config /etc/caddy/Caddyfile --user "$USER"
+fetchmail (.fetchmailrc):
+  mda "/usr/local/bin/caddy pop3 deliver --config /etc/caddy/Caddyfile --user %T"
+`,
+		Args: cobra.ArbitraryArgs,
+	}
+	fl := cmd.Flags()
+	var opts deliverOptions
+	fl.StringVarP(&opts.Config, "config", "c", "", "Configuration file (required)")
+	fl.StringVarP(&opts.Adapter, "adapter", "a", "", "Name of config adapter to apply")
+	fl.StringVarP(&opts.User, "user", "u", "", "User whose maildrop receives the message (required)")
+	fl.StringVarP(&opts.Server, "server", "s", "", "Name of the layer4 server whose pop3 handler to use")
+	fl.StringVarP(&opts.Sender, "sender", "f", "", "Envelope sender (for the From_ line of an mbox)")
+	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		fmt.Fprintf(c.ErrOrStderr(), "Error: %v\n%s", err, c.UsageString())
+		os.Exit(ExitUsage)
+		return err
+	})
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		return caddycmd.WrapCommandFuncForCobra(func(caddycmd.Flags) (int, error) {
+			if len(args) > 0 {
+				return ExitUsage, fmt.Errorf("unexpected argument %q", args[0])
+			}
+			return deliver(context.Background(), opts, os.Stdin)
+		})(c, args)
+	}
+	return cmd
+}
