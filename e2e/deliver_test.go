@@ -339,3 +339,77 @@ func TestDeliverCommandExitCodes(t *testing.T) {
 		t.Errorf("after the session: exit %d, want 0\n%s", code, stderr)
 	}
 }
+
+// fetchmailMDATemplate polls a test server and delivers with
+// `caddy pop3 deliver`; the verbs are the port, the password, the Caddy
+// binary and the config of the receiving server.
+const fetchmailMDATemplate = `set no syslog
+set invisible
+poll 127.0.0.1 protocol pop3 service %d auth password timeout 20
+	user "` + testUser + `" password "%s" is ` + testUser + ` here
+	sslproto '' no rewrite
+	mda "%s pop3 deliver --config %s --user %%T"
+`
+
+// TestFetchmailIntoDeliverCommand runs fetchmail as in examples/fetchmail:
+// it fetches from a server that keeps its mail in mbox spools and hands
+// each message to `caddy pop3 deliver`, which puts it into the maildir of
+// another server. fetchmail's idfile also shows that the mbox UIDLs stay
+// the same from one session to the next.
+func TestFetchmailIntoDeliverCommand(t *testing.T) {
+	t.Parallel()
+	fetchmail := requireTool(t, "fetchmail", "fetchmail")
+	curl := requireTool(t, "curl", "curl")
+	source, sourceConfig := startStorageServer(t, storageBackends[1].storage) // mbox
+	sink, sinkConfig := startStorageServer(t, storageBackends[0].storage)     // maildir
+	msgs := []string{
+		"From: a@example.net\nSubject: one\n\nFrom the start of a line\n>From quoted\n.\n",
+		"Subject: two\n\nsecond\n",
+		"Subject: two\n\nsecond\n",
+	}
+	for _, m := range msgs {
+		if code, stderr := deliverCmd(t, source.Dir, m, "--config", sourceConfig, "--user", testUser); code != 0 {
+			t.Fatalf("delivering to the source: exit %d\n%s", code, stderr)
+		}
+	}
+
+	dir := t.TempDir()
+	rc := filepath.Join(dir, "fetchmailrc")
+	text := fmt.Sprintf(fetchmailMDATemplate, source.Port, testPassword, caddyBin, sinkConfig)
+	if err := os.WriteFile(rc, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(options ...string) int {
+		args := append([]string{
+			"--fetchmailrc", rc, "--idfile", filepath.Join(dir, "fetchids"),
+			"--pidfile", filepath.Join(dir, "fetchmail.pid"), "--nodetach", "--nosyslog",
+		}, options...)
+		stdout, stderr, code := runCommand(t, dir, []string{"HOME=" + dir, "FETCHMAILHOME=" + dir}, fetchmail, args...)
+		t.Logf("fetchmail %q: exit %d\nstdout:\n%s\nstderr:\n%s", options, code, stdout, stderr)
+		return code
+	}
+	if code := run("--keep"); code != 0 {
+		t.Fatalf("fetchmail --keep: exit %d, want 0", code)
+	}
+	if code := run("--keep"); code != fetchmailExitNoMail {
+		t.Errorf("second fetchmail --keep: exit %d, want %d: the mbox UIDLs changed", code, fetchmailExitNoMail)
+	}
+	if code := run("--nokeep", "--all"); code != 0 {
+		t.Fatalf("fetchmail --nokeep --all: exit %d, want 0", code)
+	}
+
+	sinkRoot := pop3URL(sink, testUser, testPassword, "")
+	listing := parseScanListing(t, curlRun(t, curl, sinkRoot))
+	if len(listing) != 2*len(msgs) {
+		t.Fatalf("the sink has %d messages, want %d (each fetched twice)", len(listing), 2*len(msgs))
+	}
+	for i := range 2 * len(msgs) {
+		n := strconv.Itoa(i + 1)
+		if got, want := curlRun(t, curl, sinkRoot+n), wireOf(msgs[i%len(msgs)]); got != want {
+			t.Errorf("sink message %s:\n got: %q\nwant: %q", n, got, want)
+		}
+	}
+	if left := parseScanListing(t, curlRun(t, curl, pop3URL(source, testUser, testPassword, ""))); len(left) != 0 {
+		t.Errorf("the source still has %d messages after --nokeep", len(left))
+	}
+}
