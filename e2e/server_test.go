@@ -68,6 +68,10 @@ type serverOptions struct {
 	// is then JSON, with caddy-l4's tls handler before the pop3 handler
 	// and cert loaded into Caddy's tls app; auth is ignored (alice only).
 	tls *testCert
+
+	// mailRoot, when set, is the MailRoot to serve instead of a new one:
+	// a second server on the same maildirs.
+	mailRoot string
 }
 
 // server is a running `caddy run` process with one POP3 listener.
@@ -155,6 +159,9 @@ func tryStartServer(t *testing.T, dir string, opts serverOptions) (*server, erro
 		Dir:      dir,
 		out:      &lockedBuffer{},
 		exited:   make(chan struct{}),
+	}
+	if opts.mailRoot != "" {
+		s.MailRoot = opts.mailRoot
 	}
 	home := filepath.Join(dir, "home")
 	for _, d := range []string{s.MailRoot, home} {

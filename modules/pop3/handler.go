@@ -113,6 +113,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.GracePeriod = caddy.Duration(DefaultGracePeriod)
 	}
 	registerExitDrain(h.logger)
+	warnIfReloadsDropConnections(h.logger)
 
 	if h.AuthRaw == nil {
 		return fmt.Errorf("auth: no authenticator configured; a mail server needs accounts (for example `auth accounts bcrypt { <user> <hash> }` or `auth passwd_file <path>`)")

@@ -2,6 +2,8 @@ package pop3
 
 import (
 	"context"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +28,29 @@ const (
 )
 
 var registerExitOnce sync.Once
+
+// tcpMigrateReqPath is the Linux sysctl that hands connections queued on a
+// closing SO_REUSEPORT listener to another listener of the same port.
+const tcpMigrateReqPath = "/proc/sys/net/ipv4/tcp_migrate_req"
+
+var checkMigrateOnce sync.Once
+
+// warnIfReloadsDropConnections logs, once per process, when the kernel
+// would reset connections that arrive during a reload. Caddy binds the new
+// config's listener next to the old one with SO_REUSEPORT and then closes
+// the old one; without net.ipv4.tcp_migrate_req=1 (Linux 5.14+), the
+// connections waiting in the old listener's accept queue at that moment are
+// reset instead of being handed to the new listener.
+func warnIfReloadsDropConnections(logger *zap.Logger) {
+	checkMigrateOnce.Do(func() {
+		b, err := os.ReadFile(tcpMigrateReqPath)
+		if err != nil || strings.TrimSpace(string(b)) != "0" {
+			return
+		}
+		logger.Warn("connections that arrive during a config reload may be reset; set the sysctl net.ipv4.tcp_migrate_req=1 so the kernel hands them to the new listener",
+			zap.String("sysctl", tcpMigrateReqPath))
+	})
+}
 
 // registerExitDrain makes process exit (caddy stop, SIGTERM) end every
 // session at once, deleting nothing for those that did not QUIT, and wait
