@@ -128,7 +128,11 @@ generate_mail() {
 # both servers read (Dovecot's format; caddy-pop3's passwd_file reads it).
 choose_scheme() {
 	if [[ $SCHEME == auto ]]; then
-		if "$BIN/caddy" list-modules 2>/dev/null | grep -qx 'pop3.auth.passwd_file'; then
+		local modules
+		modules=$("$BIN/caddy" list-modules 2>/dev/null) || true
+		# (not a pipe into grep -q: with pipefail, caddy's SIGPIPE would
+		# read as "not found")
+		if grep -qx 'pop3.auth.passwd_file' <<<"$modules"; then
 			SCHEME=plain
 		else
 			SCHEME=bcrypt
