@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -22,13 +21,18 @@ import (
 // refused: a reload replaces the admin endpoint's listener.
 const adminTries = 100
 
+// adminAddr is the server's admin endpoint.
+func (s *server) adminAddr() string {
+	return "127.0.0.1:" + strconv.Itoa(s.adminPort)
+}
+
 // adminRequest sends one request to the server's admin endpoint and returns
 // the status and body.
 func (s *server) adminRequest(t *testing.T, method, path string) (int, []byte) {
 	t.Helper()
 	client := &http.Client{Timeout: ioTimeout}
 	for try := 1; ; try++ {
-		req, err := http.NewRequest(method, "http://"+s.AdminAddr+path, nil)
+		req, err := http.NewRequest(method, "http://"+s.adminAddr()+path, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -342,7 +346,7 @@ func TestReloadKeepsMetrics(t *testing.T) {
 	before := s.scrape(t)
 
 	// --force: the config is the same, and a reload must happen anyway.
-	caddyRun(t, "reload", "--config", filepath.Join(s.Dir, "Caddyfile"), "--adapter", "caddyfile", "--address", s.AdminAddr, "--force")
+	caddyRun(t, "reload", "--config", s.config, "--adapter", "caddyfile", "--address", s.adminAddr(), "--force")
 
 	reloaded := s.scrape(t)
 	for _, k := range []string{`caddy_pop3_sessions_started_total`, `caddy_pop3_commands_total{command="STAT",result="ok"}`} {
