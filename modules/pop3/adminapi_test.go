@@ -192,3 +192,23 @@ func TestAdminAPIModule(t *testing.T) {
 		t.Errorf("routes %q", got)
 	}
 }
+
+func TestAdminAPIShowsSTLS(t *testing.T) {
+	ts := newTestServer(t, withSTLS(t))
+	c := ts.dial(t)
+	local := c.conn.LocalAddr().String()
+	if v := sessionFrom(t, listSessions(t), local); v.TLS {
+		t.Errorf("session listed as TLS before STLS: %+v", v)
+	}
+	c.startTLS(clientTLS(t))
+	c.login("alice", "secret pw")
+	v := sessionFrom(t, listSessions(t), local)
+	if !v.TLS || v.User != "alice" {
+		t.Errorf("session after STLS and login: %+v", v)
+	}
+	// The octets of the TLS handshake went through the counted connection.
+	if v.BytesReceived < 100 || v.BytesSent < 100 {
+		t.Errorf("session after a TLS handshake counted %d octets in, %d out", v.BytesReceived, v.BytesSent)
+	}
+	c.cmd("QUIT")
+}

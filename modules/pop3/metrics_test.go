@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sort"
@@ -16,6 +17,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -440,4 +442,46 @@ func TestStorageBackendLabel(t *testing.T) {
 	if got := storageBackend(newMemStore()); got != otherLabel {
 		t.Errorf("backend of a store that is not a module: %q", got)
 	}
+}
+
+func TestMetricsSASL(t *testing.T) {
+	var logs *observer.ObservedLogs
+	ts := newTestServer(t, withObservedLogs(&logs))
+	rec := recordMetrics(t)
+	c := ts.dial(t)
+	expectPrefix(t, "AUTH PLAIN wrong", c.cmd("AUTH PLAIN "+b64("\x00alice\x00nope")), "-ERR [AUTH]")
+	expectPrefix(t, "AUTH LOGIN", c.cmd("AUTH LOGIN"), "+ ")
+	expectPrefix(t, "user", c.cmd(b64("alice")), "+ ")
+	expectPrefix(t, "password", c.cmd(b64("secret pw")), "+OK")
+	c.cmd("QUIT")
+	waitSessionsGone(t)
+	expectDeltas(t, rec.deltas(t), map[string]float64{
+		`caddy_pop3_auth_attempts_total{mechanism="PLAIN",result="failure"}`: 1,
+		`caddy_pop3_auth_attempts_total{mechanism="LOGIN",result="success"}`: 1,
+		`caddy_pop3_commands_total{command="AUTH",result="err"}`:             1,
+		`caddy_pop3_commands_total{command="AUTH",result="ok"}`:              1,
+		`caddy_pop3_sessions_ended_total{reason="quit"}`:                     1,
+	})
+	for _, e := range logs.All() {
+		line := e.Message + fmt.Sprint(e.ContextMap())
+		for _, secret := range []string{"secret pw", b64("secret pw"), b64("\x00alice\x00nope")} {
+			if strings.Contains(line, secret) {
+				t.Errorf("a credential is in the log: %q %v", e.Message, e.ContextMap())
+			}
+		}
+	}
+}
+
+func TestMetricsSASLTimeoutDuringExchange(t *testing.T) {
+	ts := newTestServer(t, func(ts *testServer) { ts.h.IdleTimeout = caddy.Duration(50 * time.Millisecond) })
+	rec := recordMetrics(t)
+	c := ts.dial(t)
+	expectPrefix(t, "AUTH LOGIN", c.cmd("AUTH LOGIN"), "+ ")
+	// No answer to the challenge: the idle timeout ends the session.
+	_, _ = io.ReadAll(c.r)
+	waitSessionsGone(t)
+	expectDeltas(t, rec.deltas(t), map[string]float64{
+		`caddy_pop3_sessions_ended_total{reason="timeout"}`: 1,
+		`caddy_pop3_sessions_ended_total{reason="error"}`:   0,
+	})
 }

@@ -130,7 +130,6 @@ func (s *session) serve(ctx context.Context) {
 	for {
 		line, err := s.readLine()
 		if err != nil {
-			s.noteReadError(err)
 			s.endOnReadError(err)
 			return
 		}
@@ -224,6 +223,7 @@ func (s *session) discardLine() error {
 // endOnReadError tells the client why the session ends, when it can still
 // hear it.
 func (s *session) endOnReadError(err error) {
+	s.noteReadError(err)
 	if reason, ended := s.endedFromOutside(); ended {
 		s.log.Debug("ending session", zap.String("user", s.user), zap.String("reason", reason))
 		_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
