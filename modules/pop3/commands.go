@@ -240,7 +240,7 @@ func (s *session) sendMessage(i, bodyLines int, status string) error {
 	}
 	defer rc.Close()
 	s.ok(status)
-	src := &readErrorRecorder{r: rc}
+	src := s.stats.recordReadErrors(rc)
 	if err := writeMessage(s.w, src, bodyLines); err != nil {
 		if src.err != nil {
 			s.storageError("reading message", err, zap.String("user", s.user), zap.Int("message", i+1))

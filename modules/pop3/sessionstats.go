@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -23,10 +24,11 @@ type sessionStats struct {
 	deleted        atomic.Int64 // messages removed by QUIT
 
 	// Used by the session's own goroutine only.
-	command  string    // the command being run, or unknownLabel
-	reply    byte      // the first status of its answer: 0, '+' or '-'
-	cmdStart time.Time // when it began
-	endedAs  string    // the end reason, once the session decided to end
+	command  string            // the command being run, or unknownLabel
+	reply    byte              // the first status of its answer: 0, '+' or '-'
+	cmdStart time.Time         // when it began
+	endedAs  string            // the end reason, once the session decided to end
+	source   readErrorRecorder // reused by every RETR and TOP
 
 	mu  sync.Mutex // guards pub; only the session's goroutine writes it
 	pub sessionInfo
@@ -167,4 +169,11 @@ func observeDuration(operation string, start time.Time) {
 	if o, ok := metrics.durations[operation]; ok {
 		o.Observe(time.Since(start).Seconds())
 	}
+}
+
+// recordReadErrors returns r wrapped so that its failures can be told
+// apart from the client's, reusing the session's wrapper.
+func (st *sessionStats) recordReadErrors(r io.Reader) *readErrorRecorder {
+	st.source = readErrorRecorder{r: r}
+	return &st.source
 }
