@@ -61,6 +61,7 @@ func (s *session) dispatch(ctx context.Context, line []byte) error {
 	if !ok {
 		return s.reject("Unknown command")
 	}
+	s.stats.command = cmd.name
 	if spec.states&s.state == 0 {
 		return s.reject(cmd.name + " is not valid in this state")
 	}
@@ -71,7 +72,7 @@ func (s *session) dispatch(ctx context.Context, line []byte) error {
 		return s.reject(cmd.name + ": too many arguments")
 	}
 	if s.log.Core().Enabled(zap.DebugLevel) && cmd.name != "PASS" {
-		s.log.Debug("command", zap.String("command", cmd.name), zap.Int("args", len(cmd.args)))
+		s.log.Debug("command", commandLogFields(cmd)...)
 	}
 	return spec.run(s, ctx, cmd)
 }
@@ -101,10 +102,11 @@ func (s *session) cmdQUIT(_ context.Context, _ command) error {
 	drop := s.drop
 	s.drop = nil
 	if err := drop.Commit(deleted); err != nil {
-		s.log.Error("removing deleted messages", zap.String("user", s.user), zap.Int("deleted", len(deleted)), zap.Error(err))
+		s.storageError("removing deleted messages", err, zap.String("user", s.user), zap.Int("deleted", len(deleted)))
 		s.err(codeSysTemp + "Some deleted messages could not be removed")
 		return errCloseSession
 	}
+	s.countDeleted(len(deleted))
 	s.log.Debug("session updated", zap.String("user", s.user), zap.Int("deleted", len(deleted)))
 	s.ok("Logging out, " + strconv.Itoa(len(s.msgs)-len(deleted)) + " messages left")
 	return errCloseSession
@@ -227,19 +229,30 @@ func (s *session) cmdTOP(_ context.Context, cmd command) error {
 func (s *session) sendMessage(i, bodyLines int, status string) error {
 	rc, err := s.drop.Open(i)
 	if err != nil {
-		s.log.Error("opening message", zap.String("user", s.user), zap.Int("message", i+1), zap.Error(err))
 		if errors.Is(err, storage.ErrNoSuchMessage) {
+			s.log.Warn("message removed during the session", zap.String("user", s.user), zap.Int("message", i+1), zap.Error(err))
 			s.err(codeSysPerm + "Message is no longer available")
 		} else {
+			s.storageError("opening message", err, zap.String("user", s.user), zap.Int("message", i+1))
 			s.err(codeSysTemp + "Cannot read message")
 		}
 		return nil
 	}
 	defer rc.Close()
 	s.ok(status)
-	if err := writeMessage(s.w, rc, bodyLines); err != nil {
-		s.log.Error("sending message", zap.String("user", s.user), zap.Int("message", i+1), zap.Error(err))
+	src := s.stats.recordReadErrors(rc)
+	if err := writeMessage(s.w, src, bodyLines); err != nil {
+		if src.err != nil {
+			s.storageError("reading message", err, zap.String("user", s.user), zap.Int("message", i+1))
+			s.endAs(endError)
+		} else {
+			s.log.Debug("client went away during a message", zap.String("user", s.user), zap.Int("message", i+1), zap.Error(err))
+			s.endAs(endClientDrop)
+		}
 		return errCloseSession
+	}
+	if bodyLines == allLines {
+		s.countRetrieved(s.msgs[i].Size)
 	}
 	return nil
 }

@@ -98,6 +98,9 @@ func (*Handler) CaddyModule() caddy.ModuleInfo {
 // Provision loads the storage backend and the authenticator.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("metrics: %v", err)
+	}
 
 	if h.Hostname == "" {
 		name, err := os.Hostname()

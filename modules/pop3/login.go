@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -49,6 +50,7 @@ func (s *session) cmdPASS(ctx context.Context, cmd command) error {
 // passwords get the same answer.
 func (s *session) login(ctx context.Context, user, password, mechanism string) error {
 	ok, err := s.verify(ctx, user, password, mechanism)
+	observeAuth(mechanism, authResult(ok, err))
 	if err != nil {
 		s.log.Error("authenticator failed", zap.String("mechanism", mechanism), zap.Error(err))
 		s.err(codeSysTemp + "Authentication is temporarily unavailable")
@@ -59,7 +61,9 @@ func (s *session) login(ctx context.Context, user, password, mechanism string) e
 		return s.reject(codeAuth + "Authentication failed")
 	}
 
+	openStart := time.Now()
 	drop, err := s.h.store.Open(ctx, user)
+	observeDuration(durationLogin, openStart)
 	switch {
 	case err == nil:
 	case errors.Is(err, storage.ErrInUse):
@@ -70,7 +74,7 @@ func (s *session) login(ctx context.Context, user, password, mechanism string) e
 		s.err(codeSysPerm + "This user has no valid maildrop")
 		return nil
 	default:
-		s.log.Error("opening maildrop", zap.String("user", user), zap.Error(err))
+		s.storageError("opening maildrop", err, zap.String("user", printableUser(user)))
 		s.err(codeSysTemp + "Cannot open the maildrop, try again later")
 		return nil
 	}

@@ -72,6 +72,8 @@ type session struct {
 	nDeleted int
 	delSize  int64
 	errors   int
+
+	stats sessionStats // metrics, the end-of-session log line, the admin API
 }
 
 func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
@@ -80,7 +82,7 @@ func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
 		conn:     conn,
 		r:        bufio.NewReaderSize(conn, readBufferSize),
 		w:        bufio.NewWriterSize(conn, writeBufferSize),
-		log:      h.logger.With(zap.String("remote", conn.RemoteAddr().String())),
+		log:      h.logger.With(remoteFields(conn.RemoteAddr())...),
 		secure:   secure,
 		loopback: loopback,
 		state:    stateAuthorization,
@@ -89,6 +91,7 @@ func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
 	if h.secrets != nil {
 		s.apopStamp = apopTimestamp(h.Hostname)
 	}
+	s.initStats()
 	return s
 }
 
@@ -116,6 +119,8 @@ func (s *session) endedFromOutside() (string, bool) {
 // serve runs the session to its end. Whatever way it ends, a maildrop that
 // was not committed by QUIT is closed with nothing deleted.
 func (s *session) serve(ctx context.Context) {
+	s.begin()
+	defer s.finish()
 	defer s.releaseMaildrop()
 
 	s.ok(s.greeting())
@@ -128,7 +133,9 @@ func (s *session) serve(ctx context.Context) {
 			s.endOnReadError(err)
 			return
 		}
+		s.commandStart()
 		err = s.dispatch(ctx, line)
+		s.commandDone(err)
 		// Answer every pipelined command before flushing: flush only
 		// when the client has nothing more waiting in our buffer.
 		if err != nil || s.r.Buffered() == 0 {
@@ -216,8 +223,9 @@ func (s *session) discardLine() error {
 // endOnReadError tells the client why the session ends, when it can still
 // hear it.
 func (s *session) endOnReadError(err error) {
+	s.noteReadError(err)
 	if reason, ended := s.endedFromOutside(); ended {
-		s.log.Info("ending session", zap.String("user", s.user), zap.String("reason", reason))
+		s.log.Debug("ending session", zap.String("user", s.user), zap.String("reason", reason))
 		_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
 		s.err(codeSysTemp + reason)
 		_ = s.w.Flush()
@@ -245,6 +253,7 @@ func (s *session) countError() bool {
 	if s.errors < maxErrors {
 		return false
 	}
+	s.endAs(endTooManyErrors)
 	s.err("Too many invalid commands, closing connection")
 	return true
 }
@@ -256,13 +265,14 @@ func (s *session) releaseMaildrop() {
 		return
 	}
 	if err := s.drop.Close(); err != nil {
-		s.log.Error("closing maildrop", zap.String("user", s.user), zap.Error(err))
+		s.storageError("closing maildrop", err, zap.String("user", s.user))
 	}
 	s.drop = nil
 }
 
 // ok writes a single-line positive response.
 func (s *session) ok(text string) {
+	s.noteReply('+')
 	if text == "" {
 		s.w.WriteString("+OK\r\n")
 		return
@@ -274,6 +284,7 @@ func (s *session) ok(text string) {
 
 // err writes a single-line negative response.
 func (s *session) err(text string) {
+	s.noteReply('-')
 	s.w.WriteString("-ERR ")
 	s.w.WriteString(text)
 	s.w.WriteString("\r\n")

@@ -243,7 +243,7 @@ func TestSessionAuthorization(t *testing.T) {
 		{"noop before login", []string{"NOOP"}, []string{"-ERR NOOP is not valid in this state"}},
 		{"empty line", []string{""}, []string{"-ERR empty command"}},
 		{"bad keyword", []string{"\x00\x01\x02"}, []string{"-ERR invalid command keyword"}},
-		{"retry after failure", []string{"USER alice", "PASS bad", "USER alice", "PASS secret pw"}, []string{"+OK", "-ERR [AUTH]", "+OK", "+OK Logged in, 1 messages"}},
+		{"retry after failure", []string{"USER alice", "PASS bad", "USER alice", "PASS secret pw", "QUIT"}, []string{"+OK", "-ERR [AUTH]", "+OK", "+OK Logged in, 1 messages", "+OK"}},
 		{"lower case", []string{"user alice", "pass secret pw", "stat"}, []string{"+OK", "+OK", "+OK 1 3"}},
 		{"quit", []string{"QUIT"}, []string{"+OK Logging out"}},
 		{"password with spaces", []string{"USER bob", "PASS pw with  many spaces "}, []string{"+OK", "+OK Logged in"}},

@@ -1,0 +1,213 @@
+package pop3
+
+import (
+	"errors"
+	"strings"
+	"sync"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The collectors are process-wide: sessions outlive the config that
+// started them, and counters must go on across reloads. Every config has
+// its own metrics registry (the one its admin endpoint serves at
+// /metrics), so each Provision registers these same collectors in the
+// registry of its config; registering them twice in one registry (several
+// pop3 handlers in one config) is not an error.
+const metricsNamespace, metricsSubsystem = "caddy", "pop3"
+
+// Values of the "reason" label of caddy_pop3_sessions_ended_total.
+const (
+	endQuit          = "quit"            // QUIT, and the UPDATE state succeeded
+	endTimeout       = "timeout"         // idle_timeout passed
+	endClientDrop    = "client_drop"     // the client went away
+	endReload        = "reload"          // the grace period after a reload passed
+	endShutdown      = "shutdown"        // the process is stopping
+	endAdmin         = "admin"           // ended through the admin API
+	endError         = "error"           // a storage or server error
+	endTooManyErrors = "too_many_errors" // too many bad commands
+)
+
+// endReasons lists every reason label, so each series exists from the
+// start.
+var endReasons = []string{endQuit, endTimeout, endClientDrop, endReload, endShutdown, endAdmin, endError, endTooManyErrors}
+
+// Values of the "result" labels.
+const (
+	resultOK      = "ok"      // a +OK answer
+	resultErr     = "err"     // a -ERR answer
+	authSuccess   = "success" // right credentials
+	authFailure   = "failure" // wrong credentials or unknown user
+	authError     = "error"   // the authenticator failed
+	unknownLabel  = "unknown" // a command that is not in the table
+	otherLabel    = "other"   // a mechanism or backend with no name of its own
+	durationLogin = "login"   // opening the maildrop at login
+)
+
+// timedCommands are the commands that touch storage after login; their
+// durations go to caddy_pop3_command_duration_seconds.
+var timedCommands = []string{"RETR", "TOP", "QUIT"}
+
+// knownMechanisms bounds the "mechanism" label of auth attempts.
+var knownMechanisms = map[string]bool{
+	"USER": true, "APOP": true, "PLAIN": true, "LOGIN": true, "CRAM-MD5": true,
+	"XOAUTH2": true, "OAUTHBEARER": true, "EXTERNAL": true,
+	"SCRAM-SHA-1": true, "SCRAM-SHA-256": true,
+}
+
+// metrics are the handler's Prometheus collectors.
+var metrics = struct {
+	sessionsActive   prometheus.Gauge
+	sessionsStarted  prometheus.Counter
+	sessionsEnded    *prometheus.CounterVec
+	authAttempts     *prometheus.CounterVec
+	lockouts         prometheus.Counter
+	commands         *prometheus.CounterVec
+	commandDuration  *prometheus.HistogramVec
+	retrievedMsgs    prometheus.Counter
+	retrievedBytes   prometheus.Counter
+	deletedMsgs      prometheus.Counter
+	storageErrors    *prometheus.CounterVec
+	bytesReceived    prometheus.Counter
+	bytesSent        prometheus.Counter
+	all              []prometheus.Collector
+	commandCountersM sync.Once
+	commandCounters  map[string][2]prometheus.Counter // [ok, err] by command
+	durations        map[string]prometheus.Observer
+}{}
+
+func init() {
+	m := &metrics
+	opts := func(name, help string) prometheus.Opts {
+		return prometheus.Opts{Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: name, Help: help}
+	}
+	m.sessionsActive = prometheus.NewGauge(prometheus.GaugeOpts(opts("sessions_active",
+		"Number of POP3 sessions open right now, including those of configs that were reloaded and are in their grace period.")))
+	m.sessionsStarted = prometheus.NewCounter(prometheus.CounterOpts(opts("sessions_started_total",
+		"Number of POP3 sessions started (connections greeted).")))
+	m.sessionsEnded = prometheus.NewCounterVec(prometheus.CounterOpts(opts("sessions_ended_total",
+		"Number of POP3 sessions ended, by how they ended: quit, timeout, client_drop, reload, shutdown, admin, error, too_many_errors.")),
+		[]string{"reason"})
+	m.authAttempts = prometheus.NewCounterVec(prometheus.CounterOpts(opts("auth_attempts_total",
+		"Number of authentication attempts, by mechanism (USER for USER/PASS, APOP, or the SASL mechanism) and result (success, failure, error).")),
+		[]string{"mechanism", "result"})
+	m.lockouts = prometheus.NewCounter(prometheus.CounterOpts(opts("lockouts_total",
+		"Number of times a client address or user name was locked out after too many failed logins.")))
+	m.commands = prometheus.NewCounterVec(prometheus.CounterOpts(opts("commands_total",
+		"Number of POP3 commands received, by command (unknown for anything not a command) and result (ok for +OK, err for -ERR).")),
+		[]string{"command", "result"})
+	m.commandDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: metricsNamespace, Subsystem: metricsSubsystem, Name: "command_duration_seconds",
+		Help:    "Time taken by the commands that touch storage: login (opening and scanning the maildrop), RETR and TOP (reading and sending a message), QUIT (applying deletions in the UPDATE state).",
+		Buckets: prometheus.DefBuckets,
+	}, []string{"command"})
+	m.retrievedMsgs = prometheus.NewCounter(prometheus.CounterOpts(opts("retrieved_messages_total",
+		"Number of messages sent in full by RETR.")))
+	m.retrievedBytes = prometheus.NewCounter(prometheus.CounterOpts(opts("retrieved_bytes_total",
+		"Octets of the messages sent in full by RETR, as sizes are reported by LIST.")))
+	m.deletedMsgs = prometheus.NewCounter(prometheus.CounterOpts(opts("deleted_messages_total",
+		"Number of messages removed from maildrops by QUIT (the UPDATE state).")))
+	m.storageErrors = prometheus.NewCounterVec(prometheus.CounterOpts(opts("storage_errors_total",
+		"Number of storage failures (opening a maildrop, reading a message, applying deletions, unlocking), by storage backend.")),
+		[]string{"backend"})
+	m.bytesReceived = prometheus.NewCounter(prometheus.CounterOpts(opts("received_bytes_total",
+		"Octets received from POP3 clients, TLS records included.")))
+	m.bytesSent = prometheus.NewCounter(prometheus.CounterOpts(opts("sent_bytes_total",
+		"Octets sent to POP3 clients, TLS records included.")))
+	m.all = []prometheus.Collector{
+		m.sessionsActive, m.sessionsStarted, m.sessionsEnded, m.authAttempts, m.lockouts,
+		m.commands, m.commandDuration, m.retrievedMsgs, m.retrievedBytes, m.deletedMsgs,
+		m.storageErrors, m.bytesReceived, m.bytesSent,
+	}
+	for _, r := range endReasons {
+		m.sessionsEnded.WithLabelValues(r)
+	}
+	m.durations = map[string]prometheus.Observer{durationLogin: m.commandDuration.WithLabelValues(durationLogin)}
+	for _, c := range timedCommands {
+		m.durations[c] = m.commandDuration.WithLabelValues(c)
+	}
+}
+
+// registerMetrics adds the handler's collectors to a config's metrics
+// registry. A collector that is already there (another pop3 handler of the
+// same config registered it) is fine.
+func registerMetrics(reg *prometheus.Registry) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range metrics.all {
+		err := reg.Register(c)
+		var already prometheus.AlreadyRegisteredError
+		if err != nil && !(errors.As(err, &already) && already.ExistingCollector == c) {
+			return err
+		}
+	}
+	commandCounter(unknownLabel) // every command's series exists from now on
+	return nil
+}
+
+// commandCounter returns the [ok, err] counters of a command; names that
+// are not in the command table share the "unknown" ones. The table is read
+// on first use, after every init function added its commands.
+func commandCounter(name string) [2]prometheus.Counter {
+	metrics.commandCountersM.Do(func() {
+		metrics.commandCounters = map[string][2]prometheus.Counter{}
+		for _, n := range append(commandNames(), unknownLabel) {
+			metrics.commandCounters[n] = [2]prometheus.Counter{
+				metrics.commands.WithLabelValues(n, resultOK),
+				metrics.commands.WithLabelValues(n, resultErr),
+			}
+		}
+	})
+	if c, ok := metrics.commandCounters[name]; ok {
+		return c
+	}
+	return metrics.commandCounters[unknownLabel]
+}
+
+// commandNames lists the commands of the command table.
+func commandNames() []string {
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	return names
+}
+
+// observeAuth counts one authentication attempt. result is authSuccess,
+// authFailure or authError (or another short fixed word).
+func observeAuth(mechanism, result string) {
+	mechanism = strings.ToUpper(mechanism)
+	if !knownMechanisms[mechanism] {
+		mechanism = otherLabel
+	}
+	metrics.authAttempts.WithLabelValues(mechanism, result).Inc()
+}
+
+// authResult is the result label of an authentication attempt.
+func authResult(ok bool, err error) string {
+	switch {
+	case err != nil:
+		return authError
+	case ok:
+		return authSuccess
+	default:
+		return authFailure
+	}
+}
+
+// observeLockout counts one lockout of a client address or user name
+// after too many failed logins.
+func observeLockout() {
+	metrics.lockouts.Inc()
+}
+
+// storageBackend names the storage module of a handler for the "backend"
+// label and for logs: "maildir" for pop3.storage.maildir.
+func storageBackend(store any) string {
+	if m, ok := store.(caddy.Module); ok {
+		return m.CaddyModule().ID.Name()
+	}
+	return otherLabel
+}
