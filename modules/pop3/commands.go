@@ -239,11 +239,19 @@ func (s *session) sendMessage(i, bodyLines int, status string) error {
 		return nil
 	}
 	defer rc.Close()
-	s.ok(status)
+	// The status line goes out with the message, in one write.
 	src := s.stats.recordReadErrors(rc)
-	if err := writeMessage(s.w, src, bodyLines); err != nil {
+	sent, err := writeMessage(s.w, src, bodyLines, "+OK "+status+"\r\n")
+	if sent {
+		s.noteReply('+')
+	}
+	if err != nil {
 		if src.err != nil {
 			s.storageError("reading message", err, zap.String("user", s.user), zap.Int("message", i+1))
+			if !sent {
+				s.err(codeSysTemp + "Cannot read message")
+				return nil
+			}
 			s.endAs(endError)
 		} else {
 			s.log.Debug("client went away during a message", zap.String("user", s.user), zap.Int("message", i+1), zap.Error(err))

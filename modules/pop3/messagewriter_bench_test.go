@@ -46,7 +46,7 @@ func BenchmarkWriteMessage(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Reset(bc.msg)
-				if err := writeMessage(w, r, allLines); err != nil {
+				if _, err := writeMessage(w, r, allLines, ""); err != nil {
 					b.Fatal(err)
 				}
 				if err := w.Flush(); err != nil {
@@ -66,7 +66,7 @@ func BenchmarkWriteMessageTop(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Reset(msg)
-		if err := writeMessage(w, r, 10); err != nil {
+		if _, err := writeMessage(w, r, 10, ""); err != nil {
 			b.Fatal(err)
 		}
 		_ = w.Flush()

@@ -43,7 +43,7 @@ func TestWriteMessage(t *testing.T) {
 			for rname, r := range readers {
 				var out bytes.Buffer
 				w := bufio.NewWriter(&out)
-				if err := writeMessage(w, r, tc.bodyLines); err != nil {
+				if _, err := writeMessage(w, r, tc.bodyLines, ""); err != nil {
 					t.Fatal(err)
 				}
 				w.Flush()
@@ -62,7 +62,7 @@ func TestWriteMessageSizeMatchesStorage(t *testing.T) {
 	for _, in := range []string{"", "a", "a\n", "a\r\n", "a\r", "a\rb", "\r\n\r\n", "\n.\n..\n", "x\n\r\n\ry\r", strings.Repeat("line .\n", 5000)} {
 		var out bytes.Buffer
 		w := bufio.NewWriter(&out)
-		if err := writeMessage(w, strings.NewReader(in), allLines); err != nil {
+		if _, err := writeMessage(w, strings.NewReader(in), allLines, ""); err != nil {
 			t.Fatal(err)
 		}
 		w.Flush()
@@ -78,7 +78,7 @@ func TestWriteMessageReadError(t *testing.T) {
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
 	r := io.MultiReader(strings.NewReader("a\n"), iotest.ErrReader(io.ErrUnexpectedEOF))
-	if err := writeMessage(w, r, allLines); err == nil {
+	if _, err := writeMessage(w, r, allLines, ""); err == nil {
 		t.Fatal("a read error mid-message was not reported")
 	}
 }

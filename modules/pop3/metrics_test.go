@@ -296,8 +296,11 @@ func TestMetricsEndReasons(t *testing.T) {
 }
 
 // brokenReadStore is a memStore whose messages fail after their first
-// line, as a disk error in the middle of a file would.
-type brokenReadStore struct{ *memStore }
+// prefix bytes, as a disk error in the middle of a file would.
+type brokenReadStore struct {
+	*memStore
+	prefix int
+}
 
 var errBrokenRead = errors.New("input/output error")
 
@@ -306,13 +309,17 @@ func (b brokenReadStore) Open(ctx context.Context, user string) (storage.Maildro
 	if err != nil {
 		return nil, err
 	}
-	return brokenReadDrop{d}, nil
+	return brokenReadDrop{d, b.prefix}, nil
 }
 
-type brokenReadDrop struct{ storage.Maildrop }
+type brokenReadDrop struct {
+	storage.Maildrop
+	prefix int
+}
 
-func (brokenReadDrop) Open(int) (io.ReadCloser, error) {
-	return io.NopCloser(io.MultiReader(strings.NewReader("Subject: x\n"), iotest.ErrReader(errBrokenRead))), nil
+func (d brokenReadDrop) Open(int) (io.ReadCloser, error) {
+	head := "Subject: x\n\n" + strings.Repeat("body line\n", d.prefix/10)
+	return io.NopCloser(io.MultiReader(strings.NewReader(head), iotest.ErrReader(errBrokenRead))), nil
 }
 
 func TestMetricsStorageErrors(t *testing.T) {
@@ -331,8 +338,31 @@ func TestMetricsStorageErrors(t *testing.T) {
 	})
 }
 
+// TestMetricsStorageReadErrorBeforeSending: a message that cannot be read
+// before anything of it was sent gets -ERR [SYS/TEMP], and the session
+// goes on.
+func TestMetricsStorageReadErrorBeforeSending(t *testing.T) {
+	ts := newTestServer(t, func(ts *testServer) { ts.h.store = brokenReadStore{ts.store, 0} })
+	ts.store.add("alice", "Subject: x\n\nbody\n")
+	rec := recordMetrics(t)
+	c := ts.dial(t)
+	c.login("alice", "secret pw")
+	expectPrefix(t, "RETR", c.cmd("RETR 1"), "-ERR [SYS/TEMP]")
+	expectPrefix(t, "STAT", c.cmd("STAT"), "+OK 1 ")
+	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+	waitSessionsGone(t)
+	expectDeltas(t, rec.deltas(t), map[string]float64{
+		`caddy_pop3_storage_errors_total{backend="other"}`: 1,
+		`caddy_pop3_sessions_ended_total{reason="quit"}`:   1,
+		`caddy_pop3_retrieved_messages_total`:              0,
+	})
+}
+
+// TestMetricsStorageReadError: a read error in the middle of a message
+// that is already on its way cannot be told in the protocol; the session
+// ends without the terminating dot.
 func TestMetricsStorageReadError(t *testing.T) {
-	ts := newTestServer(t, func(ts *testServer) { ts.h.store = brokenReadStore{ts.store} })
+	ts := newTestServer(t, func(ts *testServer) { ts.h.store = brokenReadStore{ts.store, 4 * readChunkSize} })
 	ts.store.add("alice", "Subject: x\n\nbody\n")
 	rec := recordMetrics(t)
 	c := ts.dial(t)
