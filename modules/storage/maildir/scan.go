@@ -44,11 +44,14 @@ func (md *maildrop) scan() error {
 		size int64
 	}
 	entries := make([]entry, 0, len(curNames)+len(newNames))
-	buf := make([]byte, 32*1024)
+	var buf []byte // for sizing messages; most names carry their size
 	add := func(dir, name string) {
 		base, fields, info := splitName(name)
 		size, known := wireSizeField(fields)
 		if !known {
+			if buf == nil {
+				buf = make([]byte, 32*1024)
+			}
 			var err error
 			size, err = wireSizeOf(filepath.Join(md.root, dir, name), buf)
 			if errors.Is(err, fs.ErrNotExist) {
