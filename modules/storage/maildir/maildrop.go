@@ -39,9 +39,12 @@ func (md *maildrop) Open(i int) (io.ReadCloser, error) {
 	if i < 0 || i >= len(md.files) {
 		return nil, fmt.Errorf("message %d: %w", i+1, storage.ErrNoSuchMessage)
 	}
-	f, err := os.Open(md.path(md.files[i]))
+	f, err := openMessage(md.path(md.files[i]))
+	if err == nil {
+		return f, nil
+	}
 	if !errors.Is(err, fs.ErrNotExist) {
-		return f, err
+		return nil, err
 	}
 	moved, found, lerr := md.locate(md.files[i].base)
 	if lerr != nil {
@@ -51,7 +54,11 @@ func (md *maildrop) Open(i int) (io.ReadCloser, error) {
 		return nil, err // gone: report the original error, with its path
 	}
 	md.files[i] = moved
-	return os.Open(md.path(moved))
+	f, err = openMessage(md.path(moved))
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
 }
 
 // Commit removes the messages at the given indexes, then unlocks. A message

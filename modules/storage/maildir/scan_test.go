@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -429,5 +431,33 @@ func TestUseAfterEnd(t *testing.T) {
 	defer md.Close()
 	if n := len(md.Messages()); n != 1 {
 		t.Errorf("%d messages, want 1", n)
+	}
+}
+
+func TestMessageFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m")
+	want := strings.Repeat("line\n", 20000)
+	if err := os.WriteFile(path, []byte(want), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := openMessage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(f)
+	if err != nil || string(got) != want {
+		t.Fatalf("read %d bytes (%v), want %d", len(got), err, len(want))
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("second Close: %v", err)
+	}
+	if _, err := f.Read(make([]byte, 1)); !errors.Is(err, fs.ErrClosed) {
+		t.Errorf("Read after Close: %v", err)
+	}
+	if _, err := openMessage(path + ".missing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("opening a missing file: %v", err)
 	}
 }
