@@ -3,6 +3,8 @@ package mbox
 import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // UnmarshalCaddyfile sets up the backend from Caddyfile tokens. Syntax:
@@ -16,27 +18,14 @@ import (
 // neither, the default path (/var/mail/{pop3.user}) is used.
 func (m *Mbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the module name
-	if d.NextArg() {
-		m.Path = d.Val()
-		if d.NextArg() {
-			return d.Errf("mbox: unexpected argument %q after the path", d.Val())
-		}
+	if err := storage.UnmarshalPathArg(d, &m.Path); err != nil {
+		return err
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "path":
-			if m.Path != "" {
-				return d.Err("path: already set")
-			}
-			if !d.NextArg() {
-				return d.Err("path: missing value")
-			}
-			m.Path = d.Val()
-			if d.NextArg() {
-				return d.Errf("path: unexpected argument %q", d.Val())
-			}
-			if d.NextBlock(d.Nesting()) {
-				return d.Err("path: takes no block")
+			if err := storage.UnmarshalPathDirective(d, &m.Path); err != nil {
+				return err
 			}
 		case "lock_timeout":
 			if m.LockTimeout != 0 {
