@@ -27,6 +27,7 @@ import (
 //		apop
 //		idle_timeout <duration>
 //		grace_period <duration>
+//		<limit directives: see Limits.unmarshalLimit>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // consume the directive name
@@ -87,6 +88,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.GracePeriod = caddy.Duration(dur)
 		default:
+			if ok, err := h.Limits.unmarshalLimit(d); ok {
+				if err != nil {
+					return err
+				}
+				continue
+			}
 			return d.Errf("unrecognized pop3 subdirective '%s'", directive)
 		}
 	}

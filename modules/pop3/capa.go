@@ -19,8 +19,9 @@ func (s *session) capabilities() []string {
 		"RESP-CODES",
 		"PIPELINING",
 		"AUTH-RESP-CODE",
-		"IMPLEMENTATION "+implementation,
 	)
+	caps = append(caps, s.policyCapabilities()...)
+	caps = append(caps, "IMPLEMENTATION "+implementation)
 	return caps
 }
 

@@ -73,6 +73,11 @@ type Handler struct {
 	// closed with -ERR [SYS/TEMP] and nothing deleted. Default: 5m.
 	GracePeriod caddy.Duration `json:"grace_period,omitempty"`
 
+	// Limits against hostile clients: line lengths, timeouts, connection
+	// counts, bad commands and brute force (limits.go). Its fields are
+	// keys of the handler's own JSON object.
+	Limits
+
 	store   storage.Store
 	auth    auth.Authenticator
 	secrets auth.SecretLookup // set when APOP is on
@@ -117,6 +122,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	registerExitDrain(h.logger)
 	warnIfReloadsDropConnections(h.logger)
+	if err := h.Limits.provision(); err != nil {
+		return err
+	}
 
 	if h.AuthRaw == nil {
 		return fmt.Errorf("auth: no authenticator configured; a mail server needs accounts (for example `auth accounts bcrypt { <user> <hash> }` or `auth passwd_file <path>`)")
@@ -171,7 +179,7 @@ func (h *Handler) Validate() error {
 	if h.GracePeriod < 0 {
 		return fmt.Errorf("grace_period: must not be negative")
 	}
-	return nil
+	return h.Limits.validate()
 }
 
 // Handle serves one POP3 session on cx. It never calls next.
@@ -182,10 +190,7 @@ func (h *Handler) Handle(cx *layer4.Connection, _ layer4.Handler) error {
 		_, _ = cx.Write([]byte("-ERR " + codeSysTemp + endReasonShutdown + "\r\n"))
 		return nil
 	}
-	s := newSession(h, cx, connectionIsTLS(cx), isLoopback(cx.RemoteAddr()))
-	liveSessions.add(s)
-	defer liveSessions.remove(s)
-	s.serve(cx.Context)
+	h.serveConn(cx.Context, cx, connectionIsTLS(cx), isLoopback(cx.RemoteAddr()))
 	return nil
 }
 

@@ -49,6 +49,10 @@ func (s *session) cmdPASS(ctx context.Context, cmd command) error {
 // maildrop and enters the TRANSACTION state. Unknown users and wrong
 // passwords get the same answer.
 func (s *session) login(ctx context.Context, user, password, mechanism string) error {
+	if stop, err := s.beginAuth(ctx, user, mechanism); stop {
+		return err
+	}
+	defer s.endAuth()
 	ok, err := s.verify(ctx, user, password, mechanism)
 	observeAuth(mechanism, authResult(ok, err))
 	if err != nil {
@@ -57,8 +61,10 @@ func (s *session) login(ctx context.Context, user, password, mechanism string) e
 		return nil
 	}
 	if !ok {
-		s.log.Warn("authentication failed", zap.String("mechanism", mechanism), zap.String("user", printableUser(user)))
-		return s.reject(codeAuth + "Authentication failed")
+		return s.authFailed(ctx, user, mechanism)
+	}
+	if s.loginDelayed(user) {
+		return nil
 	}
 
 	openStart := time.Now()
@@ -79,6 +85,7 @@ func (s *session) login(ctx context.Context, user, password, mechanism string) e
 		return nil
 	}
 
+	s.loggedIn(user)
 	s.user = user
 	s.drop = drop
 	s.msgs = drop.Messages()

@@ -2,7 +2,6 @@ package pop3
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -27,13 +26,14 @@ const (
 )
 
 const (
-	// readBufferSize bounds a command line (RFC 2449 allows 255 octets;
-	// SASL responses may be longer).
+	// readBufferSize is the per-session input buffer. Lines up to this
+	// size are parsed in place; longer ones, up to max_auth_line_length,
+	// are assembled (see lines.go).
 	readBufferSize = 1024
 	// writeBufferSize is the per-session output buffer.
 	writeBufferSize = 4096
-	// maxErrors is how many bad commands a session may send before it is
-	// disconnected.
+	// maxErrors is the default of max_errors: how many bad commands a
+	// session may send before it is disconnected.
 	maxErrors = 20
 )
 
@@ -74,9 +74,11 @@ type session struct {
 	errors   int
 
 	stats sessionStats // metrics, the end-of-session log line, the admin API
+	guard guard        // limits: client identity, auth deadline, user claim
 }
 
 func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
+	conn = withWriteDeadline(conn, time.Duration(h.IdleTimeout))
 	s := &session{
 		h:        h,
 		conn:     conn,
@@ -87,6 +89,7 @@ func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
 		loopback: loopback,
 		state:    stateAuthorization,
 		started:  time.Now(),
+		guard:    newGuard(h, conn, loopback),
 	}
 	if h.secrets != nil {
 		s.apopStamp = apopTimestamp(h.Hostname)
@@ -122,13 +125,14 @@ func (s *session) serve(ctx context.Context) {
 	s.begin()
 	defer s.finish()
 	defer s.releaseMaildrop()
+	defer s.releaseUserSlot()
 
 	s.ok(s.greeting())
 	if s.w.Flush() != nil {
 		return
 	}
 	for {
-		line, err := s.readLine()
+		line, err := s.readCommand()
 		if err != nil {
 			s.endOnReadError(err)
 			return
@@ -154,70 +158,6 @@ func (s *session) greeting() string {
 		return s.h.Hostname + " POP3 server ready " + s.apopStamp
 	}
 	return s.h.Hostname + " POP3 server ready"
-}
-
-// errLineTooLong is readRawLine's answer to a line longer than the read
-// buffer, which it has discarded.
-var errLineTooLong = errors.New("line too long")
-
-// readLine reads one command line and returns it without its line ending.
-// A line longer than the read buffer is discarded and answered with -ERR.
-func (s *session) readLine() ([]byte, error) {
-	for {
-		line, err := s.readRawLine()
-		if !errors.Is(err, errLineTooLong) {
-			return line, err
-		}
-		s.err("line too long")
-		if s.countError() {
-			return nil, errCloseSession
-		}
-		if s.r.Buffered() == 0 {
-			if err := s.w.Flush(); err != nil {
-				return nil, err
-			}
-		}
-	}
-}
-
-// readRawLine reads one line (a command, or a SASL response) and returns
-// it without its line ending, or errLineTooLong after discarding a line
-// longer than the read buffer.
-func (s *session) readRawLine() ([]byte, error) {
-	if s.r.Buffered() == 0 {
-		if err := s.conn.SetReadDeadline(time.Now().Add(time.Duration(s.h.IdleTimeout))); err != nil {
-			return nil, err
-		}
-	}
-	// Checked after setting the deadline: shutdown stores the reason
-	// before it moves the deadline, so one of the two is always seen.
-	if _, ended := s.endedFromOutside(); ended {
-		return nil, errEndedFromOutside
-	}
-	line, err := s.r.ReadSlice('\n')
-	if err == nil {
-		return bytes.TrimSuffix(line[:len(line)-1], []byte{'\r'}), nil
-	}
-	if !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, err
-	}
-	if err := s.discardLine(); err != nil {
-		return nil, err
-	}
-	return nil, errLineTooLong
-}
-
-// discardLine skips the rest of an over-long line without buffering it.
-func (s *session) discardLine() error {
-	for {
-		_, err := s.r.ReadSlice('\n')
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, bufio.ErrBufferFull) {
-			return err
-		}
-	}
 }
 
 // endOnReadError tells the client why the session ends, when it can still
@@ -250,7 +190,7 @@ func (s *session) endOnReadError(err error) {
 // too many and must end.
 func (s *session) countError() bool {
 	s.errors++
-	if s.errors < maxErrors {
+	if s.errors < s.h.Limits.maxErrors() {
 		return false
 	}
 	s.endAs(endTooManyErrors)

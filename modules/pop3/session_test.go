@@ -58,10 +58,7 @@ func newTestServer(t *testing.T, options ...func(*testServer)) *testServer {
 			go func() {
 				defer ts.wg.Done()
 				defer conn.Close()
-				sess := newSession(ts.h, conn, false, ts.loopback)
-				liveSessions.add(sess)
-				defer liveSessions.remove(sess)
-				sess.serve(context.Background())
+				ts.h.serveConn(context.Background(), conn, false, ts.loopback)
 			}()
 		}
 	}()
@@ -243,6 +240,7 @@ func TestSessionAuthorization(t *testing.T) {
 		{"noop before login", []string{"NOOP"}, []string{"-ERR NOOP is not valid in this state"}},
 		{"empty line", []string{""}, []string{"-ERR empty command"}},
 		{"bad keyword", []string{"\x00\x01\x02"}, []string{"-ERR invalid command keyword"}},
+		// QUIT releases the maildrop before the next case logs in again.
 		{"retry after failure", []string{"USER alice", "PASS bad", "USER alice", "PASS secret pw", "QUIT"}, []string{"+OK", "-ERR [AUTH]", "+OK", "+OK Logged in, 1 messages", "+OK"}},
 		{"lower case", []string{"user alice", "pass secret pw", "stat"}, []string{"+OK", "+OK", "+OK 1 3"}},
 		{"quit", []string{"QUIT"}, []string{"+OK Logging out"}},

@@ -1,0 +1,174 @@
+package pop3
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// guard is a session's part of the limits: who the client is for the
+// limits, its authentication deadline and its claim on a user name.
+type guard struct {
+	ip           netip.Addr // the client's address; zero when it has none
+	ipKey        netip.Addr // what the client is counted as (clientKey)
+	exempt       bool       // loopback or trusted: no per-address limit, no lockout
+	authDeadline time.Time  // zero: none
+	slot         uint64     // the user name claimed (userKey)
+	hasSlot      bool
+	long         []byte // assembles lines longer than the read buffer
+}
+
+func newGuard(h *Handler, conn net.Conn, loopback bool) guard {
+	ip := remoteIP(conn.RemoteAddr())
+	g := guard{
+		ip:     ip,
+		ipKey:  clientKey(ip),
+		exempt: loopback || h.Limits.trustedAddr(ip),
+	}
+	if d := h.Limits.authTimeout(); d > 0 {
+		g.authDeadline = time.Now().Add(d)
+	}
+	return g
+}
+
+// authFailedReply is the one answer to every failed login: wrong
+// password, unknown user and locked out alike, so that a client learns
+// nothing from it.
+const authFailedReply = codeAuth + "Authentication failed"
+
+// beginAuth runs before a password is checked. A login from a locked-out
+// address or for a locked-out user name fails like a wrong password,
+// without checking anything; a login as a user with max_connections_per_user
+// sessions already gets -ERR [IN-USE]. When stop is true the client has
+// been answered and err is what the command returns.
+func (s *session) beginAuth(ctx context.Context, user, mechanism string) (stop bool, err error) {
+	key := userKey(user)
+	if !s.guard.exempt {
+		if scope := s.h.Limits.failureRegistry().lockedOut(s.guard.ipKey, key); scope != "" {
+			s.logAuthFailure(user, mechanism, zap.String("locked_out", scope))
+			return true, s.failAuth(ctx)
+		}
+	}
+	if !s.h.Limits.connRegistry().claimUser(key, s.h.Limits.maxConnectionsPerUser()) {
+		s.log.Info("too many sessions for one user", zap.String("remote_ip", s.remoteIP()), zap.String("user", printableUser(user)))
+		s.err(codeInUse + "Too many sessions for this user, try again later")
+		return true, nil
+	}
+	s.guard.slot, s.guard.hasSlot = key, true
+	return false, nil
+}
+
+// endAuth ends a login attempt: a session that did not log in gives up its
+// claim on the user name.
+func (s *session) endAuth() {
+	if s.state != stateTransaction {
+		s.releaseUserSlot()
+	}
+}
+
+// releaseUserSlot gives up the session's claim on a user name, if any.
+func (s *session) releaseUserSlot() {
+	if s.guard.hasSlot {
+		s.h.Limits.connRegistry().releaseUser(s.guard.slot)
+		s.guard.hasSlot = false
+	}
+}
+
+// authFailed answers a wrong password or an unknown user (the two are
+// never told apart), after counting the failure and pausing.
+func (s *session) authFailed(ctx context.Context, user, mechanism string) error {
+	s.logAuthFailure(user, mechanism)
+	if !s.guard.exempt {
+		for _, l := range s.h.Limits.failureRegistry().fail(s.guard.ipKey, userKey(user), s.h.Limits.lockoutPolicy()) {
+			s.log.Warn("authentication lockout",
+				zap.String("remote_ip", s.remoteIP()),
+				zap.String("scope", l.scope),
+				zap.String("user", printableUser(user)),
+				zap.Int("failures", l.failures),
+				zap.Time("until", l.until))
+		}
+	}
+	return s.failAuth(ctx)
+}
+
+// logAuthFailure logs a failed login: a fixed message and the client's
+// address first, for fail2ban (see examples/fail2ban).
+func (s *session) logAuthFailure(user, mechanism string, extra ...zap.Field) {
+	fields := append([]zap.Field{
+		zap.String("remote_ip", s.remoteIP()),
+		zap.String("mechanism", mechanism),
+		zap.String("user", printableUser(user)),
+	}, extra...)
+	s.log.Warn("authentication failed", fields...)
+}
+
+// failAuth pauses for auth_failure_delay in the session's own goroutine,
+// then answers the failure. If ctx ends meanwhile, the session ends.
+func (s *session) failAuth(ctx context.Context) error {
+	wait := pause
+	if s.h.Limits.pause != nil {
+		wait = s.h.Limits.pause
+	}
+	if !wait(ctx, s.h.Limits.authFailureDelay()) {
+		s.err(authFailedReply)
+		return errCloseSession
+	}
+	return s.reject(authFailedReply)
+}
+
+// loginDelayed enforces login_delay once the password is known to be
+// right: a user who logged in too recently is refused with
+// -ERR [LOGIN-DELAY] (RFC 2449) and true is returned.
+func (s *session) loginDelayed(user string) bool {
+	delay := time.Duration(s.h.Limits.LoginDelay)
+	if delay <= 0 {
+		return false
+	}
+	wait := s.h.Limits.loginRegistry().wait(userKey(user), delay)
+	if wait <= 0 {
+		return false
+	}
+	secs := int((wait + time.Second - 1) / time.Second)
+	s.err(codeLoginDelay + "Logged in too recently, wait " + strconv.Itoa(secs) + " seconds")
+	return true
+}
+
+// loggedIn records a successful login: the user name's failures are
+// forgotten and, with login_delay, the time is noted.
+func (s *session) loggedIn(user string) {
+	key := userKey(user)
+	if !s.guard.exempt {
+		s.h.Limits.failureRegistry().succeed(key)
+	}
+	if d := time.Duration(s.h.Limits.LoginDelay); d > 0 {
+		s.h.Limits.loginRegistry().record(key, d)
+	}
+}
+
+// remoteIP is the client's address for logs.
+func (s *session) remoteIP() string {
+	if !s.guard.ip.IsValid() {
+		return ""
+	}
+	return s.guard.ip.String()
+}
+
+// pause waits for d, or until ctx ends; it reports whether ctx is still
+// live. It needs no goroutine of its own.
+func pause(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

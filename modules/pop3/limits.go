@@ -1,0 +1,293 @@
+package pop3
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+)
+
+// Defaults of the limits. Each applies when its setting is zero (JSON) or
+// absent (Caddyfile).
+const (
+	// DefaultMaxLineLength is the longest command line, CRLF included,
+	// that RFC 2449 lets a client send.
+	DefaultMaxLineLength = 255
+	// DefaultMaxAuthLineLength bounds AUTH command lines and SASL
+	// responses, which RFC 5034 exempts from the 255-octet limit.
+	DefaultMaxAuthLineLength = 8192
+	// DefaultAuthTimeout is how long a connection may stay unauthenticated.
+	DefaultAuthTimeout = time.Minute
+	// DefaultMaxConnections bounds the POP3 connections of the process.
+	DefaultMaxConnections = 1000
+	// DefaultMaxConnectionsPerIP bounds the connections of one client
+	// address (an IPv6 client is its /64).
+	DefaultMaxConnectionsPerIP = 20
+	// DefaultMaxConnectionsPerUser bounds the sessions logged in, or
+	// logging in, as one user.
+	DefaultMaxConnectionsPerUser = 10
+	// DefaultMaxErrors is how many bad commands end a session.
+	DefaultMaxErrors = maxErrors
+	// DefaultAuthFailureDelay is the pause before answering a failed
+	// authentication (Dovecot's auth_failure_delay).
+	DefaultAuthFailureDelay = 2 * time.Second
+	// DefaultAuthFailureLimit is how many failures from one client
+	// address within the window lock it out.
+	DefaultAuthFailureLimit = 10
+	// DefaultAuthUserFailureLimit is how many failures for one user name,
+	// from any address, within the window lock that name out.
+	DefaultAuthUserFailureLimit = 30
+	// DefaultAuthFailureWindow is the window failures are counted in.
+	DefaultAuthFailureWindow = 5 * time.Minute
+	// DefaultAuthLockout is how long a lockout lasts.
+	DefaultAuthLockout = 15 * time.Minute
+)
+
+// Bounds of the settings, checked when the config loads.
+const (
+	maxLineLengthCeiling = 64 * 1024
+	minAuthTimeout       = time.Second
+	maxAuthFailureDelay  = 30 * time.Second
+)
+
+// expireNever is the value of expire that advertises EXPIRE NEVER.
+const expireNever = "never"
+
+// Limits are the handler's defences against hostile or broken clients.
+// Each has a safe default; for the counts, a negative value means no
+// limit (`off` in the Caddyfile). Connection counts and authentication
+// failures are kept process-wide: they are shared by every POP3 handler
+// of the process and survive config reloads.
+type Limits struct {
+	// MaxLineLength is the longest command line accepted, in octets
+	// including CRLF. A longer line is answered with -ERR and discarded
+	// without being buffered. At least 255 (RFC 2449). Default: 255.
+	MaxLineLength int `json:"max_line_length,omitempty"`
+
+	// MaxAuthLineLength is the longest AUTH command line or SASL response
+	// line (RFC 5034 allows these to exceed 255 octets). Default: 8192.
+	MaxAuthLineLength int `json:"max_auth_line_length,omitempty"`
+
+	// AuthTimeout is how long a connection may take to authenticate,
+	// counted from its start, whatever it sends meanwhile. Negative: only
+	// idle_timeout applies. Default: 1m.
+	AuthTimeout caddy.Duration `json:"auth_timeout,omitempty"`
+
+	// MaxConnections bounds the POP3 connections of the whole process.
+	// Over it, a new connection gets -ERR [SYS/TEMP] and is closed.
+	// Default: 1000.
+	MaxConnections int `json:"max_connections,omitempty"`
+
+	// MaxConnectionsPerIP bounds the connections of one client address
+	// (an IPv6 client counts as its /64). Loopback clients and
+	// trusted_networks are exempt. Default: 20.
+	MaxConnectionsPerIP int `json:"max_connections_per_ip,omitempty"`
+
+	// MaxConnectionsPerUser bounds the sessions that are logged in, or
+	// are checking a password, as one user name. Over it, the login gets
+	// -ERR [IN-USE] before the password is checked. Default: 10.
+	MaxConnectionsPerUser int `json:"max_connections_per_user,omitempty"`
+
+	// MaxErrors is how many bad commands (unknown, malformed, over-long,
+	// failed logins) end a session. Default: 20.
+	MaxErrors int `json:"max_errors,omitempty"`
+
+	// AuthFailureDelay is the pause before answering a failed login.
+	// Negative: no pause. Default: 2s.
+	AuthFailureDelay caddy.Duration `json:"auth_failure_delay,omitempty"`
+
+	// AuthFailureLimit is how many failed logins from one client address
+	// within AuthFailureWindow lock that address out for AuthLockout.
+	// Default: 10.
+	AuthFailureLimit int `json:"auth_failure_limit,omitempty"`
+
+	// AuthUserFailureLimit is how many failed logins for one user name,
+	// from any address, within AuthFailureWindow lock that name out for
+	// AuthLockout. Default: 30.
+	AuthUserFailureLimit int `json:"auth_user_failure_limit,omitempty"`
+
+	// AuthFailureWindow is the period failed logins are counted over.
+	// Default: 5m.
+	AuthFailureWindow caddy.Duration `json:"auth_failure_window,omitempty"`
+
+	// AuthLockout is how long a locked-out address or user name is
+	// refused. Default: 15m.
+	AuthLockout caddy.Duration `json:"auth_lockout,omitempty"`
+
+	// TrustedNetworks are client networks (CIDR, or single addresses)
+	// exempt from max_connections_per_ip and from lockouts, like
+	// loopback clients.
+	TrustedNetworks []string `json:"trusted_networks,omitempty"`
+
+	// LoginDelay is advertised as LOGIN-DELAY in CAPA (RFC 2449) and
+	// enforced: a user who logged in less than this ago is refused with
+	// -ERR [LOGIN-DELAY]. Default: none.
+	LoginDelay caddy.Duration `json:"login_delay,omitempty"`
+
+	// Expire is advertised as EXPIRE in CAPA (RFC 2449): "never", or the
+	// number of days (at least 1) after which retrieved messages may be
+	// deleted by site policy. The server itself deletes nothing on its
+	// own. Default: not advertised.
+	Expire string `json:"expire,omitempty"`
+
+	trusted []netip.Prefix
+	// The registries; nil means the process-wide ones (tests use their
+	// own).
+	conns    *connRegistry
+	failures *failureRegistry
+	logins   *loginRegistry
+	// pause is how the failure delay waits; nil means pause (tests
+	// record the delays instead of sleeping).
+	pause func(ctx context.Context, d time.Duration) bool
+}
+
+// provision parses the trusted networks.
+func (l *Limits) provision() error {
+	l.trusted = l.trusted[:0]
+	for _, n := range l.TrustedNetworks {
+		p, err := parseNetwork(n)
+		if err != nil {
+			return fmt.Errorf("trusted_networks: %v", err)
+		}
+		l.trusted = append(l.trusted, p)
+	}
+	return nil
+}
+
+// parseNetwork parses a CIDR prefix or a single address.
+func parseNetwork(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("invalid network %q: %v", s, err)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("invalid address %q: %v", s, err)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// validate checks the limits; errors name the setting.
+func (l *Limits) validate() error {
+	if l.MaxLineLength != 0 && (l.MaxLineLength < DefaultMaxLineLength || l.MaxLineLength > maxLineLengthCeiling) {
+		return fmt.Errorf("max_line_length: %d is outside %d..%d (RFC 2449 lets clients send 255 octets)", l.MaxLineLength, DefaultMaxLineLength, maxLineLengthCeiling)
+	}
+	if l.MaxAuthLineLength != 0 && (l.MaxAuthLineLength < l.maxLineLength() || l.MaxAuthLineLength > maxLineLengthCeiling) {
+		return fmt.Errorf("max_auth_line_length: %d is outside %d..%d (it cannot be below max_line_length)", l.MaxAuthLineLength, l.maxLineLength(), maxLineLengthCeiling)
+	}
+	if d := time.Duration(l.AuthTimeout); d > 0 && d < minAuthTimeout {
+		return fmt.Errorf("auth_timeout: %s is shorter than %s", d, minAuthTimeout)
+	}
+	if l.MaxErrors < 0 {
+		return fmt.Errorf("max_errors: %d is not a positive number", l.MaxErrors)
+	}
+	if d := time.Duration(l.AuthFailureDelay); d > maxAuthFailureDelay {
+		return fmt.Errorf("auth_failure_delay: %s is longer than %s", d, maxAuthFailureDelay)
+	}
+	if l.AuthFailureWindow < 0 {
+		return fmt.Errorf("auth_failure_window: %s is negative", time.Duration(l.AuthFailureWindow))
+	}
+	if l.AuthLockout < 0 {
+		return fmt.Errorf("auth_lockout: %s is negative", time.Duration(l.AuthLockout))
+	}
+	if l.LoginDelay < 0 {
+		return fmt.Errorf("login_delay: %s is negative", time.Duration(l.LoginDelay))
+	}
+	if _, err := parseExpire(l.Expire); err != nil {
+		return fmt.Errorf("expire: %v", err)
+	}
+	for _, n := range l.TrustedNetworks {
+		if _, err := parseNetwork(n); err != nil {
+			return fmt.Errorf("trusted_networks: %v", err)
+		}
+	}
+	return nil
+}
+
+// parseExpire checks an expire setting and returns the EXPIRE capability's
+// argument ("" when not advertised).
+func parseExpire(v string) (string, error) {
+	switch {
+	case v == "":
+		return "", nil
+	case strings.EqualFold(v, expireNever):
+		return "NEVER", nil
+	}
+	days, err := strconv.Atoi(v)
+	if err != nil || days < 1 {
+		return "", fmt.Errorf("%q is neither %q nor a number of days of at least 1 (EXPIRE 0 would promise to delete retrieved mail, which this server does not do)", v, expireNever)
+	}
+	return strconv.Itoa(days), nil
+}
+
+// orDefault returns v, or def when v is zero.
+func orDefault[T ~int | ~int64](v, def T) T {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func (l *Limits) maxLineLength() int {
+	return orDefault(l.MaxLineLength, DefaultMaxLineLength)
+}
+
+func (l *Limits) maxAuthLineLength() int {
+	return max(orDefault(l.MaxAuthLineLength, DefaultMaxAuthLineLength), l.maxLineLength())
+}
+
+// authTimeout is 0 when there is no authentication deadline.
+func (l *Limits) authTimeout() time.Duration {
+	return max(0, time.Duration(orDefault(l.AuthTimeout, caddy.Duration(DefaultAuthTimeout))))
+}
+
+// The connection limits are 0 when there is no limit.
+func (l *Limits) maxConnections() int {
+	return max(0, orDefault(l.MaxConnections, DefaultMaxConnections))
+}
+
+func (l *Limits) maxConnectionsPerIP() int {
+	return max(0, orDefault(l.MaxConnectionsPerIP, DefaultMaxConnectionsPerIP))
+}
+
+func (l *Limits) maxConnectionsPerUser() int {
+	return max(0, orDefault(l.MaxConnectionsPerUser, DefaultMaxConnectionsPerUser))
+}
+
+func (l *Limits) maxErrors() int {
+	return max(1, orDefault(l.MaxErrors, DefaultMaxErrors))
+}
+
+func (l *Limits) authFailureDelay() time.Duration {
+	return max(0, time.Duration(orDefault(l.AuthFailureDelay, caddy.Duration(DefaultAuthFailureDelay))))
+}
+
+// lockoutPolicy is the effective brute-force policy; a zero limit means
+// that kind of lockout is off.
+func (l *Limits) lockoutPolicy() lockoutPolicy {
+	return lockoutPolicy{
+		ipLimit:   max(0, orDefault(l.AuthFailureLimit, DefaultAuthFailureLimit)),
+		userLimit: max(0, orDefault(l.AuthUserFailureLimit, DefaultAuthUserFailureLimit)),
+		window:    time.Duration(orDefault(l.AuthFailureWindow, caddy.Duration(DefaultAuthFailureWindow))),
+		lockout:   time.Duration(orDefault(l.AuthLockout, caddy.Duration(DefaultAuthLockout))),
+	}
+}
+
+// trustedAddr reports whether ip is in one of the trusted networks.
+func (l *Limits) trustedAddr(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, p := range l.trusted {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
