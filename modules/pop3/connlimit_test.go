@@ -1,0 +1,265 @@
+package pop3
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/mholt/caddy-l4/layer4"
+	"go.uber.org/zap"
+)
+
+func mustAddr(t *testing.T, s string) netip.Addr {
+	t.Helper()
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// countingAuth is memAuth that counts how often each user name was checked.
+type countingAuth struct {
+	memAuth
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func newCountingAuth() *countingAuth {
+	return &countingAuth{memAuth: memAuth{"alice": "secret pw", "bob": "pw"}, calls: map[string]int{}}
+}
+
+func (a *countingAuth) Authenticate(ctx context.Context, user, password string) (bool, error) {
+	a.mu.Lock()
+	a.calls[user]++
+	a.mu.Unlock()
+	return a.memAuth.Authenticate(ctx, user, password)
+}
+
+func (a *countingAuth) count(user string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls[user]
+}
+
+// dialRaw connects to the test server and returns the first line it
+// sends, whatever it is.
+func (ts *testServer) dialRaw(t *testing.T) (net.Conn, string) {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		t.Fatalf("reading the first line: %v", err)
+	}
+	return conn, strings.TrimSuffix(line, "\r\n")
+}
+
+// waitFor polls cond for up to 10 seconds: the server notices a closed
+// connection asynchronously.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("still not true after 10s: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestConnRegistry(t *testing.T) {
+	r := newConnRegistry()
+	a, b := mustAddr(t, "192.0.2.1"), mustAddr(t, "192.0.2.2")
+	for _, tc := range []struct {
+		ip     netip.Addr
+		exempt bool
+		want   string
+	}{
+		{a, false, ""},
+		{a, false, ""},
+		{a, false, refusedPerIP}, // per-IP limit 2
+		{a, true, ""},            // exempt: only the total counts
+		{b, false, ""},
+		{b, false, refusedTotal}, // total limit 4
+	} {
+		if got := r.admit(tc.ip, tc.exempt, 4, 2); got != tc.want {
+			t.Errorf("admit %s exempt=%v: got %q, want %q", tc.ip, tc.exempt, got, tc.want)
+		}
+	}
+	r.release(a, false)
+	r.release(a, false)
+	r.release(a, true)
+	r.release(b, false)
+	if total, ips, users := r.counts(); total != 0 || ips != 0 || users != 0 {
+		t.Errorf("after releasing everything: total %d, %d addresses, %d users tracked", total, ips, users)
+	}
+
+	k := userKey("alice")
+	if !r.claimUser(k, 2) || !r.claimUser(k, 2) || r.claimUser(k, 2) {
+		t.Error("claimUser does not stop at the limit")
+	}
+	if !r.claimUser(userKey("bob"), 2) {
+		t.Error("another user is refused")
+	}
+	if !r.claimUser(k, 0) {
+		t.Error("limit 0 refuses")
+	}
+	for range 3 {
+		r.releaseUser(k)
+	}
+	r.releaseUser(userKey("bob"))
+	if _, _, users := r.counts(); users != 0 {
+		t.Errorf("%d users still tracked after every release", users)
+	}
+}
+
+func TestClientKey(t *testing.T) {
+	for _, tc := range []struct{ ip, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::"},
+		{"2001:db8:1:2:ffff::1", "2001:db8:1:2::"},
+	} {
+		if got := clientKey(mustAddr(t, tc.ip)); got != mustAddr(t, tc.want) {
+			t.Errorf("clientKey(%s) = %s, want %s", tc.ip, got, tc.want)
+		}
+	}
+	if got := remoteIP(&net.TCPAddr{IP: net.ParseIP("::ffff:192.0.2.9"), Port: 1}); got != mustAddr(t, "192.0.2.9") {
+		t.Errorf("remoteIP of a mapped address: %s", got)
+	}
+	if got := remoteIP(&net.UnixAddr{Name: "/x", Net: "unix"}); got.IsValid() {
+		t.Errorf("remoteIP of a Unix socket: %s", got)
+	}
+}
+
+// TestHandleMaxConnections goes through Handle itself, over in-memory
+// connections, as caddy-l4 calls it.
+func TestHandleMaxConnections(t *testing.T) {
+	h := &Handler{
+		Hostname:    "test.example",
+		IdleTimeout: caddy.Duration(DefaultIdleTimeout),
+		store:       newMemStore(),
+		auth:        memAuth{"alice": "secret pw"},
+		logger:      zap.NewNop(),
+		Limits:      Limits{MaxConnections: 1, conns: newConnRegistry()},
+	}
+	var wg sync.WaitGroup
+	open := func() (*bufio.Reader, net.Conn, chan struct{}) {
+		server, client := net.Pipe()
+		done := make(chan struct{})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(done)
+			defer server.Close()
+			_ = h.Handle(layer4.WrapConnection(server, nil, zap.NewNop()), nil)
+		}()
+		_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+		return bufio.NewReader(client), client, done
+	}
+	defer wg.Wait()
+
+	r1, c1, done1 := open()
+	defer c1.Close()
+	expectPrefix(t, "first greeting", readCRLF(t, r1), "+OK")
+
+	r2, c2, done2 := open()
+	defer c2.Close()
+	expectPrefix(t, "second connection", readCRLF(t, r2), "-ERR [SYS/TEMP] Too many connections")
+	<-done2
+
+	_, _ = c1.Write([]byte("QUIT\r\n"))
+	expectPrefix(t, "QUIT", readCRLF(t, r1), "+OK")
+	<-done1
+
+	r3, c3, _ := open()
+	defer c3.Close()
+	expectPrefix(t, "after the first left", readCRLF(t, r3), "+OK")
+	c3.Close()
+}
+
+func readCRLF(t *testing.T, r *bufio.Reader) string {
+	t.Helper()
+	line, err := r.ReadString('\n')
+	if err != nil {
+		t.Fatalf("read: %v (got %q)", err, line)
+	}
+	return strings.TrimSuffix(line, "\r\n")
+}
+
+func TestMaxConnectionsPerIP(t *testing.T) {
+	ts := newTestServer(t, remoteClients, withLimits(Limits{MaxConnectionsPerIP: 2}))
+	ts.dial(t)
+	ts.dial(t)
+	_, first := ts.dialRaw(t)
+	expectPrefix(t, "third connection from one address", first, "-ERR [SYS/TEMP] Too many connections from your address")
+
+	trusted := newTestServer(t, remoteClients, withLimits(Limits{MaxConnectionsPerIP: 2, TrustedNetworks: []string{"127.0.0.0/8"}}))
+	for range 4 {
+		trusted.dial(t)
+	}
+
+	loopback := newTestServer(t, withLimits(Limits{MaxConnectionsPerIP: 2}))
+	for range 4 {
+		loopback.dial(t)
+	}
+}
+
+func TestMaxConnectionsPerUser(t *testing.T) {
+	auth := newCountingAuth()
+	ts := newTestServer(t, withLimits(Limits{MaxConnectionsPerUser: 1}), func(ts *testServer) { ts.h.auth = auth })
+	ts.store.add("alice", "x\n")
+	a := ts.dial(t)
+	a.login("alice", "secret pw")
+
+	b := ts.dial(t)
+	b.cmd("USER alice")
+	expectPrefix(t, "second session of alice", b.cmd("PASS secret pw"), "-ERR [IN-USE] Too many sessions for this user")
+	if n := auth.count("alice"); n != 1 {
+		t.Errorf("the password was checked %d times; the over-limit login must be refused before checking it", n)
+	}
+	b.login("bob", "pw")
+
+	expectPrefix(t, "QUIT", a.cmd("QUIT"), "+OK")
+	waitFor(t, "alice's session released", func() bool {
+		_, _, users := ts.h.Limits.conns.counts()
+		return users == 1 // bob
+	})
+	c := ts.dial(t)
+	c.login("alice", "secret pw")
+}
+
+// TestConnectionCountsReleased checks that every way a session ends gives
+// back its connection and user counts.
+func TestConnectionCountsReleased(t *testing.T) {
+	ts := newTestServer(t, remoteClients, withLimits(Limits{AuthFailureDelay: -1}))
+	ts.store.add("alice", "x\n")
+	a := ts.dial(t)
+	a.login("alice", "secret pw")
+	b := ts.dial(t)
+	b.cmd("USER bob")
+	b.cmd("PASS wrong")
+	c := ts.dial(t)
+	c.login("bob", "pw")
+	if total, ips, users := ts.h.Limits.conns.counts(); total != 3 || ips != 1 || users != 2 {
+		t.Errorf("with 3 sessions: total %d, %d addresses, %d users", total, ips, users)
+	}
+	a.cmd("QUIT")
+	b.conn.Close()
+	c.cmd("DELE 99")
+	c.conn.Close()
+	waitFor(t, "every count released", func() bool {
+		total, ips, users := ts.h.Limits.conns.counts()
+		return total == 0 && ips == 0 && users == 0
+	})
+}

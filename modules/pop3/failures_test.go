@@ -1,0 +1,366 @@
+package pop3
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// fakeClock is a settable clock for the registries.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time          { return c.t }
+func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
+
+func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func TestFailureRegistryWindowAndLockout(t *testing.T) {
+	clock := newClock()
+	r := newFailureRegistry(100)
+	r.now = clock.now
+	ip := mustAddr(t, "192.0.2.1")
+	alice, bob := userKey("alice"), userKey("bob")
+	p := lockoutPolicy{ipLimit: 3, userLimit: 5, window: time.Minute, lockout: 10 * time.Minute}
+
+	// Two failures, then the window passes: the count starts again.
+	r.fail(ip, alice, p)
+	r.fail(ip, alice, p)
+	clock.advance(time.Minute + time.Second)
+	if got := r.fail(ip, bob, p); len(got) != 0 {
+		t.Fatalf("a failure in a new window started a lockout: %+v", got)
+	}
+	r.fail(ip, bob, p)
+	got := r.fail(ip, bob, p)
+	if len(got) != 1 || got[0].scope != scopeIP || got[0].failures != 3 || !got[0].until.Equal(clock.t.Add(10*time.Minute)) {
+		t.Fatalf("third failure within the window: got %+v, want an ip lockout of 10m", got)
+	}
+	if s := r.lockedOut(ip, userKey("carol")); s != scopeIP {
+		t.Errorf("locked-out address, any user: scope %q, want %q", s, scopeIP)
+	}
+	if s := r.lockedOut(mustAddr(t, "192.0.2.2"), userKey("carol")); s != "" {
+		t.Errorf("another address is locked out: %q", s)
+	}
+	// Failures while locked out do not extend the lockout.
+	r.fail(ip, bob, p)
+	clock.advance(10*time.Minute + time.Second)
+	if s := r.lockedOut(ip, userKey("carol")); s != "" {
+		t.Errorf("lockout still in force after it ended: %q", s)
+	}
+
+	// The user name: 5 failures from anywhere.
+	for i := range 5 {
+		got = r.fail(mustAddr(t, "198.51.100."+strconv.Itoa(i+1)), bob, p)
+	}
+	if len(got) != 1 || got[0].scope != scopeUser {
+		t.Fatalf("fifth failure for bob: got %+v, want a user lockout", got)
+	}
+	if s := r.lockedOut(mustAddr(t, "203.0.113.9"), bob); s != scopeUser {
+		t.Errorf("bob from a fresh address: scope %q, want %q", s, scopeUser)
+	}
+
+	// A successful login forgets the user name's failures, not the
+	// address's.
+	r.fail(ip, alice, p)
+	r.fail(ip, alice, p)
+	r.succeed(alice)
+	if got := r.fail(ip, alice, p); len(got) != 1 || got[0].scope != scopeIP {
+		t.Errorf("after a success, the address's third failure: got %+v, want an ip lockout only", got)
+	}
+}
+
+func TestFailureRegistryBounded(t *testing.T) {
+	clock := newClock()
+	const capacity = 64
+	r := newFailureRegistry(capacity)
+	r.now = clock.now
+	p := lockoutPolicy{ipLimit: 2, userLimit: 2, window: time.Minute, lockout: time.Minute}
+	for i := range 10 * capacity {
+		ip := mustAddr(t, "10.0."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256))
+		r.fail(ip, userKey("user"+strconv.Itoa(i)), p)
+		if ips, users := r.size(); ips > capacity || users > capacity {
+			t.Fatalf("after %d failures: %d addresses, %d users tracked; capacity %d", i+1, ips, users, capacity)
+		}
+	}
+	// Once everything has expired, new failures sweep old records away.
+	clock.advance(2 * time.Minute)
+	for i := range 8 {
+		r.fail(mustAddr(t, "172.16.0."+strconv.Itoa(i)), userKey("late"), p)
+	}
+	if ips, _ := r.size(); ips != 8 {
+		t.Errorf("%d addresses tracked after the old ones expired and 8 new ones failed, want 8", ips)
+	}
+	// The most recent offender is still known.
+	r.fail(mustAddr(t, "172.16.0.7"), userKey("late"), p)
+	if s := r.lockedOut(mustAddr(t, "172.16.0.7"), userKey("nobody")); s != scopeIP {
+		t.Errorf("the latest address is not locked out after 2 failures: %q", s)
+	}
+}
+
+// bruteForceServer is a test server of remote clients with a lockout after
+// 3 failures and a recorded (not slept) failure delay, logging to logs.
+func bruteForceServer(t *testing.T, l Limits, options ...func(*testServer)) (*testServer, *pauseLog, *observer.ObservedLogs, *countingAuth) {
+	t.Helper()
+	pauses := &pauseLog{}
+	core, logs := observer.New(zap.DebugLevel)
+	auth := newCountingAuth()
+	l.pause = pauses.pause
+	options = append([]func(*testServer){remoteClients, withLimits(l), func(ts *testServer) {
+		ts.h.auth = auth
+		ts.h.logger = zap.New(core)
+	}}, options...)
+	ts := newTestServer(t, options...)
+	ts.store.add("alice", "x\n")
+	return ts, pauses, logs, auth
+}
+
+func TestFailureDelay(t *testing.T) {
+	ts, pauses, _, _ := bruteForceServer(t, Limits{})
+	c := ts.dial(t)
+	c.cmd("USER alice")
+	expectPrefix(t, "wrong password", c.cmd("PASS nope"), "-ERR [AUTH] Authentication failed")
+	c.cmd("USER nobody")
+	expectPrefix(t, "unknown user", c.cmd("PASS nope"), "-ERR [AUTH] Authentication failed")
+	c.login("alice", "secret pw")
+	got := pauses.recorded()
+	if len(got) != 2 || got[0] != DefaultAuthFailureDelay || got[1] != DefaultAuthFailureDelay {
+		t.Errorf("failure delays: got %v, want two of %v (none for the success)", got, DefaultAuthFailureDelay)
+	}
+}
+
+// TestFailureDelayEndsWithContext: the delay really waits (an hour here),
+// in the session's goroutine, and gives up when the connection's context
+// ends.
+func TestFailureDelayEndsWithContext(t *testing.T) {
+	h := &Handler{
+		Hostname:    "test.example",
+		IdleTimeout: caddy.Duration(DefaultIdleTimeout),
+		store:       newMemStore(),
+		auth:        memAuth{"alice": "secret pw"},
+		logger:      zap.NewNop(),
+		// Longer than the client's deadline: only the context can end it.
+		Limits: Limits{AuthFailureDelay: caddy.Duration(30 * time.Second), failures: newFailureRegistry(8), conns: newConnRegistry()},
+	}
+	server, client := net.Pipe()
+	defer client.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer server.Close()
+		h.serveConn(ctx, server, false, true)
+	}()
+	c := &testClient{t: t, conn: client, r: bufio.NewReader(client)}
+	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+	c.readLine()
+	c.cmd("USER alice")
+	c.send("PASS wrong\r\n")
+	cancel()
+	expectPrefix(t, "answer after the context ended", c.readLine(), "-ERR [AUTH] Authentication failed")
+	<-done
+	if pause(ctx, time.Hour) {
+		t.Error("pause on an ended context reports a live one")
+	}
+}
+
+func TestLockout(t *testing.T) {
+	ts, _, logs, auth := bruteForceServer(t, Limits{AuthFailureLimit: 3, AuthUserFailureLimit: -1})
+	c := ts.dial(t)
+	for i := range 3 {
+		c.cmd("USER alice")
+		expectPrefix(t, "failure "+strconv.Itoa(i+1), c.cmd("PASS guess"+strconv.Itoa(i)), "-ERR [AUTH] Authentication failed")
+	}
+	if n := auth.count("alice"); n != 3 {
+		t.Fatalf("%d password checks for 3 attempts", n)
+	}
+	lock := logs.FilterMessage("authentication lockout").All()
+	if len(lock) != 1 || lock[0].Level != zap.WarnLevel || lock[0].ContextMap()["remote_ip"] != "127.0.0.1" || lock[0].ContextMap()["scope"] != scopeIP {
+		t.Fatalf("lockout log: %+v", lock)
+	}
+
+	// Locked out: the right password gets the very same answer, without
+	// being checked, from this session and from a new one.
+	c.cmd("USER alice")
+	if got := c.cmd("PASS secret pw"); got != "-ERR "+authFailedReply {
+		t.Errorf("right password while locked out: got %q, want %q", got, "-ERR "+authFailedReply)
+	}
+	d := ts.dial(t)
+	d.cmd("USER bob")
+	if got := d.cmd("PASS pw"); got != "-ERR "+authFailedReply {
+		t.Errorf("another user from the locked-out address: got %q", got)
+	}
+	if n := auth.count("alice") + auth.count("bob"); n != 3 {
+		t.Errorf("passwords were checked during the lockout (%d checks)", n)
+	}
+	refused := logs.FilterMessage("authentication failed").FilterField(zap.String("locked_out", scopeIP)).Len()
+	if refused != 2 {
+		t.Errorf("%d refused logins logged, want 2", refused)
+	}
+
+	// The registry is shared: a handler provisioned later (after a
+	// reload) sees the same lockout.
+	reloaded := newTestServer(t, remoteClients, func(n *testServer) {
+		n.h.Limits = Limits{AuthFailureLimit: 3, AuthFailureDelay: -1, failures: ts.h.Limits.failures}
+	})
+	e := reloaded.dial(t)
+	e.cmd("USER bob")
+	expectPrefix(t, "after a reload", e.cmd("PASS pw"), "-ERR [AUTH] Authentication failed")
+}
+
+func TestLockoutExemptions(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits Limits
+		option func(*testServer)
+	}{
+		{"trusted network", Limits{AuthFailureLimit: 2, TrustedNetworks: []string{"127.0.0.1"}}, func(*testServer) {}},
+		{"loopback", Limits{AuthFailureLimit: 2}, func(ts *testServer) { ts.loopback = true }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts, pauses, _, _ := bruteForceServer(t, tc.limits, tc.option)
+			c := ts.dial(t)
+			for range 5 {
+				c.cmd("USER alice")
+				expectPrefix(t, "wrong password", c.cmd("PASS nope"), "-ERR [AUTH]")
+			}
+			c.login("alice", "secret pw")
+			if ips, users := ts.h.Limits.failures.size(); ips != 0 || users != 0 {
+				t.Errorf("failures of an exempt client were tracked: %d addresses, %d users", ips, users)
+			}
+			if n := len(pauses.recorded()); n != 5 {
+				t.Errorf("%d failure delays for 5 failures: exempt clients still wait", n)
+			}
+		})
+	}
+}
+
+func TestUserLockoutHidesWhetherUserExists(t *testing.T) {
+	ts, _, _, auth := bruteForceServer(t, Limits{AuthFailureLimit: -1, AuthUserFailureLimit: 2})
+	c := ts.dial(t)
+	replies := map[string][]string{}
+	for _, user := range []string{"alice", "mallory"} {
+		for range 3 {
+			c.cmd("USER " + user)
+			replies[user] = append(replies[user], c.cmd("PASS nope"))
+		}
+	}
+	if strings.Join(replies["alice"], "|") != strings.Join(replies["mallory"], "|") {
+		t.Errorf("an existing and an unknown user are told apart: %q vs %q", replies["alice"], replies["mallory"])
+	}
+	if auth.count("alice") != 2 || auth.count("mallory") != 2 {
+		t.Errorf("password checks: alice %d, mallory %d; want 2 each (the third refused unchecked)", auth.count("alice"), auth.count("mallory"))
+	}
+	c.cmd("USER alice")
+	expectPrefix(t, "alice locked out", c.cmd("PASS secret pw"), "-ERR [AUTH]")
+	c.login("bob", "pw")
+}
+
+// TestUnknownUserSameAsWrongPassword checks the session path: for a wrong
+// password, an unknown user and a name no maildrop could have, the
+// authenticator is asked exactly once (it compares against a fake hash for
+// unknown users), the delay is the same, the answer is the same, and the
+// log lines carry the same fields.
+func TestUnknownUserSameAsWrongPassword(t *testing.T) {
+	ts, pauses, logs, auth := bruteForceServer(t, Limits{AuthFailureLimit: -1, AuthUserFailureLimit: -1})
+	var replies []string
+	users := []string{"alice", "nobody", "../../etc/passwd"}
+	for _, user := range users {
+		c := ts.dial(t)
+		c.cmd("USER " + user)
+		replies = append(replies, c.cmd("PASS wrong"))
+	}
+	for i, user := range users {
+		if n := auth.count(user); n != 1 {
+			t.Errorf("%q: authenticator asked %d times, want 1", user, n)
+		}
+		if replies[i] != replies[0] {
+			t.Errorf("%q: reply %q differs from %q", user, replies[i], replies[0])
+		}
+	}
+	for i, d := range pauses.recorded() {
+		if d != DefaultAuthFailureDelay {
+			t.Errorf("failure %d: delay %v", i, d)
+		}
+	}
+	entries := logs.FilterMessage("authentication failed").All()
+	if len(entries) != len(users) {
+		t.Fatalf("%d failure log lines for %d failures", len(entries), len(users))
+	}
+	for _, e := range entries {
+		if keys := fieldKeys(e); keys != fieldKeys(entries[0]) || e.Level != entries[0].Level {
+			t.Errorf("log line %q differs in shape from %q", keys, fieldKeys(entries[0]))
+		}
+	}
+}
+
+func fieldKeys(e observer.LoggedEntry) string {
+	var keys []string
+	for _, f := range e.Context {
+		keys = append(keys, f.Key)
+	}
+	return strings.Join(keys, ",")
+}
+
+func TestLoginDelay(t *testing.T) {
+	clock := newClock()
+	ts := newTestServer(t, withLimits(Limits{LoginDelay: caddy.Duration(90 * time.Second), Expire: "never"}))
+	ts.h.Limits.logins.now = clock.now
+	ts.store.add("alice", "x\n")
+
+	c := ts.dial(t)
+	c.cmd("CAPA")
+	caps := c.multi()
+	for _, want := range []string{"LOGIN-DELAY 90\r\n", "EXPIRE NEVER\r\n"} {
+		if !strings.Contains(caps, want) {
+			t.Errorf("CAPA lacks %q: %q", want, caps)
+		}
+	}
+	c.login("alice", "secret pw")
+	c.cmd("QUIT")
+
+	clock.advance(30 * time.Second)
+	d := ts.dial(t)
+	d.cmd("USER alice")
+	if got := d.cmd("PASS secret pw"); got != "-ERR [LOGIN-DELAY] Logged in too recently, wait 60 seconds" {
+		t.Errorf("second login 30s later: %q", got)
+	}
+	d.login("bob", "pw")
+
+	clock.advance(60 * time.Second)
+	e := ts.dial(t)
+	e.login("alice", "secret pw")
+}
+
+func TestCAPAPolicies(t *testing.T) {
+	for _, tc := range []struct {
+		limits   Limits
+		want     []string
+		unwanted []string
+	}{
+		{Limits{}, nil, []string{"LOGIN-DELAY", "EXPIRE"}},
+		{Limits{Expire: "30"}, []string{"EXPIRE 30\r\n"}, []string{"LOGIN-DELAY"}},
+		{Limits{LoginDelay: caddy.Duration(1500 * time.Millisecond)}, []string{"LOGIN-DELAY 2\r\n"}, []string{"EXPIRE"}},
+	} {
+		ts := newTestServer(t, withLimits(tc.limits))
+		c := ts.dial(t)
+		c.cmd("CAPA")
+		caps := c.multi()
+		for _, w := range tc.want {
+			if !strings.Contains(caps, w) {
+				t.Errorf("%+v: CAPA lacks %q: %q", tc.limits, w, caps)
+			}
+		}
+		for _, u := range tc.unwanted {
+			if strings.Contains(caps, u) {
+				t.Errorf("%+v: CAPA has %q: %q", tc.limits, u, caps)
+			}
+		}
+	}
+}
