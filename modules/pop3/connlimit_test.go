@@ -24,6 +24,9 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 	return a
 }
 
+// bobPassword is bob's password in newTestServer's authenticator.
+const bobPassword = "pw with  many spaces "
+
 // countingAuth is memAuth that counts how often each user name was checked.
 type countingAuth struct {
 	memAuth
@@ -32,7 +35,7 @@ type countingAuth struct {
 }
 
 func newCountingAuth() *countingAuth {
-	return &countingAuth{memAuth: memAuth{"alice": "secret pw", "bob": "pw"}, calls: map[string]int{}}
+	return &countingAuth{memAuth: memAuth{"alice": "secret pw", "bob": bobPassword}, calls: map[string]int{}}
 }
 
 func (a *countingAuth) Authenticate(ctx context.Context, user, password string) (bool, error) {
@@ -228,7 +231,7 @@ func TestMaxConnectionsPerUser(t *testing.T) {
 	if n := auth.count("alice"); n != 1 {
 		t.Errorf("the password was checked %d times; the over-limit login must be refused before checking it", n)
 	}
-	b.login("bob", "pw")
+	b.login("bob", bobPassword)
 
 	expectPrefix(t, "QUIT", a.cmd("QUIT"), "+OK")
 	waitFor(t, "alice's session released", func() bool {
@@ -250,7 +253,7 @@ func TestConnectionCountsReleased(t *testing.T) {
 	b.cmd("USER bob")
 	b.cmd("PASS wrong")
 	c := ts.dial(t)
-	c.login("bob", "pw")
+	c.login("bob", bobPassword)
 	if total, ips, users := ts.h.Limits.conns.counts(); total != 3 || ips != 1 || users != 2 {
 		t.Errorf("with 3 sessions: total %d, %d addresses, %d users", total, ips, users)
 	}

@@ -193,7 +193,7 @@ func TestLockout(t *testing.T) {
 	}
 	d := ts.dial(t)
 	d.cmd("USER bob")
-	if got := d.cmd("PASS pw"); got != "-ERR "+authFailedReply {
+	if got := d.cmd("PASS " + bobPassword); got != "-ERR "+authFailedReply {
 		t.Errorf("another user from the locked-out address: got %q", got)
 	}
 	if n := auth.count("alice") + auth.count("bob"); n != 3 {
@@ -211,7 +211,7 @@ func TestLockout(t *testing.T) {
 	})
 	e := reloaded.dial(t)
 	e.cmd("USER bob")
-	expectPrefix(t, "after a reload", e.cmd("PASS pw"), "-ERR [AUTH] Authentication failed")
+	expectPrefix(t, "after a reload", e.cmd("PASS " + bobPassword), "-ERR [AUTH] Authentication failed")
 }
 
 func TestLockoutExemptions(t *testing.T) {
@@ -259,7 +259,7 @@ func TestUserLockoutHidesWhetherUserExists(t *testing.T) {
 	}
 	c.cmd("USER alice")
 	expectPrefix(t, "alice locked out", c.cmd("PASS secret pw"), "-ERR [AUTH]")
-	c.login("bob", "pw")
+	c.login("bob", bobPassword)
 }
 
 // TestUnknownUserSameAsWrongPassword checks the session path: for a wrong
@@ -331,7 +331,7 @@ func TestLoginDelay(t *testing.T) {
 	if got := d.cmd("PASS secret pw"); got != "-ERR [LOGIN-DELAY] Logged in too recently, wait 60 seconds" {
 		t.Errorf("second login 30s later: %q", got)
 	}
-	d.login("bob", "pw")
+	d.login("bob", bobPassword)
 
 	clock.advance(60 * time.Second)
 	e := ts.dial(t)

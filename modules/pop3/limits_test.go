@@ -168,7 +168,7 @@ func TestCaddyfileLimits(t *testing.T) {
 	if err := h.UnmarshalCaddyfile(caddyfile.NewTestDispenser(input)); err != nil {
 		t.Fatal(err)
 	}
-	got, err := json.Marshal(h)
+	got, err := json.Marshal(&h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestCaddyfileLimits(t *testing.T) {
 			t.Errorf("%s: %v", tc.line, err)
 			continue
 		}
-		got, _ := json.Marshal(h)
+		got, _ := json.Marshal(&h)
 		if !strings.Contains(string(got), tc.want) {
 			t.Errorf("%s: got %s, want it to contain %s", tc.line, got, tc.want)
 		}
