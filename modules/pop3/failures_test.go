@@ -211,7 +211,7 @@ func TestLockout(t *testing.T) {
 	})
 	e := reloaded.dial(t)
 	e.cmd("USER bob")
-	expectPrefix(t, "after a reload", e.cmd("PASS " + bobPassword), "-ERR [AUTH] Authentication failed")
+	expectPrefix(t, "after a reload", e.cmd("PASS "+bobPassword), "-ERR [AUTH] Authentication failed")
 }
 
 func TestLockoutExemptions(t *testing.T) {
