@@ -51,23 +51,6 @@ func (a *countingAuth) count(user string) int {
 	return a.calls[user]
 }
 
-// dialRaw connects to the test server and returns the first line it
-// sends, whatever it is.
-func (ts *testServer) dialRaw(t *testing.T) (net.Conn, string) {
-	t.Helper()
-	conn, err := net.Dial("tcp", ts.ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	line, err := bufio.NewReader(conn).ReadString('\n')
-	if err != nil {
-		t.Fatalf("reading the first line: %v", err)
-	}
-	return conn, strings.TrimSuffix(line, "\r\n")
-}
-
 // waitFor polls cond for up to 10 seconds: the server notices a closed
 // connection asynchronously.
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -204,7 +187,7 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 	ts := newTestServer(t, remoteClients, withLimits(Limits{MaxConnectionsPerIP: 2}))
 	ts.dial(t)
 	ts.dial(t)
-	_, first := ts.dialRaw(t)
+	first := ts.dialRaw(t).readLine()
 	expectPrefix(t, "third connection from one address", first, "-ERR [SYS/TEMP] Too many connections from your address")
 
 	trusted := newTestServer(t, remoteClients, withLimits(Limits{MaxConnectionsPerIP: 2, TrustedNetworks: []string{"127.0.0.0/8"}}))

@@ -143,7 +143,8 @@ func FuzzSession(f *testing.F) {
 			IdleTimeout:       caddy.Duration(DefaultIdleTimeout),
 			AllowInsecureAuth: true,
 			store:             store,
-			auth:              memAuth{"alice": "secret pw", "bob": bobPassword},
+			APOP:              true,
+			auth:              memSecrets{"alice": "secret pw", "bob": bobPassword},
 			logger:            zap.NewNop(),
 			Limits: Limits{
 				AuthFailureLimit: 3,
@@ -152,6 +153,9 @@ func FuzzSession(f *testing.F) {
 				logins:           newLoginRegistry(),
 				pause:            func(ctx context.Context, _ time.Duration) bool { return ctx.Err() == nil },
 			},
+		}
+		if err := h.provisionAPOP(h.auth); err != nil {
+			t.Fatal(err)
 		}
 		lines := bytes.Count(input, []byte{'\n'}) + 1
 		var out bytes.Buffer

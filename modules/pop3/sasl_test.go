@@ -74,8 +74,13 @@ func TestSASL(t *testing.T) {
 		{"too many arguments",
 			[]string{"AUTH PLAIN a b"},
 			[]string{"-ERR AUTH: too many arguments"}},
-		{"over-long response",
+		// SASL responses may be longer than command lines (RFC 5034), up
+		// to max_auth_line_length.
+		{"long response",
 			[]string{"AUTH PLAIN", strings.Repeat("QUFB", readBufferSize), "CAPA"},
+			[]string{"+ ", "-ERR Malformed PLAIN response", "+OK"}},
+		{"over-long response",
+			[]string{"AUTH PLAIN", strings.Repeat("QUFB", DefaultMaxAuthLineLength/4+1), "CAPA"},
 			[]string{"+ ", "-ERR line too long", "+OK"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

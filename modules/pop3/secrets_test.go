@@ -1,7 +1,9 @@
 package pop3
 
 import (
+	"crypto/md5"
 	"encoding/base64"
+	"encoding/hex"
 	"strings"
 	"testing"
 
@@ -41,7 +43,6 @@ func secretForms(user, password string) []string {
 // TestNoSecretInLogs runs sessions that send passwords every way the
 // handler accepts them, right and wrong, with logging at Debug, and checks
 // that no password shows up in any log line in any form.
-// (AUTH PLAIN/LOGIN and APOP are added here once the SASL commands exist.)
 func TestNoSecretInLogs(t *testing.T) {
 	const (
 		right = "Rt-secret-9f3a"
@@ -76,15 +77,62 @@ func TestNoSecretInLogs(t *testing.T) {
 	e.cmd("PASS " + right + " " + right + " " + right + " " + right)
 	e.cmd("QUIT")
 
+	// SASL PLAIN and LOGIN, and APOP, over a connection where they are
+	// allowed.
+	sasl := newTestServer(t, remoteClients, withLimits(Limits{AuthFailureDelay: -1}), func(ts *testServer) {
+		ts.h.logger = zap.New(core)
+		a := memSecrets{"alice": right}
+		ts.h.APOP = true
+		ts.h.auth = a
+		if err := ts.h.provisionAPOP(a); err != nil {
+			t.Fatal(err)
+		}
+	})
+	b64 := func(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+	var digests []string
+	for _, pw := range []string{wrong, right} {
+		f, _ := sasl.dialAPOP(t)
+		f.cmd("AUTH PLAIN " + b64("\x00alice\x00"+pw))
+		f.cmd("QUIT")
+
+		g := sasl.dialRaw(t)
+		g.readLine()
+		expectPrefix(t, "AUTH PLAIN", g.cmd("AUTH PLAIN"), "+ ")
+		g.cmd(b64("alice\x00alice\x00" + pw))
+		g.cmd("QUIT")
+
+		h := sasl.dialRaw(t)
+		h.readLine()
+		expectPrefix(t, "AUTH LOGIN", h.cmd("AUTH LOGIN"), "+ ")
+		expectPrefix(t, "user name", h.cmd(b64("alice")), "+ ")
+		h.cmd(b64(pw))
+		h.cmd("QUIT")
+
+		a, stamp := sasl.dialAPOP(t)
+		sum := md5.Sum([]byte(stamp + pw))
+		digest := hex.EncodeToString(sum[:])
+		digests = append(digests, digest)
+		a.cmd("APOP alice " + digest)
+		a.cmd("QUIT")
+	}
+
 	text := logText(t, logs)
 	if !strings.Contains(text, "authentication failed") || !strings.Contains(text, `"level":"debug"`) {
 		t.Fatalf("the sessions did not log what was expected; captured:\n%s", text)
+	}
+	if !strings.Contains(text, `"mechanism":"PLAIN"`) || !strings.Contains(text, `"mechanism":"LOGIN"`) || !strings.Contains(text, `"mechanism":"APOP"`) {
+		t.Errorf("the SASL and APOP logins were not logged; captured:\n%s", text)
 	}
 	for _, pw := range []string{right, wrong} {
 		for _, form := range secretForms("alice", pw) {
 			if strings.Contains(text, form) {
 				t.Errorf("a log line contains the password %q as %q:\n%s", pw, form, text)
 			}
+		}
+	}
+	for _, d := range digests {
+		if strings.Contains(text, d) {
+			t.Errorf("a log line contains the APOP digest %q", d)
 		}
 	}
 }
