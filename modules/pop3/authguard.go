@@ -19,7 +19,8 @@ type guard struct {
 	authDeadline time.Time  // zero: none
 	slot         uint64     // the user name claimed (userKey)
 	hasSlot      bool
-	long         []byte // assembles lines longer than the read buffer
+	long         []byte        // assembles lines longer than the read buffer
+	ended        chan struct{} // closed when the session is ended from outside
 }
 
 func newGuard(h *Handler, conn net.Conn, loopback bool) guard {
@@ -28,6 +29,7 @@ func newGuard(h *Handler, conn net.Conn, loopback bool) guard {
 		ip:     ip,
 		ipKey:  clientKey(ip),
 		exempt: loopback || h.Limits.trustedAddr(ip),
+		ended:  make(chan struct{}),
 	}
 	if d := h.Limits.authTimeout(); d > 0 {
 		g.authDeadline = time.Now().Add(d)
@@ -107,9 +109,10 @@ func (s *session) logAuthFailure(user, mechanism string, extra ...zap.Field) {
 }
 
 // failAuth pauses for auth_failure_delay in the session's own goroutine,
-// then answers the failure. If ctx ends meanwhile, the session ends.
+// then answers the failure. If ctx ends or the session is ended from
+// outside meanwhile, the session ends.
 func (s *session) failAuth(ctx context.Context) error {
-	wait := pause
+	wait := func(ctx context.Context, d time.Duration) bool { return pause(ctx, d, s.guard.ended) }
 	if s.h.Limits.pause != nil {
 		wait = s.h.Limits.pause
 	}
@@ -157,9 +160,9 @@ func (s *session) remoteIP() string {
 	return s.guard.ip.String()
 }
 
-// pause waits for d, or until ctx ends; it reports whether ctx is still
-// live. It needs no goroutine of its own.
-func pause(ctx context.Context, d time.Duration) bool {
+// pause waits for d, or until ctx ends or ended is closed; it reports
+// whether it waited the whole time. It needs no goroutine of its own.
+func pause(ctx context.Context, d time.Duration, ended <-chan struct{}) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
 	}
@@ -169,6 +172,8 @@ func pause(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	case <-ctx.Done():
+		return false
+	case <-ended:
 		return false
 	}
 }

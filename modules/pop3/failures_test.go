@@ -3,6 +3,7 @@ package pop3
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -135,7 +136,7 @@ func TestFailureDelay(t *testing.T) {
 	}
 }
 
-// TestFailureDelayEndsWithContext: the delay really waits (an hour here),
+// TestFailureDelayEndsWithContext: the delay really waits (30s here),
 // in the session's goroutine, and gives up when the connection's context
 // ends.
 func TestFailureDelayEndsWithContext(t *testing.T) {
@@ -165,9 +166,52 @@ func TestFailureDelayEndsWithContext(t *testing.T) {
 	cancel()
 	expectPrefix(t, "answer after the context ended", c.readLine(), "-ERR [AUTH] Authentication failed")
 	<-done
-	if pause(ctx, time.Hour) {
+	if pause(ctx, time.Hour, nil) {
 		t.Error("pause on an ended context reports a live one")
 	}
+	ended := make(chan struct{})
+	close(ended)
+	if pause(context.Background(), time.Hour, ended) {
+		t.Error("pause after the session was ended reports a whole wait")
+	}
+}
+
+// TestFailureDelayEndsWithShutdown: a session waiting out a failure delay
+// ends at once when it is ended from outside (a reload's grace period is
+// over, process exit, the admin API), not when the delay is over.
+func TestFailureDelayEndsWithShutdown(t *testing.T) {
+	h := &Handler{
+		Hostname:    "test.example",
+		IdleTimeout: caddy.Duration(DefaultIdleTimeout),
+		store:       newMemStore(),
+		auth:        memAuth{"alice": "secret pw"},
+		logger:      zap.NewNop(),
+		// Longer than the client's deadline: only shutdown can end it.
+		Limits: Limits{AuthFailureDelay: caddy.Duration(30 * time.Second), failures: newFailureRegistry(8), conns: newConnRegistry()},
+	}
+	server, client := net.Pipe()
+	defer client.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer server.Close()
+		h.serveConn(context.Background(), server, false, true)
+	}()
+	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
+	c := &testClient{t: t, conn: client, r: bufio.NewReader(client)}
+	c.readLine()
+	c.cmd("USER alice")
+	c.send("PASS wrong\r\n")
+	var sessions []*session
+	waitFor(t, "the session is registered", func() bool {
+		sessions = liveSessions.of(h)
+		return len(sessions) == 1
+	})
+	sessions[0].shutdown(endReasonAdmin)
+	if _, err := io.ReadAll(c.r); err != nil {
+		t.Errorf("reading until the server closes: %v", err)
+	}
+	<-done
 }
 
 func TestLockout(t *testing.T) {

@@ -106,6 +106,7 @@ func (s *session) shutdown(reason string) {
 	if !s.endReason.CompareAndSwap(nil, &reason) {
 		return
 	}
+	close(s.guard.ended) // wakes a failure delay
 	now := time.Now()
 	_ = s.conn.SetReadDeadline(now)
 	_ = s.conn.SetWriteDeadline(now)
