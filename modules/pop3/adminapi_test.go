@@ -105,7 +105,11 @@ func TestAdminAPIListAndEnd(t *testing.T) {
 	if n := ts.store.count("alice"); n != 2 {
 		t.Errorf("%d messages after the admin ended a session with DELE 2, want 2", n)
 	}
-	views = listSessions(t)
+	// The session leaves the registry just after its last write.
+	waitFor(t, "the ended session leaves the list", func() bool {
+		views = listSessions(t)
+		return len(views) == 1
+	})
 	if len(views) != 1 || views[0].ID != pending.ID {
 		t.Errorf("after ending alice's session, listed %+v", views)
 	}
