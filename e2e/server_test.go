@@ -280,15 +280,34 @@ func (s *server) stop() {
 	}
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
+// handedOut holds the ports freePort returned in this test binary.
+// Caddy binds with SO_REUSEPORT, so two servers of parallel tests that
+// were given the same port would share it silently instead of failing.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
+
+// freePort returns a loopback TCP port that was free a moment ago and that
+// no other test of this binary was given.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("picking a free port: %v", err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("picking a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("no free port found that was not already handed out")
+	return 0
 }
 
 // lockedBuffer collects a process's output for the test log.

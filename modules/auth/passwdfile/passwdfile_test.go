@@ -315,6 +315,18 @@ func TestReload(t *testing.T) {
 
 // TestConcurrentReload runs logins while the file changes, for the race
 // detector.
+// replaceFile writes content next to path and renames it into place, as
+// README tells administrators to: a reader sees the old file or the new
+// one, never half of one.
+func replaceFile(t *testing.T, path, content string, mtime time.Time) {
+	t.Helper()
+	tmp := path + ".new"
+	writeFile(t, tmp, content, mtime)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestConcurrentReload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "users")
 	mtime := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
@@ -336,7 +348,7 @@ func TestConcurrentReload(t *testing.T) {
 	}
 	for i := range 20 {
 		mtime = mtime.Add(time.Second)
-		writeFile(t, path, "alice:{PLAIN}a\nbob:{PLAIN}"+strings.Repeat("b", i+1)+"\n", mtime)
+		replaceFile(t, path, "alice:{PLAIN}a\nbob:{PLAIN}"+strings.Repeat("b", i+1)+"\n", mtime)
 		c.advance(time.Second)
 		check(t, p, attempt{"alice", "a", true})
 	}
