@@ -183,6 +183,18 @@ func tryStartServer(t *testing.T, dir string, opts serverOptions) (*server, erro
 		return nil, err
 	}
 
+	if err := s.launch(t, args, home, s.waitReady); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// launch runs `caddy <args...>` with home as its HOME and XDG folders (so
+// Caddy's data directory, with its internal CA, is the test's), waits until
+// ready says it serves, and stops it when the test ends. A port that
+// another process took is reported as errPortTaken.
+func (s *server) launch(t *testing.T, args []string, home string, ready func() error) error {
+	t.Helper()
 	s.cmd = exec.Command(caddyBin, args...)
 	s.cmd.Env = append(os.Environ(),
 		"HOME="+home,
@@ -191,20 +203,20 @@ func tryStartServer(t *testing.T, dir string, opts serverOptions) (*server, erro
 	)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
-		return nil, err
+		return err
 	}
 	go func() {
 		_ = s.cmd.Wait()
 		close(s.exited)
 	}()
 
-	if err := s.waitReady(); err != nil {
+	if err := ready(); err != nil {
 		s.stop()
 		out := s.out.String()
 		if strings.Contains(out, "address already in use") {
-			return nil, fmt.Errorf("%w: %v", errPortTaken, err)
+			return fmt.Errorf("%w: %v", errPortTaken, err)
 		}
-		return nil, fmt.Errorf("%v; caddy output:\n%s", err, out)
+		return fmt.Errorf("%v; caddy output:\n%s", err, out)
 	}
 	t.Cleanup(func() {
 		s.stop()
@@ -212,7 +224,7 @@ func tryStartServer(t *testing.T, dir string, opts serverOptions) (*server, erro
 			t.Logf("caddy output:\n%s", s.out.String())
 		}
 	})
-	return s, nil
+	return nil
 }
 
 // waitReady waits until the POP3 listener answers with a +OK greeting.

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -149,40 +148,15 @@ func tryStartTLSServer(t *testing.T, dir string, opts tlsServerOptions) (*tlsSer
 		return nil, err
 	}
 
-	s.cmd = exec.Command(caddyBin, "run", "--config", config, "--adapter", "caddyfile")
-	// Caddy's data directory, where the internal CA lives, is the test's.
-	s.cmd.Env = append(os.Environ(),
-		"HOME="+home,
-		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
-		"XDG_DATA_HOME="+dataHome,
-	)
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	if err := s.cmd.Start(); err != nil {
+	ready := func() error {
+		if err := s.waitReady(); err != nil {
+			return err
+		}
+		return s.waitCertificate()
+	}
+	if err := s.launch(t, []string{"run", "--config", config, "--adapter", "caddyfile"}, home, ready); err != nil {
 		return nil, err
 	}
-	go func() {
-		_ = s.cmd.Wait()
-		close(s.exited)
-	}()
-
-	err := s.waitReady()
-	if err == nil {
-		err = s.waitCertificate()
-	}
-	if err != nil {
-		s.stop()
-		out := s.out.String()
-		if strings.Contains(out, "address already in use") {
-			return nil, fmt.Errorf("%w: %v", errPortTaken, err)
-		}
-		return nil, fmt.Errorf("%v; caddy output:\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("caddy output:\n%s", s.out.String())
-		}
-	})
 	return s, nil
 }
 
