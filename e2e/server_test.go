@@ -130,11 +130,25 @@ const caddyfileTemplate = `{
 func startServer(t *testing.T, opts serverOptions) *server {
 	t.Helper()
 	if opts.auth == "" {
-		opts.auth = "auth accounts bcrypt {\n\t\t\t\t\t\t" + testUser + " " + testPasswordHash(t) + "\n\t\t\t\t\t}"
+		opts.auth = defaultAuth(t)
 	}
 	dir := t.TempDir()
+	return retryStart(t, func() (*server, error) { return tryStartServer(t, dir, opts) })
+}
+
+// defaultAuth is the auth directive of test servers: alice with
+// testPassword.
+func defaultAuth(t *testing.T) string {
+	return "auth accounts bcrypt {\n\t\t\t\t\t\t" + testUser + " " + testPasswordHash(t) + "\n\t\t\t\t\t}"
+}
+
+// retryStart calls start until it succeeds, trying other ports (a new
+// call picks new ones) when another process took one, at most startTries
+// times.
+func retryStart[S any](t *testing.T, start func() (S, error)) S {
+	t.Helper()
 	for try := 1; ; try++ {
-		s, err := tryStartServer(t, dir, opts)
+		s, err := start()
 		if err == nil {
 			return s
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/md5"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -103,20 +102,10 @@ func startTLSServer(t *testing.T, opts tlsServerOptions) *tlsServer {
 		opts.globals = internalCAGlobals
 	}
 	if opts.auth == "" {
-		opts.auth = "auth accounts bcrypt {\n\t\t\t\t\t\t" + testUser + " " + testPasswordHash(t) + "\n\t\t\t\t\t}"
+		opts.auth = defaultAuth(t)
 	}
 	dir := t.TempDir()
-	for try := 1; ; try++ {
-		s, err := tryStartTLSServer(t, dir, opts)
-		if err == nil {
-			return s
-		}
-		if errors.Is(err, errPortTaken) && try < startTries {
-			t.Logf("start attempt %d: %v; retrying with other ports", try, err)
-			continue
-		}
-		t.Fatalf("starting caddy: %v", err)
-	}
+	return retryStart(t, func() (*tlsServer, error) { return tryStartTLSServer(t, dir, opts) })
 }
 
 func tryStartTLSServer(t *testing.T, dir string, opts tlsServerOptions) (*tlsServer, error) {
