@@ -23,22 +23,33 @@ import (
 func (s *server) loadCaddyfile(t *testing.T, caddyfile string) (int, string) {
 	t.Helper()
 	url := "http://127.0.0.1:" + strconv.Itoa(s.adminPort) + "/load"
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(caddyfile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "text/caddyfile")
 	// A new connection each time: a reload replaces the admin server,
 	// which closes kept-alive connections.
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("POST /load: %v", err)
+	// Caddy replaces its admin server while it answers /load, and on a
+	// busy machine the answer is sometimes cut (EOF) although the config
+	// was applied. Posting the same config again is harmless (Caddy sees
+	// it unchanged), so a transport error is retried; an HTTP error is not.
+	const tries = 3
+	for try := 1; ; try++ {
+		req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(caddyfile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "text/caddyfile")
+		resp, err := client.Do(req)
+		if err != nil {
+			if try < tries {
+				t.Logf("POST /load, try %d: %v; posting again", try, err)
+				continue
+			}
+			t.Fatalf("POST /load: %v", err)
+		}
+		var body bytes.Buffer
+		_, _ = body.ReadFrom(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, body.String()
 	}
-	defer resp.Body.Close()
-	var body bytes.Buffer
-	_, _ = body.ReadFrom(resp.Body)
-	return resp.StatusCode, body.String()
 }
 
 // accountsAuth is an accounts block with the given users, all with
