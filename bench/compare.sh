@@ -93,12 +93,13 @@ ensure_vmail() {
 raise_nofile() {
 	# Every connection is a file descriptor, on both ends.
 	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-	# caddy-pop3 holds two per idle session (the connection and the
-	# maildrop's lock file) in one process: stay within the limit, since
-	# running out of descriptors at accept() stops caddy-l4's listener.
-	local fit=$((($(ulimit -n) - 100) / 2))
+	# caddy-pop3 holds one per idle session (the connection: the
+	# maildrop's lock holds no descriptor) in one process: stay within the
+	# limit, since running out of descriptors at accept() stops caddy-l4's
+	# listener.
+	local fit=$(($(ulimit -n) - 100))
 	if ((IDLE_OURS > fit)); then
-		IDLE_NOTE="caddy-pop3 idle connections lowered from $IDLE_OURS to $fit: open-file limit $(ulimit -n), 2 per session"
+		IDLE_NOTE="caddy-pop3 idle connections lowered from $IDLE_OURS to $fit: open-file limit $(ulimit -n), 1 per session"
 		log "$IDLE_NOTE"
 		IDLE_OURS=$fit
 	fi

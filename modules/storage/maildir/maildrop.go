@@ -19,7 +19,7 @@ var errClosed = errors.New("maildrop is closed")
 // maildrop is one session's locked snapshot of a maildir.
 type maildrop struct {
 	root   string
-	lock   *storage.FileLock
+	lock   *storage.OwnerLock
 	logger *zap.Logger
 	files  []file
 	msgs   []storage.Message

@@ -24,7 +24,8 @@ func init() {
 }
 
 // LockFileName is the name of the file, in the root of each maildir, that
-// a session locks (flock) for as long as it holds the maildrop.
+// is the maildrop's lock (a storage.OwnerLock): it exists, naming the
+// process that holds the maildrop, for as long as a session holds it.
 const LockFileName = "caddy-pop3.lock"
 
 // The subdirectories of a maildir.
@@ -87,7 +88,7 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 		return nil, err
 	}
 	lockPath := filepath.Join(root, LockFileName)
-	lock, err := storage.LockFile(lockPath)
+	lock, err := storage.AcquireOwnerLock(lockPath)
 	if err != nil {
 		if errors.Is(err, storage.ErrInUse) {
 			return nil, err

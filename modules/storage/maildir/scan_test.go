@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -270,7 +271,7 @@ func TestLockFileIsShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another program (or another Caddy) holding the documented lock file.
-	lock, err := storage.LockFile(filepath.Join(root, LockFileName))
+	lock, err := storage.AcquireOwnerLock(filepath.Join(root, LockFileName))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,6 +283,34 @@ func TestLockFileIsShared(t *testing.T) {
 	}
 	md, _ := openAlice(t, m, dir)
 	md.Close()
+}
+
+func TestStaleLockFileIsTakenOver(t *testing.T) {
+	m, dir := newTestStore(t)
+	root := filepath.Join(dir, "alice", "Maildir")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Left by an older caddy-pop3 (an empty file it locked by flock),
+	// long ago.
+	lockPath := filepath.Join(root, LockFileName)
+	if err := os.WriteFile(lockPath, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(lockPath, old, old); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := openAlice(t, m, dir)
+	if _, err := m.Open(context.Background(), "alice"); !errors.Is(err, storage.ErrInUse) {
+		t.Errorf("second Open: %v, want ErrInUse", err)
+	}
+	if err := md.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(lockPath); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("lock file after Close: %v, want it gone", err)
+	}
 }
 
 func TestMessageRenamedAfterSnapshot(t *testing.T) {
