@@ -1,9 +1,9 @@
 package storage
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // StaleLockAge is how long a lock file written by a process that cannot be
@@ -18,16 +20,31 @@ import (
 // being touched. Holders touch their lock files every minute.
 const StaleLockAge = 5 * time.Minute
 
-// unownedLockAge is how long a lock file without an owner line (being
-// created, or left by an older caddy-pop3 version) keeps the lock.
+// unownedLockAge is how long a lock file whose content is neither an owner
+// record nor a free one keeps the lock.
 const unownedLockAge = 30 * time.Second
 
-// maxOwnerLine bounds the owner line: a longer file is not an owner lock.
+// lockRecordSize is the size of every record written to a lock file: an
+// owner line padded with spaces, or a free record. Rewriting a record of the
+// same size in place allocates and frees nothing on the file system.
+const lockRecordSize = 256
+
+// maxOwnerLine bounds a record: a longer file is not an owner lock.
 const maxOwnerLine = 1024
 
-// lockAttempts bounds how often AcquireOwnerLock starts over when the lock
-// file vanishes or is replaced while it looks at it.
-const lockAttempts = 3
+// How often, and how far apart, AcquireOwnerLock and Unlock try to take
+// the transient flock of a lock file. Only a would-be owner, an Unlock or a
+// refresher holds it, for a few system calls; so does, for a moment, a
+// descriptor that was just closed while another program (lsof, ss -p, a
+// monitoring agent) was looking at the process's descriptors in /proc. A
+// would-be owner gives up after a millisecond or so (the lock is in use);
+// Unlock, which must not leave the lock behind, after some 200.
+const (
+	acquireAttempts   = 5
+	acquireRetryDelay = 200 * time.Microsecond
+	unlockAttempts    = 200
+	unlockRetryDelay  = time.Millisecond
+)
 
 // refreshInterval is how often the lock files of held locks are touched; a
 // variable for the tests.
@@ -35,22 +52,41 @@ var refreshInterval = time.Minute
 
 // OwnerLock is an exclusive lock that holds no file descriptor while it is
 // held: a session that holds a maildrop costs the process its connection
-// and nothing more. The lock is a file whose one line names its owner:
+// and nothing more. The lock is a file that stays in place, whose content
+// says who holds the lock. It is one record of 256 bytes: either an owner
+// line padded with spaces before its final newline,
 //
-//	caddy-pop3 pid=<pid> start=<start> boot=<boot id> pidns=<pid ns> host=<host name>
+//	caddy-pop3 pid=<pid> start=<start> boot=<boot id> pidns=<pid ns> host=<host name> lock=<n>
 //
-// where start is the process's start time in clock ticks since boot (field
-// 22 of /proc/<pid>/stat), boot the kernel's boot id and pidns the process's
-// pid namespace (readlink /proc/self/ns/pid); "-" stands for a value this
-// system cannot tell.
+// or, when the lock is free, 255 spaces and a newline (an empty file, or
+// one of only white space, is free too). In the owner line, start is the
+// process's start time in clock ticks since boot (field 22 of
+// /proc/<pid>/stat), boot the kernel's boot id, pidns the process's pid
+// namespace (readlink /proc/self/ns/pid) and n a number the process gives
+// each lock it takes; "-" stands for a value this system cannot tell. A
+// line without lock= is read as lock=0, which this process never gives.
 //
-// Taking the lock is creating the file (O_CREAT|O_EXCL), writing the line
-// and closing it; releasing it is removing the file. When the file already
-// exists, the would-be owner decides whether its owner is still alive:
+// Every look at the file, and every change to it, happens under a
+// transient flock(2) on a descriptor opened for the purpose and closed a
+// few system calls later, so a record is never seen half written. Taking
+// the lock is opening the file (creating it, mode 0600, the first time),
+// flocking it, reading the record and, when the lock is free or its owner
+// gone, writing this process's record in its place; releasing it is
+// writing the free record over this lock's own one. Records are written in
+// place with pwrite(2), always 256 bytes: the file is never removed, and
+// neither taking nor releasing the lock allocates or frees anything on the
+// file system (a longer file, written by something else, is cut to 256
+// bytes). Taking a free lock costs five system calls: open, flock, pread,
+// pwrite and close.
 //
-//   - this process: held while the lock is in the process's registry of
-//     held locks (another session, perhaps under an older config); a file
-//     with this process's line that is not registered is a leftover;
+// When the record names an owner, the would-be owner decides whether it is
+// still alive:
+//
+//   - this process (same pid, start time, boot id, pid namespace and host
+//     name): held while its lock= number is in the process's registry of
+//     held locks (another session, perhaps under an older config, perhaps
+//     through another path to the same file); a number that is not there
+//     is a leftover, free to take;
 //   - another process on this machine (same host name, boot id and pid
 //     namespace): held while a process with that pid and that start time
 //     exists (a pid reused after a crash does not keep the lock);
@@ -61,275 +97,301 @@ var refreshInterval = time.Minute
 //   - another machine or pid namespace, whose processes cannot be checked:
 //     held until the file is StaleLockAge old. A holder touches its lock
 //     files every minute, so the lock of a live one never gets that old;
-//   - no owner line (empty: the owner is between creating and writing it,
-//     or left by an older caddy-pop3 that locked the file with flock(2);
-//     or something else): held while younger than 30 seconds.
+//   - neither an owner line nor a free record (something else wrote the
+//     file): held while younger than 30 seconds.
 //
-// A stale lock is taken over in place: the new owner rewrites the line of
-// the existing file rather than removing it and creating another one, so
-// two processes that found the same stale lock cannot both win. Deciding
-// and taking over happen under a transient flock(2) on the file, held for
-// the few system calls that takes: a second would-be owner that finds it
-// taken (or an older caddy-pop3 that holds the file by flock) is told the
-// lock is in use.
+// A would-be owner that finds the flock taken tries again a few times
+// within about a millisecond; when it stays taken (another would-be owner
+// is deciding, or an older caddy-pop3 holds the file by flock for a whole
+// session), it is told the lock is in use. Unlock waits for it longer.
 //
 // Owner locks work across the sessions of a process, across its config
 // reloads and across processes on the same machine or, through a shared
 // file system such as NFS, on several; a process that dies (even by
 // SIGKILL) leaves a lock that the next owner on the same machine takes over
 // at once, and one from another machine after StaleLockAge. Removing a
-// lock file by hand is safe when no caddy-pop3 runs on it. Older
-// caddy-pop3 versions, which hold the file by flock without writing it,
-// must not serve the same maildrops at the same time as this one: they
-// would not see its locks.
+// lock file by hand is safe when no caddy-pop3 runs on it; while one
+// serves that maildrop, it breaks the lock of the sessions in progress
+// (the next login creates a new, free file). Older caddy-pop3 versions,
+// which hold the file by flock without writing it, must not serve the same
+// maildrops at the same time as this one: they would not see its locks.
 type OwnerLock struct {
 	path     string
-	id       fileID
+	token    uint64 // the lock= number of its record
 	released atomic.Bool
 }
 
-// fileID identifies a file: its device and inode numbers.
-type fileID struct {
-	dev, ino uint64
-}
+// lockTokens numbers the locks this process takes.
+var lockTokens atomic.Uint64
 
-// AcquireOwnerLock takes the owner lock at path (a file that it creates,
-// or takes over when its owner is gone; see OwnerLock) without waiting. It
-// returns ErrInUse when the lock is held, by this process or another one.
-// It never follows a symbolic link at path.
+// freeRecord is the record of a free lock.
+var freeRecord = func() []byte {
+	b := []byte(strings.Repeat(" ", lockRecordSize))
+	b[lockRecordSize-1] = '\n'
+	return b
+}()
+
+// AcquireOwnerLock takes the owner lock at path (a file that it creates the
+// first time; see OwnerLock) without waiting. It returns ErrInUse when the
+// lock is held, by this process or another one. It never follows a
+// symbolic link at path.
 func AcquireOwnerLock(path string) (*OwnerLock, error) {
 	me := self()
-	for range lockAttempts {
-		l, err := createLock(path, me)
-		if err == nil || !errors.Is(err, os.ErrExist) {
-			return l, err
-		}
-		l, retry, err := inspectLock(path, me)
-		if !retry {
-			return l, err
-		}
-	}
-	return nil, ErrInUse
-}
-
-// createLock creates the lock file of a free lock. It fails with an error
-// matching os.ErrExist when the file exists.
-func createLock(path string, me *identity) (*OwnerLock, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	fd, err := openLockFile(path, syscall.O_CREAT)
 	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return nil, err
-		}
-		return nil, fmt.Errorf("creating lock file: %w", err)
+		return nil, fmt.Errorf("opening lock file %s: %w", path, err)
 	}
-	id, err := statID(f)
+	defer closeFD(fd) // also drops the flock
+	if err := flockRetry(fd, acquireAttempts, acquireRetryDelay); err != nil {
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			// Another would-be owner is deciding, or an older
+			// caddy-pop3 holds the file.
+			return nil, ErrInUse
+		}
+		return nil, fmt.Errorf("locking %s: %w", path, err)
+	}
+	var buf [maxOwnerLine + 1]byte
+	n, err := preadFull(fd, buf[:])
 	if err != nil {
-		_ = f.Close()
-		_ = os.Remove(path)
+		return nil, fmt.Errorf("reading lock file %s: %w", path, err)
+	}
+	free, err := me.mayTake(buf[:n], fd)
+	if err != nil {
 		return nil, fmt.Errorf("lock file %s: %w", path, err)
 	}
-	// Registered before its line is written: a session of this process
-	// that reads the line finds the lock held, never a leftover.
-	l := &OwnerLock{path: path, id: id}
-	locks.register(l, false)
-	_, err = f.WriteString(me.line)
-	if cerr := f.Close(); err == nil {
-		err = cerr
+	if !free {
+		return nil, ErrInUse
 	}
-	if err != nil {
-		// Nobody else takes a file this young: it is still ours.
-		if atPath(path, id) {
-			_ = os.Remove(path)
-		}
+	// Registered before its record is written: a session of this
+	// process that reads the record finds the lock held, never a
+	// leftover.
+	l := &OwnerLock{path: path, token: lockTokens.Add(1)}
+	locks.register(l)
+	var rec [lockRecordSize]byte
+	if err := writeRecord(fd, me.appendRecord(rec[:0], l.token), n); err != nil {
+		// What is there now is anybody's guess: make way for the
+		// next owner.
+		_ = writeRecord(fd, freeRecord, len(buf))
 		locks.unregister(l)
 		return nil, fmt.Errorf("writing lock file %s: %w", path, err)
 	}
 	return l, nil
 }
 
-// inspectLock looks at an existing lock file, under a transient flock, and
-// takes the lock over when its owner is gone. retry reports that the file
-// vanished or was replaced meanwhile, and the caller should start over.
-func inspectLock(path string, me *identity) (l *OwnerLock, retry bool, err error) {
-	f, err := os.OpenFile(path, os.O_RDWR|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, true, nil // released meanwhile
-		}
-		return nil, false, fmt.Errorf("opening lock file: %w", err)
+// mayTake decides whether the lock whose file fd holds content is free to
+// take: free, a leftover of this process, or stale.
+func (me *identity) mayTake(content []byte, fd int) (bool, error) {
+	if isFree(content) {
+		return true, nil
 	}
-	defer f.Close() // also drops the flock
-	for {
-		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EINTR) {
-			break
-		}
+	owner, token, ok := parseOwner(content)
+	if ok && owner.key == me.key {
+		// Another session of this process, or a leftover of one
+		// that could not free it.
+		return !locks.holds(token), nil
 	}
-	if err != nil {
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			// Another would-be owner is deciding, or an older
-			// caddy-pop3 holds the file.
-			return nil, false, ErrInUse
-		}
-		return nil, false, fmt.Errorf("locking %s: %w", path, err)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return false, err
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, false, fmt.Errorf("lock file %s: %w", path, err)
-	}
-	id := idOf(fi)
-	if !atPath(path, id) {
-		return nil, true, nil // released (and perhaps taken) meanwhile
-	}
-	buf := make([]byte, maxOwnerLine+1)
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, false, fmt.Errorf("reading lock file %s: %w", path, err)
-	}
-	l = &OwnerLock{path: path, id: id}
-	owner, ok := parseOwner(buf[:n])
-	if ok && owner.line == me.line {
-		// Ours: held by a session of this process, or a leftover to
-		// take over; deciding and registering is one step.
-		if !locks.register(l, true) {
-			return nil, false, ErrInUse
-		}
-	} else {
-		if !me.stale(owner, ok, fi.ModTime(), time.Now()) {
-			return nil, false, ErrInUse
-		}
-		locks.register(l, false)
-	}
-	// A lock of this process is released by removing its file before it
-	// leaves the registry: now that the registry said it was free, the
-	// file is still at path unless it was released.
-	if !atPath(path, id) {
-		locks.unregister(l)
-		return nil, true, nil
-	}
-	err = f.Truncate(0)
-	if err == nil {
-		_, err = f.WriteAt([]byte(me.line), 0) // and the mtime is now
-	}
-	if err != nil {
-		// Nobody owns it now: make way for the next one.
-		locks.unregister(l)
-		_ = os.Remove(path)
-		return nil, false, fmt.Errorf("taking over lock file %s: %w", path, err)
-	}
-	return l, false, nil
+	return me.stale(owner, ok, time.Unix(st.Mtim.Unix()), time.Now()), nil
 }
 
-// Unlock releases the lock: it removes the lock file, unless the file at
-// the path is no longer this lock's (someone removed it by hand, and
-// perhaps another owner created a new one). It is safe to call more than
-// once, and on a nil lock.
+// Unlock releases the lock: it writes the free record over the lock's own
+// one. When the file no longer holds this lock's record (someone removed
+// it by hand, or took the lock over after this process stopped for longer
+// than StaleLockAge), it leaves the file alone. It is safe to call more
+// than once, and on a nil lock.
+//
+// When it cannot get the transient flock in time, it returns an error and
+// the record stays: this process then takes it for a leftover at its next
+// login, other processes for the lock of a live process.
 func (l *OwnerLock) Unlock() error {
 	if l == nil || l.released.Swap(true) {
 		return nil
 	}
-	// Removed before it leaves the registry: a session of this process
-	// that finds the lock file while it is still there sees it held.
-	var err error
-	if locks.owns(l) && l.fileIsOurs() {
-		if err = os.Remove(l.path); errors.Is(err, os.ErrNotExist) {
-			err = nil
-		}
-	}
+	// Freed before it leaves the registry: a session of this process
+	// that reads the record while it is still there sees it held.
+	err := l.free()
 	locks.unregister(l)
+	return err
+}
+
+// free writes the free record over l's record, if the file still holds it.
+func (l *OwnerLock) free() error {
+	fd, err := openLockFile(l.path, 0)
 	if err != nil {
-		return fmt.Errorf("removing lock file: %w", err)
+		if errors.Is(err, syscall.ENOENT) {
+			return nil // removed by hand: nothing to free
+		}
+		return fmt.Errorf("opening lock file %s: %w", l.path, err)
+	}
+	defer closeFD(fd)
+	if err := flockRetry(fd, unlockAttempts, unlockRetryDelay); err != nil {
+		return fmt.Errorf("locking %s: %w", l.path, err)
+	}
+	var buf [maxOwnerLine + 1]byte
+	n, err := preadFull(fd, buf[:])
+	if err != nil {
+		return fmt.Errorf("reading lock file %s: %w", l.path, err)
+	}
+	if !l.isRecord(buf[:n]) {
+		return nil
+	}
+	if err := writeRecord(fd, freeRecord, n); err != nil {
+		return fmt.Errorf("freeing lock file %s: %w", l.path, err)
 	}
 	return nil
 }
 
-// fileIsOurs reports whether the file at l's path is l's file and names
-// this process as its owner. Checking the owner line too keeps a lock
-// whose file was removed by hand from removing a new lock file that
-// reuses its inode number.
-func (l *OwnerLock) fileIsOurs() bool {
-	f, err := os.OpenFile(l.path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
+// isRecord reports whether content is l's own record, byte for byte as
+// AcquireOwnerLock wrote it.
+func (l *OwnerLock) isRecord(content []byte) bool {
+	var rec [lockRecordSize]byte
+	return bytes.Equal(content, self().appendRecord(rec[:0], l.token))
+}
+
+// openLockFile opens the lock file at path for reading and writing, with
+// extra flags (O_CREAT), never following a symbolic link. It asks the
+// system directly: os.OpenFile would also offer the descriptor to the
+// network poller.
+func openLockFile(path string, flags int) (int, error) {
+	for {
+		fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK|flags, 0o600)
+		if !errors.Is(err, syscall.EINTR) {
+			return fd, err
+		}
+	}
+}
+
+// closeFD closes fd.
+func closeFD(fd int) {
+	_ = syscall.Close(fd)
+}
+
+// flockNB takes an exclusive flock on fd without waiting; it fails with
+// EWOULDBLOCK when another descriptor holds one.
+func flockNB(fd int) error {
+	for {
+		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// flockRetry takes an exclusive flock on fd, trying up to attempts times,
+// delay apart, while another descriptor holds one; then it fails with
+// EWOULDBLOCK.
+func flockRetry(fd, attempts int, delay time.Duration) error {
+	for i := 1; ; i++ {
+		err := flockNB(fd)
+		if !errors.Is(err, syscall.EWOULDBLOCK) || i >= attempts {
+			return err
+		}
+		time.Sleep(delay)
+	}
+}
+
+// preadFull reads the file fd from its start into buf, until buf is full
+// or the file ends, and returns how much it read.
+func preadFull(fd int, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := syscall.Pread(fd, buf[n:], int64(n))
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m <= 0 {
+			break
+		}
+		n += m
+	}
+	return n, nil
+}
+
+// writeRecord writes rec at the start of the file fd, which held old
+// bytes (or more), and cuts off what is left of them after rec. The mtime
+// is now.
+func writeRecord(fd int, rec []byte, old int) error {
+	for n := 0; n < len(rec); {
+		m, err := syscall.Pwrite(fd, rec[n:], int64(n))
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if m <= 0 {
+			return syscall.EIO
+		}
+		n += m
+	}
+	if old <= len(rec) {
+		return nil
+	}
+	for {
+		err := syscall.Ftruncate(fd, int64(len(rec)))
+		if !errors.Is(err, syscall.EINTR) {
+			return err
+		}
+	}
+}
+
+// isFree reports whether content is the record of a free lock: nothing but
+// white space.
+func isFree(content []byte) bool {
+	if len(content) > maxOwnerLine {
 		return false
 	}
-	defer f.Close()
-	if id, err := statID(f); err != nil || id != l.id {
-		return false
-	}
-	line := self().line
-	buf := make([]byte, len(line)+1)
-	n, err := f.ReadAt(buf, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return false
-	}
-	return string(buf[:n]) == line
-}
-
-// statID returns the identity of an open file.
-func statID(f *os.File) (fileID, error) {
-	fi, err := f.Stat()
-	if err != nil {
-		return fileID{}, err
-	}
-	return idOf(fi), nil
-}
-
-// idOf returns the identity of the file fi describes.
-func idOf(fi os.FileInfo) fileID {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileID{}
-	}
-	return fileID{dev: uint64(st.Dev), ino: uint64(st.Ino)}
-}
-
-// atPath reports whether the file at path (not following a symbolic link)
-// is the file id.
-func atPath(path string, id fileID) bool {
-	fi, err := os.Lstat(path)
-	return err == nil && idOf(fi) == id
-}
-
-// locks is this process's registry of held owner locks.
-var locks = &lockRegistry{held: make(map[fileID]*OwnerLock)}
-
-// lockRegistry is a set of held owner locks, keyed by their files; while
-// it is not empty, a refresher touches their files every refreshInterval.
-type lockRegistry struct {
-	mu        sync.Mutex
-	held      map[fileID]*OwnerLock
-	refresher *refresher
-}
-
-// register adds l. With ifAbsent it adds l only when no lock of the same
-// file is registered, and reports whether it did. Otherwise it replaces
-// such a lock: its file was removed by hand and its inode reused.
-func (r *lockRegistry) register(l *OwnerLock, ifAbsent bool) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if ifAbsent && r.held[l.id] != nil {
-		return false
-	}
-	r.held[l.id] = l
-	if r.refresher == nil {
-		r.refresher = startRefresher(r)
+	for _, c := range content {
+		switch c {
+		case ' ', '\t', '\n', '\r', '\v', '\f':
+		default:
+			return false
+		}
 	}
 	return true
 }
 
-// owns reports whether l is the registered lock of its file.
-func (r *lockRegistry) owns(l *OwnerLock) bool {
+// locks is this process's registry of held owner locks.
+var locks = &lockRegistry{held: make(map[uint64]*OwnerLock)}
+
+// lockRegistry is a set of held owner locks, keyed by their lock= numbers;
+// while it is not empty, a refresher touches their files every
+// refreshInterval.
+type lockRegistry struct {
+	mu        sync.Mutex
+	held      map[uint64]*OwnerLock
+	refresher *refresher
+}
+
+// register adds l.
+func (r *lockRegistry) register(l *OwnerLock) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.held[l.id] == l
+	r.held[l.token] = l
+	if r.refresher == nil {
+		r.refresher = startRefresher(r)
+	}
+}
+
+// holds reports whether the lock numbered token is registered.
+func (r *lockRegistry) holds(token uint64) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held[token] != nil
 }
 
 // unregister removes l, if it is registered. When that empties the
 // registry, it stops the refresher and waits for it to end.
 func (r *lockRegistry) unregister(l *OwnerLock) {
 	r.mu.Lock()
-	if r.held[l.id] == l {
-		delete(r.held, l.id)
+	if r.held[l.token] == l {
+		delete(r.held, l.token)
 	}
 	var stopped *refresher
 	if len(r.held) == 0 && r.refresher != nil {
@@ -381,21 +443,37 @@ func startRefresher(r *lockRegistry) *refresher {
 					return
 				default:
 				}
-				// Only the lock's own file: the path may have been
-				// released and reused since the snapshot.
-				if atPath(l.path, l.id) {
-					now := time.Now()
-					_ = os.Chtimes(l.path, now, now)
-				}
+				l.touch()
 			}
 		}
 	}()
 	return rf
 }
 
-// identity is a process's owner line, and what it says.
+// touch sets the modification time of l's file to now, if the file still
+// holds l's record. It gives up at once when the flock is taken: the next
+// round will do.
+func (l *OwnerLock) touch() {
+	fd, err := openLockFile(l.path, 0)
+	if err != nil {
+		return
+	}
+	defer closeFD(fd)
+	if flockNB(fd) != nil {
+		return
+	}
+	var buf [maxOwnerLine + 1]byte
+	n, err := preadFull(fd, buf[:])
+	if err != nil || !l.isRecord(buf[:n]) {
+		return // released, or no longer ours
+	}
+	now := unix.NsecToTimeval(time.Now().UnixNano())
+	_ = unix.Futimes(fd, []unix.Timeval{now, now})
+}
+
+// identity is what an owner line says about its process.
 type identity struct {
-	line  string // the whole line, with its newline
+	key   string // the owner line up to its lock= field
 	pid   int
 	start string // start time in clock ticks after boot
 	boot  string // boot id
@@ -417,8 +495,28 @@ var self = sync.OnceValue(func() *identity {
 // each is one word of printable ASCII.
 func newIdentity(pid int, start, boot, pidns, host string) *identity {
 	id := &identity{pid: pid, start: word(start), boot: word(boot), pidns: word(pidns), host: word(host)}
-	id.line = fmt.Sprintf("caddy-pop3 pid=%d start=%s boot=%s pidns=%s host=%s\n", id.pid, id.start, id.boot, id.pidns, id.host)
+	id.key = fmt.Sprintf("caddy-pop3 pid=%d start=%s boot=%s pidns=%s host=%s", id.pid, id.start, id.boot, id.pidns, id.host)
 	return id
+}
+
+// line returns the owner line of this identity's lock token, with its
+// newline and without padding.
+func (id *identity) line(token uint64) string {
+	return id.key + " lock=" + strconv.FormatUint(token, 10) + "\n"
+}
+
+// appendRecord appends to b the record of this identity's lock token: its
+// owner line, padded with spaces before the newline to lockRecordSize
+// bytes (a line too long for that is not padded).
+func (id *identity) appendRecord(b []byte, token uint64) []byte {
+	start := len(b)
+	b = append(b, id.key...)
+	b = append(b, " lock="...)
+	b = strconv.AppendUint(b, token, 10)
+	for len(b)-start < lockRecordSize-1 {
+		b = append(b, ' ')
+	}
+	return append(b, '\n')
 }
 
 // word returns s as one word of printable ASCII: unknown if it is empty,
@@ -437,35 +535,41 @@ func word(s string) string {
 	return string(b)
 }
 
-// parseOwner reads an owner line. It reports false for anything else
-// (including an empty file).
-func parseOwner(b []byte) (*identity, bool) {
+// parseOwner reads an owner line, perhaps padded with spaces before its
+// newline, and its lock token (0 when it has none). It reports false for
+// anything else (including a free record).
+func parseOwner(b []byte) (owner *identity, token uint64, ok bool) {
 	s, ok := strings.CutSuffix(string(b), "\n")
 	if !ok || len(b) > maxOwnerLine || strings.ContainsAny(s, "\r\n") {
-		return nil, false
+		return nil, 0, false
 	}
 	fields := strings.Fields(s)
 	if len(fields) == 0 || fields[0] != "caddy-pop3" {
-		return nil, false
+		return nil, 0, false
 	}
 	v := make(map[string]string, len(fields))
 	for _, f := range fields[1:] {
 		k, val, ok := strings.Cut(f, "=")
 		if !ok || val == "" {
-			return nil, false
+			return nil, 0, false
 		}
 		v[k] = val
 	}
 	pid, err := strconv.Atoi(v["pid"])
 	if err != nil || pid <= 0 {
-		return nil, false
+		return nil, 0, false
 	}
 	for _, k := range []string{"start", "boot", "pidns", "host"} {
 		if v[k] == "" {
-			return nil, false
+			return nil, 0, false
 		}
 	}
-	return newIdentity(pid, v["start"], v["boot"], v["pidns"], v["host"]), true
+	if t, ok := v["lock"]; ok {
+		if token, err = strconv.ParseUint(t, 10, 64); err != nil {
+			return nil, 0, false
+		}
+	}
+	return newIdentity(pid, v["start"], v["boot"], v["pidns"], v["host"]), token, true
 }
 
 // stale decides whether a lock file that is not this process's own is

@@ -19,7 +19,7 @@ func procStart(t *testing.T, pid int) string {
 func TestOwnerLockSameMachine(t *testing.T) {
 	me := self()
 	if me.start == unknown || me.boot == unknown || me.pidns == unknown {
-		t.Skipf("/proc does not tell this process's identity: %q", me.line)
+		t.Skipf("/proc does not tell this process's identity: %q", me.key)
 	}
 	// A process that has exited (and been reaped).
 	dead := startHelper(t, "wait")
@@ -46,8 +46,9 @@ func TestOwnerLockSameMachine(t *testing.T) {
 		t.Fatal("no boot time in /proc/stat")
 	}
 
+	// As its holder writes it: a padded record.
 	here := func(pid int, start string) string {
-		return newIdentity(pid, start, me.boot, me.pidns, me.host).line
+		return string(newIdentity(pid, start, me.boot, me.pidns, me.host).appendRecord(nil, 1))
 	}
 	fresh := time.Now().Add(-time.Minute)
 	old := time.Now().Add(-StaleLockAge - time.Minute)
@@ -65,9 +66,9 @@ func TestOwnerLockSameMachine(t *testing.T) {
 		{name: "this pid, another start", content: here(me.pid, me.start+"0"), mtime: fresh},
 		{name: "live pid, start unknown", content: here(livePID, unknown), mtime: fresh, held: true},
 		{name: "live pid, start unknown, old file", content: here(livePID, unknown), mtime: old},
-		{name: "before a reboot", content: newIdentity(livePID, liveStart, "old-boot", me.pidns, me.host).line, mtime: booted.Add(-time.Second)},
-		{name: "same name, another machine", content: newIdentity(livePID, liveStart, "other-boot", me.pidns, me.host).line, mtime: fresh, held: true},
-		{name: "same name, another machine, old file", content: newIdentity(livePID, liveStart, "other-boot", me.pidns, me.host).line, mtime: old},
+		{name: "before a reboot", content: newIdentity(livePID, liveStart, "old-boot", me.pidns, me.host).line(1), mtime: booted.Add(-time.Second)},
+		{name: "same name, another machine", content: newIdentity(livePID, liveStart, "other-boot", me.pidns, me.host).line(1), mtime: fresh, held: true},
+		{name: "same name, another machine, old file", content: newIdentity(livePID, liveStart, "other-boot", me.pidns, me.host).line(1), mtime: old},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

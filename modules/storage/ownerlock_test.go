@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -152,12 +153,22 @@ func expectContent(t *testing.T, path, want string) {
 	}
 }
 
-// expectGone checks that nothing is at path.
-func expectGone(t *testing.T, path string) {
+// record returns the record of this process's lock token.
+func record(token uint64) string {
+	return string(self().appendRecord(nil, token))
+}
+
+// expectHeld checks that the file at path holds l's record.
+func expectHeld(t *testing.T, path string, l *OwnerLock) {
 	t.Helper()
-	if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("lock file after Unlock: %v, want it gone", err)
-	}
+	expectContent(t, path, record(l.token))
+}
+
+// expectFree checks that the file at path is still there and holds the
+// free record.
+func expectFree(t *testing.T, path string) {
+	t.Helper()
+	expectContent(t, path, string(freeRecord))
 }
 
 // expectNoLocks checks that the registry is empty and its refresher gone.
@@ -170,10 +181,29 @@ func expectNoLocks(t *testing.T) {
 	}
 }
 
+// writeAged writes content to path and sets its modification time.
+func writeAged(t *testing.T, path, content string, mtime time.Time) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, mtime, mtime); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mustUnlock releases l and fails the test if it cannot.
+func mustUnlock(t *testing.T, l *OwnerLock) {
+	t.Helper()
+	if err := l.Unlock(); err != nil {
+		t.Fatalf("Unlock: %v", err)
+	}
+}
+
 func TestOwnerLockAcquireRelease(t *testing.T) {
 	path := lockPath(t)
 	l := mustAcquire(t, path)
-	expectContent(t, path, self().line)
+	expectHeld(t, path, l)
 	fi, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -181,52 +211,88 @@ func TestOwnerLockAcquireRelease(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("lock file mode %v, want 0600", fi.Mode().Perm())
 	}
-	expectInUse(t, path) // another session of this process
-	expectContent(t, path, self().line)
-	other := mustAcquire(t, lockPath(t)) // another maildrop is free
-	if err := l.Unlock(); err != nil {
-		t.Fatalf("Unlock: %v", err)
+	if fi.Size() != lockRecordSize {
+		t.Errorf("lock file of %d bytes, want %d", fi.Size(), lockRecordSize)
 	}
-	expectGone(t, path)
+	expectInUse(t, path) // another session of this process
+	expectHeld(t, path, l)
+	other := mustAcquire(t, lockPath(t)) // another maildrop is free
+	mustUnlock(t, l)
+	expectFree(t, path) // the file stays
+	after, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(fi, after) {
+		t.Error("the lock file was replaced at release")
+	}
 	if err := l.Unlock(); err != nil { // twice
 		t.Errorf("second Unlock: %v", err)
 	}
+	expectFree(t, path)
 	var nilLock *OwnerLock
 	if err := nilLock.Unlock(); err != nil {
 		t.Errorf("Unlock of nil: %v", err)
 	}
-	l = mustAcquire(t, path) // free again
-	if err := l.Unlock(); err != nil {
-		t.Fatal(err)
+	again := mustAcquire(t, path) // free again
+	if again.token == l.token {
+		t.Errorf("the lock was taken again with the same token %d", l.token)
 	}
-	if err := other.Unlock(); err != nil {
-		t.Fatal(err)
-	}
+	expectHeld(t, path, again)
+	expectInUse(t, path)
+	mustUnlock(t, again)
+	expectFree(t, path)
+	mustUnlock(t, other)
 	expectNoLocks(t)
+}
+
+func TestOwnerLockFreeContent(t *testing.T) {
+	// A new file, an empty one (created by someone else, or by an older
+	// caddy-pop3 that no longer holds it), white space and the free
+	// record are all free, however fresh.
+	for _, content := range []string{"", "\n", " \t\r\n", string(freeRecord), strings.Repeat(" ", 600) + "\n"} {
+		t.Run(fmt.Sprintf("%d bytes", len(content)), func(t *testing.T) {
+			path := lockPath(t)
+			writeAged(t, path, content, time.Now())
+			l := mustAcquire(t, path)
+			expectHeld(t, path, l)
+			mustUnlock(t, l)
+			expectFree(t, path)
+			expectNoLocks(t)
+		})
+	}
 }
 
 func TestOwnerLockUnparseableAndForeign(t *testing.T) {
 	me := self()
+	padded := func(id *identity, token uint64) string { return string(id.appendRecord(nil, token)) }
+	elsewhere := newIdentity(me.pid, me.start, "other-boot", me.pidns, "elsewhere")
+	otherNS := newIdentity(1, "1", me.boot, "pid:[1]", me.host)
 	tests := []struct {
 		name    string
 		content string
 		age     time.Duration
 		held    bool
 	}{
-		{name: "empty young (being created)", content: "", age: time.Second, held: true},
-		{name: "empty old (older caddy-pop3)", content: "", age: time.Minute},
 		{name: "foreign young", content: "12345\n", age: 10 * time.Second, held: true},
 		{name: "foreign old", content: "12345\n", age: time.Hour},
-		{name: "no newline young", content: strings.TrimSuffix(me.line, "\n"), age: time.Second, held: true},
+		{name: "foreign in the future", content: "12345\n", age: -time.Hour, held: true},
+		{name: "no newline young", content: strings.TrimSuffix(me.line(1), "\n"), age: time.Second, held: true},
+		{name: "bad lock= young", content: me.key + " lock=x\n", age: time.Second, held: true},
+		{name: "bad lock= old", content: me.key + " lock=x\n", age: time.Minute},
 		{name: "missing field old", content: "caddy-pop3 pid=1 start=1 boot=x host=h\n", age: time.Minute},
 		{name: "too long old", content: "caddy-pop3 pid=1 start=1 boot=x pidns=y host=" + strings.Repeat("h", maxOwnerLine) + "\n", age: time.Minute},
-		{name: "in the future", content: "", age: -time.Hour, held: true},
-		{name: "own leftover", content: me.line, age: time.Second},
-		{name: "own leftover old", content: me.line, age: time.Hour},
-		{name: "other host fresh", content: newIdentity(me.pid, me.start, "other-boot", me.pidns, "elsewhere").line, age: StaleLockAge - time.Minute, held: true},
-		{name: "other host old", content: newIdentity(me.pid, me.start, "other-boot", me.pidns, "elsewhere").line, age: StaleLockAge + time.Minute},
-		{name: "other pid namespace fresh", content: newIdentity(1, "1", me.boot, "pid:[1]", me.host).line, age: 2 * time.Minute, held: true},
-		{name: "other pid namespace old", content: newIdentity(1, "1", me.boot, "pid:[1]", me.host).line, age: StaleLockAge + time.Second},
+		{name: "own leftover without lock=", content: me.key + "\n", age: time.Second},
+		{name: "own leftover", content: me.line(1 << 62), age: time.Second},
+		{name: "own leftover padded", content: padded(me, 1<<62), age: time.Second},
+		{name: "own leftover old", content: me.line(1 << 62), age: time.Hour},
+		{name: "other host fresh", content: elsewhere.line(1), age: StaleLockAge - time.Minute, held: true},
+		{name: "other host fresh padded", content: padded(elsewhere, 1), age: StaleLockAge - time.Minute, held: true},
+		{name: "other host fresh without lock=", content: elsewhere.key + "\n", age: StaleLockAge - time.Minute, held: true},
+		{name: "other host old", content: elsewhere.line(1), age: StaleLockAge + time.Minute},
+		{name: "other host old padded", content: padded(elsewhere, 1), age: StaleLockAge + time.Minute},
+		{name: "other pid namespace fresh", content: otherNS.line(7), age: 2 * time.Minute, held: true},
+		{name: "other pid namespace old", content: otherNS.line(7), age: StaleLockAge + time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,12 +306,7 @@ func TestOwnerLockUnparseableAndForeign(t *testing.T) {
 func checkOwner(t *testing.T, content string, mtime time.Time, held bool) {
 	t.Helper()
 	path := lockPath(t)
-	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chtimes(path, mtime, mtime); err != nil {
-		t.Fatal(err)
-	}
+	writeAged(t, path, content, mtime)
 	before, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -257,7 +318,7 @@ func checkOwner(t *testing.T, content string, mtime time.Time, held bool) {
 		return
 	}
 	l := mustAcquire(t, path)
-	expectContent(t, path, self().line)
+	expectHeld(t, path, l)
 	after, err := os.Stat(path)
 	if err != nil {
 		t.Fatal(err)
@@ -269,40 +330,185 @@ func checkOwner(t *testing.T, content string, mtime time.Time, held bool) {
 		t.Errorf("taken-over lock file has mtime %v, want now", after.ModTime())
 	}
 	expectInUse(t, path)
-	if err := l.Unlock(); err != nil {
-		t.Fatal(err)
-	}
-	expectGone(t, path)
+	mustUnlock(t, l)
+	expectFree(t, path)
 	expectNoLocks(t)
 }
 
-func TestOwnerLockFlockHeld(t *testing.T) {
-	// An older caddy-pop3 holds the file by flock, or another would-be
-	// owner is looking at it: even a stale lock is then in use.
+func TestOwnerLockOwnLeftover(t *testing.T) {
+	// A record of this process whose token is not registered (a lock
+	// whose Unlock could not free it) is a leftover: taken over, even
+	// while another lock of this process is held.
 	path := lockPath(t)
-	if err := os.WriteFile(path, nil, 0o600); err != nil {
+	busy := mustAcquire(t, lockPath(t))
+	writeAged(t, path, record(busy.token+1000), time.Now())
+	l := mustAcquire(t, path)
+	expectHeld(t, path, l)
+	expectInUse(t, path)
+	mustUnlock(t, l)
+	expectFree(t, path)
+	mustUnlock(t, busy)
+	expectNoLocks(t)
+}
+
+func TestOwnerLockAliasedPaths(t *testing.T) {
+	// The record names the lock, not the path: another path to the same
+	// file finds it held.
+	dir := t.TempDir()
+	path := filepath.Join(dir, "caddy-pop3.lock")
+	l := mustAcquire(t, path)
+	hard := filepath.Join(dir, "hard.lock")
+	if err := os.Link(path, hard); err != nil {
 		t.Fatal(err)
 	}
-	old := time.Now().Add(-time.Hour)
-	if err := os.Chtimes(path, old, old); err != nil {
+	linkedDir := filepath.Join(t.TempDir(), "maildir")
+	if err := os.Symlink(dir, linkedDir); err != nil {
 		t.Fatal(err)
 	}
+	for _, alias := range []string{hard, filepath.Join(linkedDir, "caddy-pop3.lock"), filepath.Join(dir, ".", "caddy-pop3.lock")} {
+		expectInUse(t, alias)
+	}
+	mustUnlock(t, l)
+	expectFree(t, hard)
+	l = mustAcquire(t, filepath.Join(linkedDir, "caddy-pop3.lock"))
+	expectInUse(t, path)
+	mustUnlock(t, l)
+	expectFree(t, path)
+	expectNoLocks(t)
+}
+
+func TestOwnerLockLongContent(t *testing.T) {
+	for _, size := range []int{lockRecordSize + 1, 300, maxOwnerLine, maxOwnerLine + 1, 64 << 10} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			path := lockPath(t)
+			content := strings.Repeat("x", size-1) + "\n"
+			// Fresh, it is in use and left alone.
+			writeAged(t, path, content, time.Now())
+			expectInUse(t, path)
+			expectContent(t, path, content)
+			// Old, it is taken over and cut to one record.
+			writeAged(t, path, content, time.Now().Add(-time.Hour))
+			l := mustAcquire(t, path)
+			expectHeld(t, path, l)
+			mustUnlock(t, l)
+			expectFree(t, path)
+			expectNoLocks(t)
+		})
+	}
+	t.Run("long free", func(t *testing.T) {
+		path := lockPath(t)
+		writeAged(t, path, strings.Repeat(" ", 600)+"\n", time.Now())
+		l := mustAcquire(t, path)
+		expectHeld(t, path, l) // exactly lockRecordSize bytes
+		mustUnlock(t, l)
+		expectFree(t, path)
+	})
+}
+
+// holdFlock takes a flock of path on a descriptor of its own, as an older
+// caddy-pop3 or a would-be owner deciding; release drops it.
+func holdFlock(t *testing.T, path string) (release func()) {
+	t.Helper()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		_ = f.Close()
 		t.Fatal(err)
 	}
-	expectInUse(t, path)
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_UN); err != nil {
-		t.Fatal(err)
+	var once sync.Once
+	release = func() { once.Do(func() { _ = f.Close() }) }
+	t.Cleanup(release)
+	return release
+}
+
+func TestOwnerLockFlockHeld(t *testing.T) {
+	// An older caddy-pop3 holds the file by flock, or another would-be
+	// owner is looking at it: even a free or stale lock is then in use.
+	for _, content := range []string{"", "12345\n"} {
+		t.Run(fmt.Sprintf("%q", content), func(t *testing.T) {
+			path := lockPath(t)
+			writeAged(t, path, content, time.Now().Add(-time.Hour))
+			release := holdFlock(t, path)
+			expectInUse(t, path)
+			expectContent(t, path, content)
+			release()
+			l := mustAcquire(t, path)
+			mustUnlock(t, l)
+			expectFree(t, path)
+			expectNoLocks(t)
+		})
 	}
+}
+
+func TestOwnerLockUnlockWaitsForFlock(t *testing.T) {
+	path := lockPath(t)
+
+	// Someone looks at the file for a moment: Unlock waits for it.
 	l := mustAcquire(t, path)
-	if err := l.Unlock(); err != nil {
-		t.Fatal(err)
+	release := holdFlock(t, path)
+	time.AfterFunc(20*time.Millisecond, release)
+	mustUnlock(t, l)
+	expectFree(t, path)
+	expectNoLocks(t)
+
+	// Someone holds it for good (an older caddy-pop3): Unlock gives up,
+	// the record stays, and this process takes it for a leftover.
+	l = mustAcquire(t, path)
+	release = holdFlock(t, path)
+	start := time.Now()
+	if err := l.Unlock(); err == nil {
+		t.Error("Unlock succeeded without the flock")
 	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Unlock gave up after %v", d)
+	}
+	expectNoLocks(t)
+	expectHeld(t, path, l)
+	release()
+	again := mustAcquire(t, path)
+	expectHeld(t, path, again)
+	mustUnlock(t, again)
+	expectFree(t, path)
+	expectNoLocks(t)
+}
+
+func TestOwnerLockProcFDReader(t *testing.T) {
+	// A program that looks at the process's descriptors (lsof, ss -p)
+	// can make a descriptor that was just closed keep its flock for a
+	// moment: a free lock must not look in use for that.
+	if _, err := os.ReadDir("/proc/self/fd"); err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for fd := range 32 {
+				_, _ = os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+			}
+		}
+	})
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	path := lockPath(t)
+	for i := range 10000 {
+		l, err := AcquireOwnerLock(path)
+		if err != nil {
+			t.Fatalf("cycle %d: %v", i, err)
+		}
+		mustUnlock(t, l)
+	}
+	expectFree(t, path)
+	expectNoLocks(t)
 }
 
 func TestOwnerLockSymlink(t *testing.T) {
@@ -339,39 +545,57 @@ func TestOwnerLockSymlink(t *testing.T) {
 	}
 }
 
-func TestOwnerLockUnlockKeepsAnotherFile(t *testing.T) {
-	// Someone removed the lock file by hand and another lock file is
-	// there now: Unlock must not remove it.
-	for _, reuse := range []bool{false, true} {
-		t.Run(fmt.Sprintf("inode reused=%v", reuse), func(t *testing.T) {
+func TestOwnerLockUnlockLeavesAnotherOwner(t *testing.T) {
+	// The record is no longer this lock's: Unlock leaves it alone.
+	me := self()
+	tests := []struct {
+		name    string
+		content func(l *OwnerLock) string
+		replace bool // a new file, rather than the same one rewritten
+	}{
+		{name: "another machine took over", content: func(*OwnerLock) string {
+			return string(newIdentity(1, "1", "b", "n", "elsewhere").appendRecord(nil, 9))
+		}},
+		{name: "another lock of this process", content: func(l *OwnerLock) string { return record(l.token + 1) }},
+		{name: "this process's line without lock=", content: func(*OwnerLock) string { return me.key + "\n" }},
+		{name: "free", content: func(*OwnerLock) string { return string(freeRecord) }},
+		{name: "foreign", content: func(*OwnerLock) string { return "12345\n" }},
+		{name: "replaced by hand", content: func(*OwnerLock) string {
+			return newIdentity(1, "1", "b", "n", "elsewhere").line(3)
+		}, replace: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
 			path := lockPath(t)
 			l := mustAcquire(t, path)
-			other := newIdentity(1, "1", "b", "n", "elsewhere").line
-			if reuse {
-				// A file system may give the next file the
-				// removed one's inode number: even then, the
-				// file is not ours.
-				if err := os.Truncate(path, 0); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, []byte(other), 0o600); err != nil {
-					t.Fatal(err)
-				}
-			} else {
-				if err := os.WriteFile(path+".new", []byte(other), 0o600); err != nil {
+			want := tt.content(l)
+			if tt.replace {
+				if err := os.WriteFile(path+".new", []byte(want), 0o600); err != nil {
 					t.Fatal(err)
 				}
 				if err := os.Rename(path+".new", path); err != nil {
 					t.Fatal(err)
 				}
+			} else if err := os.WriteFile(path, []byte(want), 0o600); err != nil {
+				t.Fatal(err)
 			}
-			if err := l.Unlock(); err != nil {
-				t.Fatalf("Unlock: %v", err)
-			}
-			expectContent(t, path, other)
+			mustUnlock(t, l)
+			expectContent(t, path, want)
 			expectNoLocks(t)
 		})
 	}
+	t.Run("removed by hand", func(t *testing.T) {
+		path := lockPath(t)
+		l := mustAcquire(t, path)
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		mustUnlock(t, l)
+		if _, err := os.Lstat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("lock file after Unlock: %v, want none (not recreated)", err)
+		}
+		expectNoLocks(t)
+	})
 }
 
 func TestOwnerLockRace(t *testing.T) {
@@ -380,15 +604,9 @@ func TestOwnerLockRace(t *testing.T) {
 			path := lockPath(t)
 			for round := range 20 {
 				if stale {
-					// Left by an older version: all of them try to
-					// take it over at once.
-					if err := os.WriteFile(path, nil, 0o600); err != nil {
-						t.Fatal(err)
-					}
-					old := time.Now().Add(-time.Hour)
-					if err := os.Chtimes(path, old, old); err != nil {
-						t.Fatal(err)
-					}
+					// Left by something else long ago: all of them
+					// try to take it over at once.
+					writeAged(t, path, "12345\n", time.Now().Add(-time.Hour))
 				}
 				const n = 32
 				var (
@@ -421,10 +639,9 @@ func TestOwnerLockRace(t *testing.T) {
 					t.Fatalf("round %d: %d winners, want 1", round, len(got))
 				}
 				l := <-got
-				expectContent(t, path, self().line)
-				if err := l.Unlock(); err != nil {
-					t.Fatal(err)
-				}
+				expectHeld(t, path, l)
+				mustUnlock(t, l)
+				expectFree(t, path)
 				expectNoLocks(t)
 			}
 		})
@@ -454,9 +671,10 @@ func TestOwnerLockHoldsNoDescriptor(t *testing.T) {
 		t.Errorf("%d descriptors with 100 more locks held, %d before", after, before)
 	}
 	for _, l := range append(held, warm) {
-		if err := l.Unlock(); err != nil {
-			t.Fatal(err)
-		}
+		mustUnlock(t, l)
+	}
+	if after := countFDs(); after != before {
+		t.Errorf("%d descriptors after release, %d before", after, before)
 	}
 	expectNoLocks(t)
 }
@@ -466,29 +684,59 @@ func TestOwnerLockRefresh(t *testing.T) {
 	refreshInterval = 10 * time.Millisecond
 	defer func() { refreshInterval = saved }()
 
+	old := time.Now().Add(-time.Hour)
+	mtime := func(path string) time.Time {
+		t.Helper()
+		fi, err := os.Lstat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.ModTime()
+	}
+
 	path := lockPath(t)
 	l := mustAcquire(t, path)
-	old := time.Now().Add(-time.Hour)
+	// A lock whose file was replaced by a symbolic link, and one whose
+	// file another owner took over: the refresher touches neither.
+	dir := t.TempDir()
+	linked := filepath.Join(dir, "linked.lock")
+	target := filepath.Join(dir, "target")
+	ll := mustAcquire(t, linked)
+	writeAged(t, target, record(ll.token), old)
+	if err := os.Remove(linked); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, linked); err != nil {
+		t.Fatal(err)
+	}
+	taken := lockPath(t)
+	tl := mustAcquire(t, taken)
+	theirs := newIdentity(1, "1", "b", "n", "elsewhere").line(1)
+	writeAged(t, taken, theirs, old)
+
 	if err := os.Chtimes(path, old, old); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for {
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if time.Since(fi.ModTime()) < time.Minute {
-			break
-		}
+	for time.Since(mtime(path)) > time.Minute {
 		if time.Now().After(deadline) {
 			t.Fatal("the lock file was not touched")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if err := l.Unlock(); err != nil {
-		t.Fatal(err)
+	time.Sleep(5 * refreshInterval) // a few more rounds
+	if !mtime(target).Equal(old) {
+		t.Error("the refresher followed a symbolic link")
 	}
+	if !mtime(taken).Equal(old) {
+		t.Error("the refresher touched another owner's lock file")
+	}
+	for _, l := range []*OwnerLock{l, ll, tl} {
+		_ = l.Unlock()
+	}
+	expectContent(t, target, record(ll.token))
+	expectContent(t, taken, theirs)
+	expectFree(t, path)
 	expectNoLocks(t) // the refresher is gone with the last lock
 }
 
@@ -502,15 +750,20 @@ func TestOwnerLockCrossProcess(t *testing.T) {
 		t.Fatalf("helper: %s", h.said)
 	}
 	expectInUse(t, path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if owner, _, ok := parseOwner(b); !ok || owner.pid != h.cmd.Process.Pid || len(b) != lockRecordSize {
+		t.Errorf("lock file of the helper holds %q", b)
+	}
 	h.stop(t) // releases it
-	expectGone(t, path)
+	expectFree(t, path)
 	l := mustAcquire(t, path)
 	if h := startHelper(t, "hold:"+path); !strings.HasPrefix(h.said, "err "+ErrInUse.Error()) {
 		t.Errorf("helper took a lock this process holds: %s", h.said)
 	}
-	if err := l.Unlock(); err != nil {
-		t.Fatal(err)
-	}
+	mustUnlock(t, l)
 
 	// A holder killed with SIGKILL leaves a lock that is taken over at
 	// once.
@@ -521,23 +774,29 @@ func TestOwnerLockCrossProcess(t *testing.T) {
 	expectInUse(t, path)
 	h.kill(t)
 	l = mustAcquire(t, path)
-	expectContent(t, path, self().line)
-	if err := l.Unlock(); err != nil {
-		t.Fatal(err)
-	}
+	expectHeld(t, path, l)
+	mustUnlock(t, l)
+	expectFree(t, path)
 	expectNoLocks(t)
 }
 
 func TestParseOwner(t *testing.T) {
 	tests := []struct {
-		line string
-		ok   bool
-		pid  int
-		host string
+		line  string
+		ok    bool
+		pid   int
+		host  string
+		token uint64
 	}{
+		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=pid:[1] host=h lock=5\n", ok: true, pid: 42, host: "h", token: 5},
 		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=pid:[1] host=h\n", ok: true, pid: 42, host: "h"},
-		{line: "caddy-pop3 host=h pidns=- boot=- start=- pid=42 future=x\n", ok: true, pid: 42, host: "h"},
+		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=pid:[1] host=h lock=18446744073709551615" + strings.Repeat(" ", 150) + "\n", ok: true, pid: 42, host: "h", token: 1<<64 - 1},
+		{line: "caddy-pop3 host=h pidns=- boot=- start=- lock=3 pid=42 future=x\n", ok: true, pid: 42, host: "h", token: 3},
+		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h lock=-1\n", ok: false},
+		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h lock=x\n", ok: false},
+		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h lock=\n", ok: false},
 		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h", ok: false},
+		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h   ", ok: false},
 		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h\r\n", ok: false},
 		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h\nmore\n", ok: false},
 		{line: "caddy-pop3 pid=0 start=7 boot=b pidns=n host=h\n", ok: false},
@@ -547,17 +806,18 @@ func TestParseOwner(t *testing.T) {
 		{line: "caddy-pop3 pid=42 start= boot=b pidns=n host=h\n", ok: false},
 		{line: "caddy-pop3 pid=42 start boot=b pidns=n host=h\n", ok: false},
 		{line: "dovecot pid=42 start=7 boot=b pidns=n host=h\n", ok: false},
+		{line: string(freeRecord), ok: false},
 		{line: "\n", ok: false},
 		{line: "", ok: false},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%q", tt.line), func(t *testing.T) {
-			id, ok := parseOwner([]byte(tt.line))
+			id, token, ok := parseOwner([]byte(tt.line))
 			if ok != tt.ok {
 				t.Fatalf("ok = %v, want %v", ok, tt.ok)
 			}
-			if ok && (id.pid != tt.pid || id.host != tt.host) {
-				t.Errorf("pid %d host %q, want %d %q", id.pid, id.host, tt.pid, tt.host)
+			if ok && (id.pid != tt.pid || id.host != tt.host || token != tt.token) {
+				t.Errorf("pid %d host %q lock %d, want %d %q %d", id.pid, id.host, token, tt.pid, tt.host, tt.token)
 			}
 		})
 	}
@@ -565,15 +825,69 @@ func TestParseOwner(t *testing.T) {
 
 func TestIdentityLine(t *testing.T) {
 	id := newIdentity(7, "", "b\n", " pid:[1] ", "my host\x00é")
-	want := "caddy-pop3 pid=7 start=- boot=b pidns=pid:[1] host=my_host___\n"
-	if id.line != want {
-		t.Errorf("line %q, want %q", id.line, want)
+	want := "caddy-pop3 pid=7 start=- boot=b pidns=pid:[1] host=my_host___ lock=12\n"
+	if got := id.line(12); got != want {
+		t.Errorf("line %q, want %q", got, want)
 	}
-	back, ok := parseOwner([]byte(id.line))
-	if !ok || back.line != id.line {
-		t.Errorf("parsed back as %+v, %v", back, ok)
+	rec := string(id.appendRecord([]byte("x"), 12))
+	if wantRec := "x" + strings.TrimSuffix(want, "\n") + strings.Repeat(" ", lockRecordSize-len(want)) + "\n"; rec != wantRec {
+		t.Errorf("record %q, want %q", rec, wantRec)
+	}
+	for _, s := range []string{id.line(12), rec[1:]} {
+		back, token, ok := parseOwner([]byte(s))
+		if !ok || back.key != id.key || token != 12 {
+			t.Errorf("%q parsed back as %+v, %d, %v", s, back, token, ok)
+		}
+	}
+	// A line too long for a record is not cut.
+	long := newIdentity(7, "1", "b", "n", strings.Repeat("h", 300))
+	if rec := long.appendRecord(nil, 1); string(rec) != long.line(1) {
+		t.Errorf("long record %q, want %q", rec, long.line(1))
 	}
 	if self().pid != os.Getpid() || self().host == "" {
 		t.Errorf("self() = %+v", self())
+	}
+	if len(freeRecord) != lockRecordSize || !isFree(freeRecord) {
+		t.Errorf("free record %q", freeRecord)
+	}
+}
+
+// BenchmarkOwnerLock measures a session's lock: acquire and release. In
+// "one path", one lock file over and over; in "parallel", every goroutine
+// its own maildir's, as concurrent sessions of different users.
+func BenchmarkOwnerLock(b *testing.B) {
+	b.Run("one path", func(b *testing.B) {
+		path := filepath.Join(b.TempDir(), "caddy-pop3.lock")
+		b.ReportAllocs()
+		for b.Loop() {
+			benchCycle(b, path)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		dir := b.TempDir()
+		var next atomic.Int64
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			sub := filepath.Join(dir, fmt.Sprint(next.Add(1)))
+			if err := os.Mkdir(sub, 0o700); err != nil {
+				b.Error(err)
+				return
+			}
+			path := filepath.Join(sub, "caddy-pop3.lock")
+			for pb.Next() {
+				benchCycle(b, path)
+			}
+		})
+	})
+}
+
+// benchCycle takes and releases the lock at path.
+func benchCycle(b *testing.B, path string) {
+	l, err := AcquireOwnerLock(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Unlock(); err != nil {
+		b.Fatal(err)
 	}
 }

@@ -24,8 +24,9 @@ func init() {
 }
 
 // LockFileName is the name of the file, in the root of each maildir, that
-// is the maildrop's lock (a storage.OwnerLock): it exists, naming the
-// process that holds the maildrop, for as long as a session holds it.
+// is the maildrop's lock (a storage.OwnerLock): created at the first login,
+// it stays, and holds either the record of the process whose session holds
+// the maildrop or a free record.
 const LockFileName = "caddy-pop3.lock"
 
 // The subdirectories of a maildir.
