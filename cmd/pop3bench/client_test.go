@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"net"
 	"strings"
@@ -9,15 +10,27 @@ import (
 	"time"
 )
 
-// retrFrom runs client.retr against a server that answers with wire.
-func retrFrom(t *testing.T, wire string, bufSize int) (retrieved, error) {
+// retrFrom runs client.retr against a server that answers with wire, in
+// writes of chunk octets (all at once when chunk is 0): the client then
+// sees every way a response can be cut between reads.
+func retrFrom(t *testing.T, wire string, bufSize, chunk int) (retrieved, error) {
 	t.Helper()
 	srv, cli := net.Pipe()
 	t.Cleanup(func() { srv.Close(); cli.Close() })
 	go func() {
 		buf := make([]byte, 64)
 		_, _ = srv.Read(buf) // the RETR command
-		_, _ = srv.Write([]byte("+OK\r\n" + wire))
+		out := []byte("+OK\r\n" + wire)
+		if chunk == 0 {
+			chunk = len(out)
+		}
+		for len(out) > 0 {
+			n := min(chunk, len(out))
+			if _, err := srv.Write(out[:n]); err != nil {
+				return
+			}
+			out = out[n:]
+		}
 	}()
 	c := newClient(cli, 2*time.Second, nil, bufSize)
 	return c.retr(1)
@@ -29,7 +42,7 @@ func TestRetr(t *testing.T) {
 	// of one fragment and the LF at the start of the next.
 	for n := bufSize - 4; n <= bufSize+4; n++ {
 		line := strings.Repeat("x", n)
-		m, err := retrFrom(t, line+"\r\n..dot\r\n.\r\n", bufSize)
+		m, err := retrFrom(t, line+"\r\n..dot\r\n.\r\n", bufSize, 0)
 		want := line + "\r\n.dot\r\n"
 		if err != nil || m.size != int64(len(want)) || m.crc != crc32.Checksum([]byte(want), castagnoli) {
 			t.Errorf("line of %d: got %+v, %v; want %d octets", n, m, err, len(want))
@@ -44,21 +57,27 @@ func TestRetr(t *testing.T) {
 		{"stuffed dots", "...\r\n..x\r\n.\r\n", "..\r\n.x\r\n", ""},
 		{"unstuffed dot line", ".x\r\nok\r\n.\r\n", "", "single '.'"},
 		{"bare LF", "a\nb\r\n.\r\n", "", "bare LF"},
+		{"bare LF on an empty line", "a\r\n\nb\r\n.\r\n", "", "bare LF"},
+		{"CR alone then LF line", "a\r\r\n.\r\n", "a\r\r\n", ""},
+		{"dots inside lines", "a.b\r\n\r\n..\r\nx.\r\n.\r\n", "a.b\r\n\r\n.\r\nx.\r\n", ""},
+		{"stuffed dot then terminator", "..\r\n..\r\n.\r\n", ".\r\n.\r\n", ""},
 		{"long line with bare LF", strings.Repeat("y", 700) + "\n.\r\n", "", "bare LF"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			m, err := retrFrom(t, tc.wire, bufSize)
-			if tc.bad != "" {
-				var ie *integrityError
-				if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.bad) {
-					t.Errorf("got %v, want an integrity error with %q", err, tc.bad)
+		for _, chunk := range []int{0, 1, 2, 3, 5} {
+			t.Run(fmt.Sprintf("%s/writes of %d", tc.name, chunk), func(t *testing.T) {
+				m, err := retrFrom(t, tc.wire, bufSize, chunk)
+				if tc.bad != "" {
+					var ie *integrityError
+					if !errors.As(err, &ie) || !strings.Contains(err.Error(), tc.bad) {
+						t.Errorf("got %v, want an integrity error with %q", err, tc.bad)
+					}
+					return
 				}
-				return
-			}
-			if err != nil || m.size != int64(len(tc.want)) || m.crc != crc32.Checksum([]byte(tc.want), castagnoli) {
-				t.Errorf("got %+v, %v; want %q", m, err, tc.want)
-			}
-		})
+				if err != nil || m.size != int64(len(tc.want)) || m.crc != crc32.Checksum([]byte(tc.want), castagnoli) {
+					t.Errorf("got %+v, %v; want %q", m, err, tc.want)
+				}
+			})
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -25,14 +26,43 @@ type file struct {
 // scan fills md with the snapshot of the maildir: it moves new/ messages
 // into cur/, sizes the messages whose name does not say their size (and
 // records it in the name), sorts them oldest first and gives them UIDLs.
+// When cur/ and new/ have not changed since an earlier scan, it takes that
+// scan's result from the listing cache (see listcache.go).
 func (md *maildrop) scan() error {
-	curNames, err := listMessages(filepath.Join(md.root, dirCur))
+	now := time.Now()
+	curStamp, errCur := stampDir(filepath.Join(md.root, dirCur))
+	newStamp, errNew := stampDir(filepath.Join(md.root, dirNew))
+	stamped := errCur == nil && errNew == nil
+	if stamped {
+		if files, msgs, ok := listings.get(md.root, curStamp, newStamp); ok {
+			md.files, md.msgs = files, msgs
+			return nil
+		}
+	}
+	changed, err := md.list()
 	if err != nil {
 		return err
 	}
+	if stamped && !changed && curStamp.settledBy(now) && newStamp.settledBy(now) {
+		listings.put(md.root, &listing{
+			cur: curStamp, new: newStamp,
+			files: slices.Clone(md.files), msgs: slices.Clone(md.msgs),
+		})
+	}
+	return nil
+}
+
+// list reads cur/ and new/ and fills md (see scan). It reports whether it
+// changed the maildir (moved, renamed or removed a file) or left a message
+// out: then its result is not worth caching.
+func (md *maildrop) list() (changed bool, err error) {
+	curNames, err := listMessages(filepath.Join(md.root, dirCur))
+	if err != nil {
+		return false, err
+	}
 	newNames, err := listMessages(filepath.Join(md.root, dirNew))
 	if err != nil {
-		return err
+		return false, err
 	}
 	listed := make(map[string]bool, len(curNames))
 	for _, name := range curNames {
@@ -55,14 +85,19 @@ func (md *maildrop) scan() error {
 			var err error
 			size, err = wireSizeOf(filepath.Join(md.root, dir, name), buf)
 			if errors.Is(err, fs.ErrNotExist) {
+				changed = true
 				return // moved or removed by another program since the listing
 			}
 			if err != nil {
 				md.logger.Warn("skipping unreadable message", zap.String("file", filepath.Join(md.root, dir, name)), zap.Error(err))
+				changed = true
 				return
 			}
 		}
 		target := curName(base, fields, info, size, !known)
+		if dir != dirCur || name != target {
+			changed = true
+		}
 		dir, name, dup := md.settle(dir, name, target, listed)
 		if dup {
 			return
@@ -91,6 +126,7 @@ func (md *maildrop) scan() error {
 		if err := os.Remove(md.path(b.file)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			md.logger.Warn("removing duplicate name of a message", zap.String("file", md.path(b.file)), zap.Error(err))
 		}
+		changed = true
 		return true
 	})
 	md.files = make([]file, len(entries))
@@ -100,7 +136,7 @@ func (md *maildrop) scan() error {
 		md.files[i] = e.file
 		md.msgs[i] = storage.Message{UID: uniqueUID(e.base, used), Size: e.size}
 	}
-	return nil
+	return changed, nil
 }
 
 // settle gives the message dir/name the name target in cur/ (a no-op when
