@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
 # bench/compare.sh: caddy-pop3 against Dovecot 2.3, side by side, on this
 # machine. It generates a maildir tree, gives each server its own copy (both
-# move new/ to cur/ and rename files), starts one server at a time on
-# 127.0.0.1, runs cmd/pop3bench against it, and prints a table with the
-# ratios. Run as root from anywhere in the repository:
+# move new/ to cur/ and rename files), runs cmd/pop3bench against each on
+# 127.0.0.1, and prints a table with the ratios. Run as root from anywhere
+# in the repository:
 #
 #	sudo bench/compare.sh
 #
 # Settings (environment variables, defaults in brackets):
 #	WORK          scratch directory [/var/tmp/caddy-pop3-bench]
 #	DURATION      length of each timed run [20s]
+#	ROUNDS        rounds of the load runs [3]. Both servers stay up (the one
+#	              not measured is idle) and each round runs every load
+#	              once on each, back to back, alternating which goes
+#	              first; the table shows the median of the rounds. On a
+#	              shared machine whose speed drifts, this pairs every
+#	              measurement of one server with one of the other taken
+#	              under the same conditions.
 #	SMALL_USERS   users with SMALL_MESSAGES x SMALL_SIZE mail [32]
 #	              (a maildrop is locked per session, so 32 clients need
 #	              32 users; with fewer, the extra clients wait their turn)
@@ -31,6 +38,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 WORK=${WORK:-/var/tmp/caddy-pop3-bench}
 DURATION=${DURATION:-20s}
+ROUNDS=${ROUNDS:-3}
 SMALL_USERS=${SMALL_USERS:-32}
 SMALL_MESSAGES=${SMALL_MESSAGES:-20}
 SMALL_SIZE=${SMALL_SIZE:-4096}
@@ -208,18 +216,35 @@ start_dovecot() {
 	wait_greeting "$PORT_DOVECOT" "$SERVER_PID" || { tail -20 "$dir/dovecot.log" "$dir/stdout.log" >&2; die "Dovecot did not start"; }
 }
 
-stop_server() {
-	[[ -n $SERVER_PID ]] || return 0
-	kill "$SERVER_PID" 2>/dev/null || true
+# stop_pid PID: stop a server, forcibly after 10 s.
+stop_pid() {
+	local p=$1
+	kill "$p" 2>/dev/null || true
 	for _ in $(seq 1 100); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
+		kill -0 "$p" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -9 "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
+	kill -9 "$p" 2>/dev/null || true
+	wait "$p" 2>/dev/null || true
+}
+
+stop_server() {
+	[[ -n $SERVER_PID ]] || return 0
+	stop_pid "$SERVER_PID"
 	SERVER_PID=
 }
-trap stop_server EXIT
+
+# OTHER_PIDS are servers started by run_loads, all up at once.
+OTHER_PIDS=()
+stop_all() {
+	stop_server
+	local p
+	for p in "${OTHER_PIDS[@]}"; do
+		stop_pid "$p"
+	done
+	OTHER_PIDS=()
+}
+trap stop_all EXIT
 
 # --- runs ---------------------------------------------------------------------
 
@@ -232,7 +257,7 @@ bench() {
 		tee "$OUT/$name.txt" | sed 's/^/   /' >&2 || true
 }
 
-# start SERVER: start it and set PORT.
+# start SERVER: start it and set PORT; its process id is SERVER_PID.
 start() {
 	case $1 in
 	ours) start_ours; PORT=$PORT_OURS ;;
@@ -241,66 +266,114 @@ start() {
 	esac
 }
 
-run_server() {
-	local s=$1 port idle
-	idle=$IDLE_OURS
+# run_idle SERVER: idle mode on a fresh server, whose memory before the
+# connections is the baseline.
+run_idle() {
+	local s=$1 idle=$IDLE_OURS
 	[[ $s == dovecot ]] && idle=$IDLE_DOVECOT
-	# Idle mode on a fresh server, whose memory is then the baseline; the
-	# load runs get a fresh server of their own.
 	start "$s"
 	bench "$s-idle" "$PORT" -mode idle -first-user "$IDLE_FIRST" -users "$idle" -connections "$idle" -pid "$SERVER_PID" -hold "$HOLD"
 	stop_server
-	start "$s"
-	port=$PORT
-	for c in 8 32; do
-		bench "$s-small-$c" "$port" -mode small -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -pid "$SERVER_PID"
+}
+
+# The load runs: mode and clients.
+LOADS=("small 8" "small 32" "big 1" "big 4")
+
+# run_loads: every server up at once, on fresh processes; ROUNDS rounds
+# of every load on each server back to back.
+run_loads() {
+	local -A pid port
+	local s r load mode c order
+	for s in $SERVERS; do
+		start "$s"
+		pid[$s]=$SERVER_PID port[$s]=$PORT
+		OTHER_PIDS+=("$SERVER_PID")
+		SERVER_PID=
 	done
-	for c in 1 4; do
-		bench "$s-big-$c" "$port" -mode big -clients "$c" -first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src" -pid "$SERVER_PID"
+	for r in $(seq 1 "$ROUNDS"); do
+		order=$SERVERS
+		((r % 2 == 0)) && order=$(tr ' ' '\n' <<<"$SERVERS" | tac | tr '\n' ' ')
+		for load in "${LOADS[@]}"; do
+			read -r mode c <<<"$load"
+			for s in $order; do
+				if [[ $mode == small ]]; then
+					bench "$s-$mode-$c-r$r" "${port[$s]}" -mode small -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}"
+				else
+					bench "$s-$mode-$c-r$r" "${port[$s]}" -mode big -clients "$c" -first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}"
+				fi
+			done
+		done
 	done
-	if [[ $s == ours && $PROFILE == 1 ]]; then
+	if [[ -n ${pid[ours]:-} && $PROFILE == 1 ]]; then
 		log "profiling caddy-pop3 under the 32-client load"
 		local secs=${DURATION%s}
 		curl -s -o "$OUT/ours-small-32.cpu.pprof" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/profile?seconds=$secs" &
 		local curl_pid=$!
-		"$BIN/pop3bench" run -addr "127.0.0.1:$port" -auth "$AUTH" -password "$PASSWORD" -mode small -clients 32 \
+		"$BIN/pop3bench" run -addr "127.0.0.1:${port[ours]}" -auth "$AUTH" -password "$PASSWORD" -mode small -clients 32 \
 			-users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -warmup=false >/dev/null || true
 		wait "$curl_pid" || true
 		curl -s -o "$OUT/ours-heap.pprof" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/heap" || true
 		(cd "$REPO" && go tool pprof -top -nodecount=40 "$BIN/caddy" "$OUT/ours-small-32.cpu.pprof") >"$OUT/ours-profile.txt" 2>&1 || true
 	fi
-	stop_server
+	stop_all
 }
 
 # --- table --------------------------------------------------------------------
 
-# val FILE JQ: a number from a result; "-" when the run is missing,
-# "failed" when it had errors or integrity errors.
+# runs SERVER SUFFIX: the result files of one measurement: the single run
+# (idle) or one per round (loads).
+runs() {
+	local f=$OUT/$1-$2.json
+	if [[ -s $f ]]; then
+		echo "$f"
+		return
+	fi
+	ls "$OUT/$1-$2"-r*.json 2>/dev/null || true
+}
+
+# val SERVER SUFFIX JQ: a number from the results, the median over the
+# rounds; "-" when there is none, "failed" when a run had errors or
+# integrity errors.
 val() {
-	[[ -s $1 ]] || { echo -; return; }
-	if [[ $(jq '.errors + .integrity_errors' "$1") != 0 ]]; then
+	local files
+	mapfile -t files < <(runs "$1" "$2")
+	((${#files[@]} > 0)) || { echo -; return; }
+	if [[ $(jq -s 'map(.errors + .integrity_errors) | add' "${files[@]}") != 0 ]]; then
 		echo failed
 		return
 	fi
-	jq -r "($2) // \"-\"" "$1" 2>/dev/null || echo -
+	jq -s -r "[.[] | ($3) | numbers] | sort | if length == 0 then \"-\" else .[(length - 1) / 2 | floor] end" "${files[@]}" 2>/dev/null || echo -
+}
+
+# ratios SUFFIX JQ: the ratio ours/dovecot of each round.
+ratios() {
+	local r a b out=()
+	for r in $(seq 1 "$ROUNDS"); do
+		a=$OUT/ours-$1-r$r.json b=$OUT/dovecot-$1-r$r.json
+		[[ -s $a && -s $b ]] || continue
+		out+=("$(jq -n -r --slurpfile a "$a" --slurpfile b "$b" "(\$a[0] | $2) as \$x | (\$b[0] | $2) as \$y | if \$y > 0 then (\$x / \$y * 100 | round) / 100 else \"-\" end" 2>/dev/null || echo -)")
+	done
+	echo "${out[*]:-}"
 }
 
 # row LABEL JQ FILE-SUFFIX TARGET-KIND TARGET-RATIO
 #   kind "min": ours/dovecot must be at least the ratio; "max": at most;
-#   "info": no target.
+#   "info": no target. The ratio is that of the medians; the last column
+#   lists the ratio of each round.
 row() {
 	local label=$1 expr=$2 suffix=$3 kind=$4 want=$5
-	local a b
-	a=$(val "$OUT/ours-$suffix.json" "$expr")
-	b=$(val "$OUT/dovecot-$suffix.json" "$expr")
-	awk -v l="$label" -v a="$a" -v b="$b" -v k="$kind" -v w="$want" 'BEGIN {
+	local a b per
+	a=$(val ours "$suffix" "$expr")
+	b=$(val dovecot "$suffix" "$expr")
+	per=$(ratios "$suffix" "$expr")
+	awk -v l="$label" -v a="$a" -v b="$b" -v k="$kind" -v w="$want" -v per="$per" 'BEGIN {
 		r = "-"; verdict = "-"
 		if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) {
 			ratio = a / b; r = sprintf("%.2fx", ratio)
 			if (k != "info") verdict = (k == "min" ? ratio >= w : ratio <= w) ? "met" : "not met"
 		}
 		t = (k == "info" ? "" : (k == "min" ? ">= " : "<= ") w "x")
-		printf "%-44s %12s %12s %9s   %-8s %s\n", l, a, b, r, t, verdict
+		printf "%-44s %12s %12s %9s   %-8s %-8s %s\n", l, a, b, r, t, verdict, per
 	}'
 }
 
@@ -319,8 +392,8 @@ table() {
 		echo
 		echo "caddy-pop3 $(git -C "$REPO" rev-parse --short HEAD) vs Dovecot $(dovecot --version | cut -d' ' -f1), $CORES cores, $(date -u +%Y-%m-%dT%H:%MZ)"
 		echo "load average at start: $LOAD_START (other work on this machine skews the numbers)"
-		echo "auth $AUTH, password scheme $SCHEME, $DURATION per run; mail $SMALL_USERS users x $SMALL_MESSAGES x $SMALL_SIZE B (small), $BIG_USERS x $BIG_MESSAGES x $BIG_SIZE B (big)"
-		printf "%-44s %12s %12s %9s   %-8s %s\n" metric caddy-pop3 dovecot ratio target verdict
+		echo "auth $AUTH, password scheme $SCHEME, $DURATION per run, medians of $ROUNDS rounds; mail $SMALL_USERS users x $SMALL_MESSAGES x $SMALL_SIZE B (small), $BIG_USERS x $BIG_MESSAGES x $BIG_SIZE B (big)"
+		printf "%-44s %12s %12s %9s   %-8s %-8s %s\n" metric caddy-pop3 dovecot ratio target verdict "ratio of each round"
 		row "sessions/s, small, 8 clients" ".sessions_per_s|$p" small-8 min 3
 		row "sessions/s, small, 32 clients" ".sessions_per_s|$p" small-32 min 3
 		row "RETR MB/s, big (5 MiB), 1 client" ".mb_per_s|$p" big-1 min 2
@@ -351,8 +424,9 @@ build
 generate_mail
 choose_scheme
 for s in $SERVERS; do
-	run_server "$s"
+	run_idle "$s"
 done
+run_loads
 table
 log "results: $OUT"
 [[ -s $OUT/ours-profile.txt ]] && log "CPU profile of caddy-pop3: $OUT/ours-profile.txt"
