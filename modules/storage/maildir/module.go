@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -79,17 +80,25 @@ func (m *Maildir) Provision(ctx caddy.Context) error {
 }
 
 // Open locks the user's maildir, creating it if it does not exist, moves
-// new mail into cur/ and returns a snapshot of the messages.
+// new mail into cur/ and returns a snapshot of the messages. The maildir
+// is only created when it is found missing: a login into an existing one
+// costs no mkdir or stat beyond what the listing needs.
 func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	root, err := m.root(user)
+	root, err := m.rootPath(user)
 	if err != nil {
 		return nil, err
 	}
 	lockPath := filepath.Join(root, LockFileName)
 	lock, err := storage.AcquireOwnerLock(lockPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := makeMaildir(root); err != nil {
+			return nil, err
+		}
+		lock, err = storage.AcquireOwnerLock(lockPath)
+	}
 	if err != nil {
 		if errors.Is(err, storage.ErrInUse) {
 			return nil, err
@@ -97,30 +106,51 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 		return nil, fmt.Errorf("maildir %s: %w", root, err)
 	}
 	md := &maildrop{root: root, lock: lock, logger: m.log()}
-	if err := md.scan(); err != nil {
+	err = md.scan()
+	if errors.Is(err, fs.ErrNotExist) {
+		// The maildir exists but lacks cur/ or new/.
+		if err = makeMaildir(root); err == nil {
+			err = md.scan()
+		}
+	}
+	if err != nil {
 		_ = lock.Unlock()
 		return nil, err
 	}
 	return md, nil
 }
 
-// root expands the path template for user and makes sure the maildir and
-// its cur/, new/ and tmp/ exist.
-func (m *Maildir) root(user string) (string, error) {
+// rootPath expands the path template for user.
+func (m *Maildir) rootPath(user string) (string, error) {
 	tmpl := m.Path
 	if tmpl == "" {
 		tmpl = DefaultPath()
 	}
-	root, err := storage.ExpandPath(tmpl, user)
+	return storage.ExpandPath(tmpl, user)
+}
+
+// root expands the path template for user and makes sure the maildir and
+// its cur/, new/ and tmp/ exist.
+func (m *Maildir) root(user string) (string, error) {
+	root, err := m.rootPath(user)
 	if err != nil {
 		return "", err
 	}
-	for _, sub := range []string{dirCur, dirNew, dirTmp} {
-		if err := os.MkdirAll(filepath.Join(root, sub), 0o700); err != nil {
-			return "", fmt.Errorf("creating maildir %s: %w", root, err)
-		}
+	if err := makeMaildir(root); err != nil {
+		return "", err
 	}
 	return root, nil
+}
+
+// makeMaildir creates the maildir root with its cur/, new/ and tmp/, as
+// far as they do not exist.
+func makeMaildir(root string) error {
+	for _, sub := range []string{dirCur, dirNew, dirTmp} {
+		if err := os.MkdirAll(filepath.Join(root, sub), 0o700); err != nil {
+			return fmt.Errorf("creating maildir %s: %w", root, err)
+		}
+	}
+	return nil
 }
 
 // log returns the module's logger, or one that discards everything when

@@ -56,6 +56,13 @@ func (md *maildrop) scan() error {
 // changed the maildir (moved, renamed or removed a file) or left a message
 // out: then its result is not worth caching.
 func (md *maildrop) list() (changed bool, err error) {
+	// Deliveries need tmp/; a login repairs a maildir that lacks it (a
+	// login served from the cache changed nothing and checks nothing).
+	if _, err := os.Lstat(filepath.Join(md.root, dirTmp)); errors.Is(err, fs.ErrNotExist) {
+		if err := os.Mkdir(filepath.Join(md.root, dirTmp), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			md.logger.Warn("creating tmp/ of a maildir", zap.String("maildir", md.root), zap.Error(err))
+		}
+	}
 	curNames, err := listMessages(filepath.Join(md.root, dirCur))
 	if err != nil {
 		return false, err
