@@ -78,7 +78,7 @@ type session struct {
 }
 
 func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
-	conn = withWriteDeadline(conn, time.Duration(h.IdleTimeout))
+	conn = withDeadlines(conn, time.Duration(h.IdleTimeout))
 	s := &session{
 		h:        h,
 		conn:     conn,
