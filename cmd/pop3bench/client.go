@@ -46,6 +46,8 @@ type client struct {
 	r       *bufio.Reader
 	line    []byte // the command being sent
 	timeout time.Duration
+
+	deadlineSet time.Time // when the deadline was last set
 }
 
 // dial connects to addr and reads the greeting. The client reads through
@@ -80,9 +82,15 @@ func (c *client) close() error { return c.conn.Close() }
 
 // deadline bounds the exchange that begins now: a command and its whole
 // answer, however long. Setting a deadline costs a timer update, so it is
-// done once per command, not per line.
+// done once per command, not per line, and not again within a second of
+// the last one (the bound is then up to a second shorter).
 func (c *client) deadline() {
-	_ = c.conn.SetDeadline(time.Now().Add(c.timeout))
+	now := time.Now()
+	if !c.deadlineSet.IsZero() && now.Sub(c.deadlineSet) < time.Second {
+		return
+	}
+	c.deadlineSet = now
+	_ = c.conn.SetDeadline(now.Add(c.timeout))
 }
 
 // send writes one command line.
