@@ -297,7 +297,11 @@ run_loads() {
 			read -r mode c <<<"$load"
 			for s in $order; do
 				if [[ $mode == small ]]; then
-					bench "$s-$mode-$c-r$r" "${port[$s]}" -mode small -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}"
+					# One core's worth of Go scheduler for the load
+					# generator: its clients wait on the network, and
+					# with more its idle threads spin on the cores the
+					# servers need.
+					bench "$s-$mode-$c-r$r" "${port[$s]}" -mode small -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}" -procs 1
 				else
 					bench "$s-$mode-$c-r$r" "${port[$s]}" -mode big -clients "$c" -first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}"
 				fi

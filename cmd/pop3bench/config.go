@@ -56,6 +56,7 @@ type config struct {
 	dialPar     int
 	bufSize     int
 	cpuProfile  string
+	procs       int
 }
 
 // parseRunFlags reads the flags of a benchmark run.
@@ -85,6 +86,7 @@ func parseRunFlags(args []string) (*config, error) {
 	fs.IntVar(&c.dialPar, "dial-parallel", 32, "connections being opened at once (idle)")
 	fs.IntVar(&c.bufSize, "read-buffer", 0, "client read buffer in bytes (default 64 KiB, 4 KiB in idle mode)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write this program's CPU profile to `file`")
+	fs.IntVar(&c.procs, "procs", 0, "GOMAXPROCS of the load generator (0: Go's default, one per core); 1 keeps its scheduler from spinning on the cores it shares with the server")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -147,6 +149,8 @@ func (c *config) validate() error {
 		return errors.New("-dial-parallel: must be 1..1024")
 	case c.bufSize < 512 || c.bufSize > 16<<20:
 		return errors.New("-read-buffer: must be 512 bytes..16 MiB")
+	case c.procs < 0 || c.procs > 1024:
+		return errors.New("-procs: must be 0..1024")
 	case c.mode == modeIdle && c.connections > c.users:
 		return fmt.Errorf("-connections %d needs as many users (-users is %d): a maildrop is locked by its session", c.connections, c.users)
 	}

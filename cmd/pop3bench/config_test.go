@@ -42,6 +42,8 @@ func TestParseRunFlags(t *testing.T) {
 		{[]string{"-duration", "2h"}, "-duration"},
 		{[]string{"-hold", "20m"}, "-hold"},
 		{[]string{"-pids", "1,x"}, "-pids"},
+		{[]string{"-procs", "1"}, ""},
+		{[]string{"-procs", "-1"}, "-procs"},
 		{[]string{"extra"}, "unexpected argument"},
 	} {
 		_, err := parseRunFlags(tc.args)
