@@ -241,7 +241,7 @@ func (s *session) sendMessage(i, bodyLines int, status string) error {
 	defer rc.Close()
 	// The status line goes out with the message, in one write.
 	src := s.stats.recordReadErrors(rc)
-	sent, err := writeMessage(s.w, src, bodyLines, "+OK "+status+"\r\n")
+	sent, err := writeMessage(s.w.buffer(), src, bodyLines, "+OK "+status+"\r\n")
 	if sent {
 		s.noteReply('+')
 	}

@@ -55,7 +55,7 @@ type session struct {
 	h    *Handler
 	conn net.Conn
 	r    *bufio.Reader
-	w    *bufio.Writer
+	w    *replyWriter
 	log  *zap.Logger
 
 	secure   bool // TLS
@@ -83,7 +83,7 @@ func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
 		h:        h,
 		conn:     conn,
 		r:        bufio.NewReaderSize(conn, readBufferSize),
-		w:        bufio.NewWriterSize(conn, writeBufferSize),
+		w:        newReplyWriter(conn),
 		log:      h.logger.With(remoteFields(conn.RemoteAddr())...),
 		secure:   secure,
 		loopback: loopback,
@@ -132,6 +132,7 @@ func (s *session) serve(ctx context.Context) {
 	if s.w.Flush() != nil {
 		return
 	}
+	s.w.idle()
 	for {
 		line, err := s.readCommand()
 		if err != nil {
@@ -147,6 +148,7 @@ func (s *session) serve(ctx context.Context) {
 			if ferr := s.w.Flush(); ferr != nil {
 				return
 			}
+			s.w.idle()
 		}
 		if err != nil {
 			return

@@ -52,7 +52,7 @@ func (s *session) initStats() {
 	st.pub = sessionInfo{state: s.state, tls: s.secure}
 	s.conn = &countingConn{Conn: s.conn, stats: st}
 	s.r.Reset(s.conn)
-	s.w.Reset(s.conn)
+	s.w.setDestination(s.conn)
 }
 
 // countingConn counts the octets read and written, once per call.

@@ -118,7 +118,7 @@ func (s *session) cmdSTLS(_ context.Context, _ command) error {
 	// Fresh buffers over the TLS connection: the old reader, and whatever
 	// plaintext it held, is dropped.
 	s.r = bufio.NewReaderSize(tlsConn, readBufferSize)
-	s.w = bufio.NewWriterSize(tlsConn, writeBufferSize)
+	s.w.setDestination(tlsConn)
 	s.secure = true
 	s.userArg = ""
 	return nil
