@@ -381,6 +381,18 @@ row() {
 	}'
 }
 
+# steal_line SUFFIX: the stolen share of the machine's CPU in each round
+# of a load, ours/dovecot: rounds with much steal measured the host.
+steal_line() {
+	local r a b out=()
+	for r in $(seq 1 "$ROUNDS"); do
+		a=$(jq -r '.steal_percent // -1 | if . < 0 then "?" else (. * 10 | round) / 10 end' "$OUT/ours-$1-r$r.json" 2>/dev/null || echo -)
+		b=$(jq -r '.steal_percent // -1 | if . < 0 then "?" else (. * 10 | round) / 10 end' "$OUT/dovecot-$1-r$r.json" 2>/dev/null || echo -)
+		out+=("$a/$b")
+	done
+	printf "%-44s %s\n" "steal % by round (ours/dovecot), $1" "${out[*]}"
+}
+
 errors_of() {
 	local s=$1 e=0 i=0 f
 	for f in "$OUT/$s"-*.json; do
@@ -409,6 +421,8 @@ table() {
 		printf "%-44s %12s %12s\n" "idle connections held / asked" \
 			"$(jq .idle.alive_at_end "$OUT/ours-idle.json" 2>/dev/null)/$IDLE_OURS" "$(jq .idle.alive_at_end "$OUT/dovecot-idle.json" 2>/dev/null)/$IDLE_DOVECOT"
 		[[ -z $IDLE_NOTE ]] || echo "note: $IDLE_NOTE"
+		steal_line small-8
+		steal_line small-32
 		printf "%-44s %12s %12s\n" "errors/integrity errors, all runs" "$(errors_of ours)" "$(errors_of dovecot)"
 	} | tee "$OUT/table.txt"
 }

@@ -9,10 +9,11 @@ type cpuMeter struct {
 	server float64
 	client float64
 	ok     bool
+	ticks  cpuTicks // the machine's, for the stolen share
 }
 
 func startCPU(pids []int) *cpuMeter {
-	m := &cpuMeter{pids: pids, client: selfCPU()}
+	m := &cpuMeter{pids: pids, client: selfCPU(), ticks: readCPUTicks(procRoot)}
 	if len(pids) > 0 {
 		s, err := treeCPU(procRoot, pids)
 		m.server, m.ok = s, err == nil
@@ -23,6 +24,7 @@ func startCPU(pids []int) *cpuMeter {
 // stop records the CPU used since start in r.
 func (m *cpuMeter) stop(r *Result) {
 	r.ClientCPUSeconds = selfCPU() - m.client
+	r.StealPercent = stealPercent(m.ticks, readCPUTicks(procRoot))
 	if !m.ok {
 		return
 	}

@@ -18,6 +18,9 @@ func writeText(w io.Writer, r *Result) {
 		} else {
 			fmt.Fprintf(w, "  CPU        client %.2fs\n", r.ClientCPUSeconds)
 		}
+		if r.StealPercent >= 0 {
+			fmt.Fprintf(w, "  steal      %.1f%% of the machine's CPU time went to other virtual machines\n", r.StealPercent)
+		}
 	}
 	writePercentiles(w, "login", r.Login)
 	if r.Idle == nil {

@@ -121,6 +121,10 @@ type Result struct {
 	ServerCPUSeconds      float64 `json:"server_cpu_seconds,omitempty"`
 	ServerCPUPerSessionMs float64 `json:"server_cpu_ms_per_session,omitempty"`
 	ClientCPUSeconds      float64 `json:"client_cpu_seconds"`
+	// StealPercent is the share of the machine's CPU time that the
+	// hypervisor gave to other guests during the run (-1: unknown). On a
+	// shared virtual machine it tells a slow run from a slow server.
+	StealPercent float64 `json:"steal_percent"`
 
 	Login   Percentiles `json:"login_latency"`
 	Session Percentiles `json:"session_latency"`
