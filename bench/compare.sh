@@ -384,11 +384,10 @@ row() {
 # steal_line SUFFIX: the stolen share of the machine's CPU in each round
 # of a load, ours/dovecot: rounds with much steal measured the host.
 steal_line() {
-	local r a b out=()
+	local r out=()
+	steal_of() { jq -r '.steal_percent // -1 | if . < 0 then "?" else (. * 10 | round) / 10 end' "$1" 2>/dev/null || echo -; }
 	for r in $(seq 1 "$ROUNDS"); do
-		a=$(jq -r '.steal_percent // -1 | if . < 0 then "?" else (. * 10 | round) / 10 end' "$OUT/ours-$1-r$r.json" 2>/dev/null || echo -)
-		b=$(jq -r '.steal_percent // -1 | if . < 0 then "?" else (. * 10 | round) / 10 end' "$OUT/dovecot-$1-r$r.json" 2>/dev/null || echo -)
-		out+=("$a/$b")
+		out+=("$(steal_of "$OUT/ours-$1-r$r.json")/$(steal_of "$OUT/dovecot-$1-r$r.json")")
 	done
 	printf "%-44s %s\n" "steal % by round (ours/dovecot), $1" "${out[*]}"
 }
