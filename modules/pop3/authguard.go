@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 )
 
 // guard is a session's part of the limits: who the client is for the
@@ -24,10 +26,10 @@ type guard struct {
 }
 
 func newGuard(h *Handler, conn net.Conn, loopback bool) guard {
-	ip := remoteIP(conn.RemoteAddr())
+	ip := clientid.IP(conn.RemoteAddr())
 	g := guard{
 		ip:     ip,
-		ipKey:  clientKey(ip),
+		ipKey:  clientid.Key(ip),
 		exempt: loopback || h.Limits.trustedAddr(ip),
 		ended:  make(chan struct{}),
 	}

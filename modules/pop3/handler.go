@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"github.com/mholt/caddy-l4/layer4"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -58,6 +60,12 @@ type Handler struct {
 	// from Caddy's TLS app; the handler makes the TLS app manage a
 	// certificate for Hostname. Default: off.
 	StartTLS *StartTLS `json:"starttls,omitempty"`
+
+	// ProxyProtocol serves clients behind load balancers that send a
+	// PROXY protocol header: only the trusted proxies may connect, and
+	// the header's address is the client's. Default: off (clients
+	// connect directly).
+	ProxyProtocol *ProxyProtocol `json:"proxy_protocol,omitempty"`
 
 	// APOP turns on the APOP command (RFC 1939 section 7). The
 	// authenticator must be able to look up plain-text secrets
@@ -141,6 +149,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionAPOP(authMod); err != nil {
 		return err
 	}
+	if h.ProxyProtocol != nil {
+		if err := h.ProxyProtocol.provision(); err != nil {
+			return err
+		}
+	}
 	if h.StartTLS != nil {
 		h.tlsConfig, err = h.StartTLS.provision(ctx, h.Hostname, h.logger)
 		if err != nil {
@@ -179,6 +192,11 @@ func (h *Handler) Validate() error {
 	if h.GracePeriod < 0 {
 		return fmt.Errorf("grace_period: must not be negative")
 	}
+	if h.ProxyProtocol != nil {
+		if err := h.ProxyProtocol.validate(); err != nil {
+			return err
+		}
+	}
 	return h.Limits.validate()
 }
 
@@ -190,7 +208,14 @@ func (h *Handler) Handle(cx *layer4.Connection, _ layer4.Handler) error {
 		_, _ = cx.Write([]byte("-ERR " + codeSysTemp + endReasonShutdown + "\r\n"))
 		return nil
 	}
-	h.serveConn(cx.Context, cx, connectionIsTLS(cx), isLoopback(cx.RemoteAddr()))
+	conn, id := net.Conn(cx), clientid.Direct(cx)
+	if h.ProxyProtocol != nil {
+		var ok bool
+		if conn, id, ok = h.ProxyProtocol.accept(cx, h.logger); !ok {
+			return nil
+		}
+	}
+	h.serveConn(cx.Context, conn, connectionIsTLS(cx), id.Loopback)
 	return nil
 }
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 )
 
 // Defaults of the limits. Each applies when its setting is zero (JSON) or
@@ -134,7 +136,7 @@ type Limits struct {
 	// own. Default: not advertised.
 	Expire string `json:"expire,omitempty"`
 
-	trusted []netip.Prefix
+	trusted clientid.Networks
 	// The registries; nil means the process-wide ones (tests use their
 	// own).
 	conns    *connRegistry
@@ -147,32 +149,12 @@ type Limits struct {
 
 // provision parses the trusted networks.
 func (l *Limits) provision() error {
-	l.trusted = l.trusted[:0]
-	for _, n := range l.TrustedNetworks {
-		p, err := parseNetwork(n)
-		if err != nil {
-			return fmt.Errorf("trusted_networks: %v", err)
-		}
-		l.trusted = append(l.trusted, p)
-	}
-	return nil
-}
-
-// parseNetwork parses a CIDR prefix or a single address.
-func parseNetwork(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("invalid network %q: %v", s, err)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
+	trusted, err := clientid.ParseNetworks(l.TrustedNetworks)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("invalid address %q: %v", s, err)
+		return fmt.Errorf("trusted_networks: %v", err)
 	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	l.trusted = trusted
+	return nil
 }
 
 // validate checks the limits; errors name the setting.
@@ -205,7 +187,7 @@ func (l *Limits) validate() error {
 		return fmt.Errorf("expire: %v", err)
 	}
 	for _, n := range l.TrustedNetworks {
-		if _, err := parseNetwork(n); err != nil {
+		if _, err := clientid.ParseNetwork(n); err != nil {
 			return fmt.Errorf("trusted_networks: %v", err)
 		}
 	}
@@ -283,11 +265,5 @@ func (l *Limits) lockoutPolicy() lockoutPolicy {
 
 // trustedAddr reports whether ip is in one of the trusted networks.
 func (l *Limits) trustedAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	for _, p := range l.trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return l.trusted.Contains(ip)
 }
