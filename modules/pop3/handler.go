@@ -5,6 +5,7 @@
 package pop3
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
@@ -208,15 +209,23 @@ func (h *Handler) Handle(cx *layer4.Connection, _ layer4.Handler) error {
 		_, _ = cx.Write([]byte("-ERR " + codeSysTemp + endReasonShutdown + "\r\n"))
 		return nil
 	}
-	conn, id := net.Conn(cx), clientid.Direct(cx)
+	h.serveClient(cx.Context, cx, connectionIsTLS(cx))
+	return nil
+}
+
+// serveClient decides who the client of conn is (with proxy_protocol,
+// from the PROXY header of a trusted peer; else the socket's peer) and
+// serves it. A client known only through a PROXY header is never
+// loopback, whatever address the header claims.
+func (h *Handler) serveClient(ctx context.Context, conn net.Conn, secure bool) {
+	id := clientid.Direct(conn)
 	if h.ProxyProtocol != nil {
 		var ok bool
-		if conn, id, ok = h.ProxyProtocol.accept(cx, h.logger); !ok {
-			return nil
+		if conn, id, ok = h.ProxyProtocol.accept(conn, h.logger); !ok {
+			return
 		}
 	}
-	h.serveConn(cx.Context, conn, connectionIsTLS(cx), id.Loopback)
-	return nil
+	h.serveConn(ctx, conn, secure, id.Loopback)
 }
 
 // Interface guards

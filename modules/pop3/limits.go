@@ -29,8 +29,8 @@ const (
 	// DefaultMaxConnectionsPerIP bounds the connections of one client
 	// address (an IPv6 client is its /64).
 	DefaultMaxConnectionsPerIP = 20
-	// DefaultMaxConnectionsPerUser bounds the sessions logged in, or
-	// logging in, as one user.
+	// DefaultMaxConnectionsPerUser bounds the sessions logged in as one
+	// user.
 	DefaultMaxConnectionsPerUser = 10
 	// DefaultMaxErrors is how many bad commands end a session.
 	DefaultMaxErrors = maxErrors
@@ -89,9 +89,10 @@ type Limits struct {
 	// trusted_networks are exempt. Default: 20.
 	MaxConnectionsPerIP int `json:"max_connections_per_ip,omitempty"`
 
-	// MaxConnectionsPerUser bounds the sessions that are logged in, or
-	// are checking a password, as one user name. Over it, the login gets
-	// -ERR [IN-USE] before the password is checked. Default: 10.
+	// MaxConnectionsPerUser bounds the sessions logged in as one user
+	// name. The slot is claimed only once the password is right, so
+	// failed logins (from anyone) never take it; over it, the login gets
+	// -ERR [IN-USE]. Default: 10.
 	MaxConnectionsPerUser int `json:"max_connections_per_user,omitempty"`
 
 	// MaxErrors is how many bad commands (unknown, malformed, over-long,
@@ -109,7 +110,9 @@ type Limits struct {
 
 	// AuthUserFailureLimit is how many failed logins for one user name,
 	// from any address, within AuthFailureWindow lock that name out for
-	// AuthLockout. Default: 30.
+	// AuthLockout. The lockout does not apply to addresses that logged in
+	// successfully as that user within the last 30 days (known
+	// addresses), so it cannot lock the owner out. Default: 30.
 	AuthUserFailureLimit int `json:"auth_user_failure_limit,omitempty"`
 
 	// AuthFailureWindow is the period failed logins are counted over.
@@ -142,6 +145,7 @@ type Limits struct {
 	conns    *connRegistry
 	failures *failureRegistry
 	logins   *loginRegistry
+	known    *knownAddresses
 	// pause is how the failure delay waits; nil means pause (tests
 	// record the delays instead of sleeping).
 	pause func(ctx context.Context, d time.Duration) bool
