@@ -315,3 +315,14 @@ func TestEdgeWrongPasswordsDoNotBlockOwner(t *testing.T) {
 	}
 	a.cmd("QUIT")
 }
+
+// dialTCP connects from this process to addr.
+func dialTCP(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, ioTimeout)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
