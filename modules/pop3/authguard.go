@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 )
 
 // guard is a session's part of the limits: who the client is for the
@@ -24,10 +26,10 @@ type guard struct {
 }
 
 func newGuard(h *Handler, conn net.Conn, loopback bool) guard {
-	ip := remoteIP(conn.RemoteAddr())
+	ip := clientid.IP(conn.RemoteAddr())
 	g := guard{
 		ip:     ip,
-		ipKey:  clientKey(ip),
+		ipKey:  clientid.Key(ip),
 		exempt: loopback || h.Limits.trustedAddr(ip),
 		ended:  make(chan struct{}),
 	}
@@ -42,26 +44,40 @@ func newGuard(h *Handler, conn net.Conn, loopback bool) guard {
 // nothing from it.
 const authFailedReply = codeAuth + "Authentication failed"
 
-// beginAuth runs before a password is checked. A login from a locked-out
-// address or for a locked-out user name fails like a wrong password,
-// without checking anything; a login as a user with max_connections_per_user
-// sessions already gets -ERR [IN-USE]. When stop is true the client has
-// been answered and err is what the command returns.
+// beginAuth runs before a password is checked: a login from a locked-out
+// address, or for a locked-out user name from an address that is not
+// known for it (see knownAddresses), fails like a wrong password, without
+// checking anything. When stop is true the client has been answered and
+// err is what the command returns.
 func (s *session) beginAuth(ctx context.Context, user, mechanism string) (stop bool, err error) {
-	key := userKey(user)
-	if !s.guard.exempt {
-		if scope := s.h.Limits.failureRegistry().lockedOut(s.guard.ipKey, key); scope != "" {
-			s.logAuthFailure(user, mechanism, zap.String("locked_out", scope))
-			return true, s.failAuth(ctx)
-		}
+	if s.guard.exempt {
+		return false, nil
 	}
+	key := userKey(user)
+	scope := s.h.Limits.failureRegistry().lockedOut(s.guard.ipKey, key)
+	if scope == scopeUser && s.h.Limits.knownRegistry().known(key, s.guard.ipKey) {
+		scope = ""
+	}
+	if scope != "" {
+		s.logAuthFailure(user, mechanism, zap.String("locked_out", scope))
+		return true, s.failAuth(ctx)
+	}
+	return false, nil
+}
+
+// claimUserSlot runs once the password is known to be right: a login as a
+// user with max_connections_per_user sessions already gets -ERR [IN-USE]
+// and false is returned. Failed logins never hold a slot, so nobody who
+// lacks the password can keep the owner out.
+func (s *session) claimUserSlot(user string) bool {
+	key := userKey(user)
 	if !s.h.Limits.connRegistry().claimUser(key, s.h.Limits.maxConnectionsPerUser()) {
-		s.log.Info("too many sessions for one user", zap.String("remote_ip", s.remoteIP()), zap.String("user", printableUser(user)))
+		s.log.Info("too many sessions for one user", zap.String("user", printableUser(user)))
 		s.err(codeInUse + "Too many sessions for this user, try again later")
-		return true, nil
+		return false
 	}
 	s.guard.slot, s.guard.hasSlot = key, true
-	return false, nil
+	return true
 }
 
 // endAuth ends a login attempt: a session that did not log in gives up its
@@ -86,8 +102,8 @@ func (s *session) authFailed(ctx context.Context, user, mechanism string) error 
 	s.logAuthFailure(user, mechanism)
 	if !s.guard.exempt {
 		for _, l := range s.h.Limits.failureRegistry().fail(s.guard.ipKey, userKey(user), s.h.Limits.lockoutPolicy()) {
+			observeLockout()
 			s.log.Warn("authentication lockout",
-				zap.String("remote_ip", s.remoteIP()),
 				zap.String("scope", l.scope),
 				zap.String("user", printableUser(user)),
 				zap.Int("failures", l.failures),
@@ -97,11 +113,11 @@ func (s *session) authFailed(ctx context.Context, user, mechanism string) error 
 	return s.failAuth(ctx)
 }
 
-// logAuthFailure logs a failed login: a fixed message and the client's
-// address first, for fail2ban (see examples/fail2ban).
+// logAuthFailure logs a failed login: a fixed message, then the
+// session logger's own remote and remote_ip fields first, for fail2ban
+// (see examples/fail2ban).
 func (s *session) logAuthFailure(user, mechanism string, extra ...zap.Field) {
 	fields := append([]zap.Field{
-		zap.String("remote_ip", s.remoteIP()),
 		zap.String("mechanism", mechanism),
 		zap.String("user", printableUser(user)),
 	}, extra...)
@@ -141,23 +157,17 @@ func (s *session) loginDelayed(user string) bool {
 }
 
 // loggedIn records a successful login: the user name's failures are
-// forgotten and, with login_delay, the time is noted.
+// forgotten (unless it is locked out), the address becomes known for the
+// user and, with login_delay, the time is noted.
 func (s *session) loggedIn(user string) {
 	key := userKey(user)
 	if !s.guard.exempt {
 		s.h.Limits.failureRegistry().succeed(key)
+		s.h.Limits.knownRegistry().record(key, s.guard.ipKey)
 	}
 	if d := time.Duration(s.h.Limits.LoginDelay); d > 0 {
 		s.h.Limits.loginRegistry().record(key, d)
 	}
-}
-
-// remoteIP is the client's address for logs.
-func (s *session) remoteIP() string {
-	if !s.guard.ip.IsValid() {
-		return ""
-	}
-	return s.guard.ip.String()
 }
 
 // pause waits for d, or until ctx ends or ended is closed; it reports

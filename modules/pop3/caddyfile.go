@@ -24,6 +24,10 @@ import (
 //				<caddytls connection policy options>
 //			}
 //		}]
+//		proxy_protocol <cidr>... [{
+//			trusted <cidr>...
+//			timeout <duration>
+//		}]
 //		apop
 //		idle_timeout <duration>
 //		grace_period <duration>
@@ -68,6 +72,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.StartTLS = new(StartTLS)
 			if err := h.StartTLS.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
+		case "proxy_protocol":
+			if h.ProxyProtocol != nil {
+				return d.Err("proxy_protocol: given twice; list every trusted proxy in one proxy_protocol")
+			}
+			h.ProxyProtocol = new(ProxyProtocol)
+			if err := h.ProxyProtocol.unmarshalCaddyfile(d); err != nil {
 				return err
 			}
 		case "apop":

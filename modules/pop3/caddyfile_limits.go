@@ -5,6 +5,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 )
 
 // off is the Caddyfile value that turns a limit off.
@@ -72,7 +74,7 @@ func (l *Limits) unmarshalLimit(d *caddyfile.Dispenser) (bool, error) {
 			return true, d.Errf("trusted_networks: expected at least one network (CIDR or address)")
 		}
 		for _, a := range args {
-			if _, perr := parseNetwork(a); perr != nil {
+			if _, perr := clientid.ParseNetwork(a); perr != nil {
 				return true, d.Errf("trusted_networks: %v", perr)
 			}
 		}

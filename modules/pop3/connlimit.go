@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 )
 
 // connRegistry counts the open POP3 connections of the process, in total,
@@ -112,44 +114,13 @@ func userKey(user string) uint64 {
 	return maphash.String(userKeySeed, user)
 }
 
-// remoteIP returns the IP address of a connection's remote end, or the
-// zero Addr when it has none (a Unix socket).
-func remoteIP(addr net.Addr) netip.Addr {
-	switch a := addr.(type) {
-	case *net.TCPAddr:
-		ip, _ := netip.AddrFromSlice(a.IP)
-		return ip.Unmap()
-	case *net.UDPAddr:
-		ip, _ := netip.AddrFromSlice(a.IP)
-		return ip.Unmap()
-	}
-	if addr == nil {
-		return netip.Addr{}
-	}
-	ap, err := netip.ParseAddrPort(addr.String())
-	if err != nil {
-		return netip.Addr{}
-	}
-	return ap.Addr().Unmap()
-}
-
-// clientKey is what limits and failure counts are kept per: the address
-// for IPv4, the /64 network for IPv6 (one host commonly has a whole /64).
-func clientKey(ip netip.Addr) netip.Addr {
-	if ip.Is6() {
-		p, _ := ip.WithZone("").Prefix(64)
-		return p.Addr()
-	}
-	return ip
-}
-
 // serveConn serves one connection within the connection limits: over
 // max_connections or max_connections_per_ip it answers -ERR [SYS/TEMP] and
 // returns, before any other work.
 func (h *Handler) serveConn(ctx context.Context, conn net.Conn, secure, loopback bool) {
-	ip := remoteIP(conn.RemoteAddr())
+	ip := clientid.IP(conn.RemoteAddr())
 	exempt := loopback || h.Limits.trustedAddr(ip)
-	key := clientKey(ip)
+	key := clientid.Key(ip)
 	reg := h.Limits.connRegistry()
 	if refusal := reg.admit(key, exempt, h.Limits.maxConnections(), h.Limits.maxConnectionsPerIP()); refusal != "" {
 		h.logger.Info("connection refused", zap.String("remote_ip", ip.String()), zap.String("reason", refusal))

@@ -92,10 +92,15 @@ func (r *failureRegistry) fail(ipKey netip.Addr, userKey uint64, p lockoutPolicy
 
 // succeed forgets the failures of a user name after a successful login.
 // The address's failures stay: one good account must not reset the count
-// of an address that guesses the passwords of others.
+// of an address that guesses the passwords of others. A user name that is
+// locked out stays locked: the owner logging in from a known address
+// must not lift the lockout for the attacker's addresses.
 func (r *failureRegistry) succeed(userKey uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.users.locked(userKey, r.now()) {
+		return
+	}
 	r.users.forget(userKey)
 }
 

@@ -5,9 +5,11 @@
 package pop3
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -18,6 +20,7 @@ import (
 	"github.com/mholt/caddy-l4/layer4"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -58,6 +61,12 @@ type Handler struct {
 	// from Caddy's TLS app; the handler makes the TLS app manage a
 	// certificate for Hostname. Default: off.
 	StartTLS *StartTLS `json:"starttls,omitempty"`
+
+	// ProxyProtocol serves clients behind load balancers that send a
+	// PROXY protocol header: only the trusted proxies may connect, and
+	// the header's address is the client's. Default: off (clients
+	// connect directly).
+	ProxyProtocol *ProxyProtocol `json:"proxy_protocol,omitempty"`
 
 	// APOP turns on the APOP command (RFC 1939 section 7). The
 	// authenticator must be able to look up plain-text secrets
@@ -141,6 +150,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.provisionAPOP(authMod); err != nil {
 		return err
 	}
+	if h.ProxyProtocol != nil {
+		if err := h.ProxyProtocol.provision(); err != nil {
+			return err
+		}
+	}
 	if h.StartTLS != nil {
 		h.tlsConfig, err = h.StartTLS.provision(ctx, h.Hostname, h.logger)
 		if err != nil {
@@ -179,6 +193,11 @@ func (h *Handler) Validate() error {
 	if h.GracePeriod < 0 {
 		return fmt.Errorf("grace_period: must not be negative")
 	}
+	if h.ProxyProtocol != nil {
+		if err := h.ProxyProtocol.validate(); err != nil {
+			return err
+		}
+	}
 	return h.Limits.validate()
 }
 
@@ -190,8 +209,23 @@ func (h *Handler) Handle(cx *layer4.Connection, _ layer4.Handler) error {
 		_, _ = cx.Write([]byte("-ERR " + codeSysTemp + endReasonShutdown + "\r\n"))
 		return nil
 	}
-	h.serveConn(cx.Context, cx, connectionIsTLS(cx), isLoopback(cx.RemoteAddr()))
+	h.serveClient(cx.Context, cx, connectionIsTLS(cx))
 	return nil
+}
+
+// serveClient decides who the client of conn is (with proxy_protocol,
+// from the PROXY header of a trusted peer; else the socket's peer) and
+// serves it. A client known only through a PROXY header is never
+// loopback, whatever address the header claims.
+func (h *Handler) serveClient(ctx context.Context, conn net.Conn, secure bool) {
+	id := clientid.Direct(conn)
+	if h.ProxyProtocol != nil {
+		var ok bool
+		if conn, id, ok = h.ProxyProtocol.accept(conn, h.logger); !ok {
+			return
+		}
+	}
+	h.serveConn(ctx, conn, secure, id.Loopback)
 }
 
 // Interface guards

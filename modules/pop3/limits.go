@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 )
 
 // Defaults of the limits. Each applies when its setting is zero (JSON) or
@@ -27,8 +29,8 @@ const (
 	// DefaultMaxConnectionsPerIP bounds the connections of one client
 	// address (an IPv6 client is its /64).
 	DefaultMaxConnectionsPerIP = 20
-	// DefaultMaxConnectionsPerUser bounds the sessions logged in, or
-	// logging in, as one user.
+	// DefaultMaxConnectionsPerUser bounds the sessions logged in as one
+	// user.
 	DefaultMaxConnectionsPerUser = 10
 	// DefaultMaxErrors is how many bad commands end a session.
 	DefaultMaxErrors = maxErrors
@@ -87,9 +89,10 @@ type Limits struct {
 	// trusted_networks are exempt. Default: 20.
 	MaxConnectionsPerIP int `json:"max_connections_per_ip,omitempty"`
 
-	// MaxConnectionsPerUser bounds the sessions that are logged in, or
-	// are checking a password, as one user name. Over it, the login gets
-	// -ERR [IN-USE] before the password is checked. Default: 10.
+	// MaxConnectionsPerUser bounds the sessions logged in as one user
+	// name. The slot is claimed only once the password is right, so
+	// failed logins (from anyone) never take it; over it, the login gets
+	// -ERR [IN-USE]. Default: 10.
 	MaxConnectionsPerUser int `json:"max_connections_per_user,omitempty"`
 
 	// MaxErrors is how many bad commands (unknown, malformed, over-long,
@@ -107,7 +110,9 @@ type Limits struct {
 
 	// AuthUserFailureLimit is how many failed logins for one user name,
 	// from any address, within AuthFailureWindow lock that name out for
-	// AuthLockout. Default: 30.
+	// AuthLockout. The lockout does not apply to addresses that logged in
+	// successfully as that user within the last 30 days (known
+	// addresses), so it cannot lock the owner out. Default: 30.
 	AuthUserFailureLimit int `json:"auth_user_failure_limit,omitempty"`
 
 	// AuthFailureWindow is the period failed logins are counted over.
@@ -134,12 +139,13 @@ type Limits struct {
 	// own. Default: not advertised.
 	Expire string `json:"expire,omitempty"`
 
-	trusted []netip.Prefix
+	trusted clientid.Networks
 	// The registries; nil means the process-wide ones (tests use their
 	// own).
 	conns    *connRegistry
 	failures *failureRegistry
 	logins   *loginRegistry
+	known    *knownAddresses
 	// pause is how the failure delay waits; nil means pause (tests
 	// record the delays instead of sleeping).
 	pause func(ctx context.Context, d time.Duration) bool
@@ -147,32 +153,12 @@ type Limits struct {
 
 // provision parses the trusted networks.
 func (l *Limits) provision() error {
-	l.trusted = l.trusted[:0]
-	for _, n := range l.TrustedNetworks {
-		p, err := parseNetwork(n)
-		if err != nil {
-			return fmt.Errorf("trusted_networks: %v", err)
-		}
-		l.trusted = append(l.trusted, p)
-	}
-	return nil
-}
-
-// parseNetwork parses a CIDR prefix or a single address.
-func parseNetwork(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("invalid network %q: %v", s, err)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
+	trusted, err := clientid.ParseNetworks(l.TrustedNetworks)
 	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("invalid address %q: %v", s, err)
+		return fmt.Errorf("trusted_networks: %v", err)
 	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
+	l.trusted = trusted
+	return nil
 }
 
 // validate checks the limits; errors name the setting.
@@ -205,7 +191,7 @@ func (l *Limits) validate() error {
 		return fmt.Errorf("expire: %v", err)
 	}
 	for _, n := range l.TrustedNetworks {
-		if _, err := parseNetwork(n); err != nil {
+		if _, err := clientid.ParseNetwork(n); err != nil {
 			return fmt.Errorf("trusted_networks: %v", err)
 		}
 	}
@@ -283,11 +269,5 @@ func (l *Limits) lockoutPolicy() lockoutPolicy {
 
 // trustedAddr reports whether ip is in one of the trusted networks.
 func (l *Limits) trustedAddr(ip netip.Addr) bool {
-	ip = ip.Unmap()
-	for _, p := range l.trusted {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return l.trusted.Contains(ip)
 }

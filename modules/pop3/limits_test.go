@@ -21,6 +21,7 @@ func withLimits(l Limits) func(*testServer) {
 		ts.h.Limits.conns = newConnRegistry()
 		ts.h.Limits.failures = newFailureRegistry(maxTrackedFailures)
 		ts.h.Limits.logins = newLoginRegistry()
+		ts.h.Limits.known = newKnownAddresses(maxKnownUsers)
 		if err := ts.h.Limits.provision(); err != nil {
 			panic(err)
 		}

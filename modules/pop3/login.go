@@ -52,7 +52,6 @@ func (s *session) login(ctx context.Context, user, password, mechanism string) e
 	if stop, err := s.beginAuth(ctx, user, mechanism); stop {
 		return err
 	}
-	defer s.endAuth()
 	ok, err := s.verify(ctx, user, password, mechanism)
 	observeAuth(mechanism, authResult(ok, err))
 	if err != nil {
@@ -66,6 +65,10 @@ func (s *session) login(ctx context.Context, user, password, mechanism string) e
 	if s.loginDelayed(user) {
 		return nil
 	}
+	if !s.claimUserSlot(user) {
+		return nil
+	}
+	defer s.endAuth()
 
 	openStart := time.Now()
 	drop, err := s.h.store.Open(ctx, user)

@@ -21,6 +21,7 @@ type testServer struct {
 	store    *memStore
 	ln       net.Listener
 	loopback bool // what the session believes about the client
+	proxied  bool // serve as Handle does: with the handler's proxy_protocol
 	wg       sync.WaitGroup
 }
 
@@ -58,6 +59,10 @@ func newTestServer(t *testing.T, options ...func(*testServer)) *testServer {
 			go func() {
 				defer ts.wg.Done()
 				defer conn.Close()
+				if ts.proxied {
+					ts.h.serveClient(context.Background(), conn, false)
+					return
+				}
 				ts.h.serveConn(context.Background(), conn, false, ts.loopback)
 			}()
 		}

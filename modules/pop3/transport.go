@@ -2,7 +2,6 @@ package pop3
 
 import (
 	"crypto/tls"
-	"net"
 
 	"github.com/mholt/caddy-l4/layer4"
 )
@@ -16,21 +15,4 @@ func connectionIsTLS(cx *layer4.Connection) bool {
 	}
 	states, _ := cx.GetVar(layer4.TLSConnectionStatesVarName).([]*tls.ConnectionState)
 	return len(states) > 0
-}
-
-// isLoopback reports whether addr is a loopback address (127.0.0.0/8, ::1)
-// or a Unix socket, where credentials cannot be sniffed on a network.
-func isLoopback(addr net.Addr) bool {
-	switch a := addr.(type) {
-	case *net.TCPAddr:
-		return a.IP.IsLoopback()
-	case *net.UnixAddr:
-		return true
-	}
-	host, _, err := net.SplitHostPort(addr.String())
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -119,6 +119,7 @@ func (a *Accounts) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("accounts: %v", err)
 	}
+	auth.WarnTimingOutliers(a.logger, costOutliers(algorithm, a.hashes, a.fake), zap.String("algorithm", algorithm))
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp/caddyauth"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 )
 
 // bcryptAlphabet is the base64 alphabet bcrypt encodes salts and hashes in.
@@ -154,4 +156,19 @@ func fakeHash(algorithm string, comparer caddyauth.Comparer, hashes map[string][
 	// A hash module that cannot make a fake hash: compare with a real
 	// account's hash, whose cost is right. Authenticate ignores the result.
 	return sample, nil
+}
+
+// costOutliers returns the users whose hash costs something else than
+// fake, the hash unknown users are checked against (see
+// auth.TimingOutliers); none for algorithms whose cost it cannot read.
+func costOutliers(algorithm string, hashes map[string][]byte, fake []byte) []string {
+	common := costOf(algorithm, string(fake))
+	if common == "" {
+		return nil
+	}
+	classes := make(map[string]string, len(hashes))
+	for user, h := range hashes {
+		classes[user] = costOf(algorithm, string(h))
+	}
+	return auth.TimingOutliers(classes, common)
 }

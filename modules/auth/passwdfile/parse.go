@@ -27,6 +27,8 @@ type table struct {
 	// unknown user costs the same time as a known one: a hash of the
 	// most common scheme and cost in the file. The result is never used.
 	dummy algorithm.Digest
+	// common is the cost class of dummy; "" for the built-in one.
+	common string
 	// lines is the number of user lines, good or bad.
 	lines int
 }
@@ -94,6 +96,7 @@ func parse(r io.Reader) (*table, []problem, error) {
 	if err := sc.Err(); err != nil {
 		return nil, nil, err
 	}
+	t.common = common
 	if t.dummy == nil {
 		d, err := decoder.Decode(dummyHash)
 		if err != nil {

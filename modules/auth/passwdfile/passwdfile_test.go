@@ -411,3 +411,38 @@ func TestLoadModuleJSON(t *testing.T) {
 		t.Fatalf("Authenticate = %v, %v; want true, nil", ok, err)
 	}
 }
+
+// TestTimingOutliersWarned: loading a file whose users' hashes differ in
+// scheme or cost warns, naming the users whose failed logins take another
+// time than an unknown user's; a uniform file does not.
+func TestTimingOutliersWarned(t *testing.T) {
+	const msg = "some users' password hashes have another scheme or cost than most"
+	for _, tc := range []struct {
+		name string
+		file string
+		want []string
+	}{
+		{"uniform", "a:" + libcSHA512 + "\nb:" + libcSHA512 + "\n", nil},
+		{"a plain user among SHA512 ones", "a:" + libcSHA512 + "\nb:" + libcSHA512 + "\nc:{PLAIN}x\n", []string{"c"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "users")
+			writeFile(t, path, tc.file, time.Now())
+			_, _, logs := newModule(t, path)
+			var got []string
+			for _, e := range logs.All() {
+				if strings.HasPrefix(e.Message, msg) {
+					if e.Level != zapcore.WarnLevel {
+						t.Errorf("level %s", e.Level)
+					}
+					for _, u := range e.ContextMap()["examples"].([]any) {
+						got = append(got, u.(string))
+					}
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("warned about %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 )
 
 // checkInterval is how often, at most, the file is checked for changes.
@@ -95,4 +97,9 @@ func (p *PasswdFile) report(t *table, problems []problem) {
 	default:
 		p.logger.Info("passwd file loaded", zap.String("file", p.path), zap.Int("users", len(t.users)), zap.Int("unusable_lines", len(problems)))
 	}
+	classes := make(map[string]string, len(t.users))
+	for user, pw := range t.users {
+		classes[user] = pw.cost
+	}
+	auth.WarnTimingOutliers(p.logger, auth.TimingOutliers(classes, t.common), zap.String("file", p.path))
 }
