@@ -65,8 +65,8 @@ type serverOptions struct {
 	auth string
 
 	// tls, when set, makes the listener implicit TLS (POP3S): the config
-	// is then JSON, with caddy-l4's tls handler before the pop3 handler
-	// and cert loaded into Caddy's tls app; auth is ignored (alice only).
+	// is then JSON, with the pop3 handler's implicit_tls and cert loaded
+	// into Caddy's tls app; auth is ignored (alice only).
 	tls *testCert
 
 	// mailRoot, when set, is the MailRoot to serve instead of a new one:

@@ -98,9 +98,9 @@ type Handler struct {
 	implicitTLS func() *tls.Config
 
 	warnedTLSInFront atomic.Bool // warnTLSInFront has logged
-	stopping   atomic.Bool // the config was unloaded
-	graceOver  atomic.Bool // the grace period after unloading has passed
-	graceTimer *time.Timer
+	stopping         atomic.Bool // the config was unloaded
+	graceOver        atomic.Bool // the grace period after unloading has passed
+	graceTimer       *time.Timer
 }
 
 // CaddyModule returns the Caddy module information.
