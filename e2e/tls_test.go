@@ -105,7 +105,7 @@ func tlsConfigJSON(t *testing.T, adminPort, pop3Port int, mailRoot string, cert 
 									"handler":      "pop3",
 									"hostname":     tlsCertHostname,
 									"implicit_tls": obj{},
-									"storage":  obj{"module": "maildir", "path": mailRoot + "/{pop3.user}/Maildir"},
+									"storage":      obj{"module": "maildir", "path": mailRoot + "/{pop3.user}/Maildir"},
 									"auth": obj{
 										"module":   "accounts",
 										"hash":     obj{"algorithm": "bcrypt"},
