@@ -33,6 +33,8 @@ type tlsServerOptions struct {
 	auth string
 	// extra are more pop3 subdirectives for both listeners.
 	extra string
+	// nofile, when set, is the RLIMIT_NOFILE caddy runs with.
+	nofile uint64
 }
 
 // tlsServer is a running `caddy run` with two POP3 listeners for one mail
@@ -116,6 +118,7 @@ func tryStartTLSServer(t *testing.T, dir string, opts tlsServerOptions) (*tlsSer
 			Dir:      dir,
 			out:      &lockedBuffer{},
 			exited:   make(chan struct{}),
+			nofile:   opts.nofile,
 		},
 		TLSAddr: fmt.Sprintf("127.0.0.1:%d", tlsPort),
 		TLSPort: tlsPort,
