@@ -88,3 +88,12 @@ func TestRepliesNotHeldByPartialLine(t *testing.T) {
 	c.send("ER alice\r\n")
 	expectPrefix(t, "completed USER", c.readLine(), "+OK")
 }
+
+// TestAuthTimeoutFarewell: a client that reads but never logs in is told
+// why it is disconnected when its authentication deadline passes.
+func TestAuthTimeoutFarewell(t *testing.T) {
+	ts := newTestServer(t, withLimits(Limits{AuthTimeout: caddy.Duration(time.Second)}))
+	c := ts.dial(t)
+	expectPrefix(t, "farewell", c.readLine(), "-ERR [SYS/TEMP] Disconnected for inactivity")
+	waitNoConnections(t, ts, "client past its authentication deadline")
+}

@@ -189,6 +189,9 @@ func (s *session) greeting() string {
 // hear it.
 func (s *session) endOnReadError(err error) {
 	s.noteReadError(err)
+	// The farewell below has a short deadline of its own, even when the
+	// authentication deadline has passed.
+	_ = s.dl.bound(time.Time{})
 	if reason, ended := s.endedFromOutside(); ended {
 		s.log.Debug("ending session", zap.String("user", s.user), zap.String("reason", reason))
 		_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
