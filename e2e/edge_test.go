@@ -256,3 +256,60 @@ func openFiles(t *testing.T, pid int) int {
 	}
 	return len(entries)
 }
+
+// TestMaxConnectionsOverFileLimit: `caddy validate` under RLIMIT_NOFILE
+// 400 refuses a max_connections the limit cannot serve, naming both
+// numbers, and accepts the default.
+func TestMaxConnectionsOverFileLimit(t *testing.T) {
+	t.Parallel()
+	prlimit := requireTool(t, "prlimit", "util-linux")
+	dir := t.TempDir()
+	home := dir + "/home"
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + home + "/.config", "XDG_DATA_HOME=" + home + "/.local/share"}
+	for _, tc := range []struct {
+		name, limit string
+		want        []string // in the output of a refused config; nil: valid
+	}{
+		{"over the limit", "max_connections 100", []string{"max_connections: 100 is more than the 72 connections", "RLIMIT_NOFILE 400"}},
+		{"default", "", nil},
+		{"within the limit", "max_connections 72", nil},
+	} {
+		config := fmt.Sprintf(`{
+	admin off
+	layer4 {
+		127.0.0.1:%d {
+			route {
+				pop3 {
+					hostname %s
+					storage maildir {
+						path %s/{pop3.user}/Maildir
+					}
+					%s
+					%s
+				}
+			}
+		}
+	}
+}
+`, freePort(t), testHostname, dir, defaultAuth(t), tc.limit)
+		path := dir + "/Caddyfile"
+		if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, code := runCommand(t, dir, env, prlimit, fmt.Sprintf("--nofile=%d:%d", floodFiles, floodFiles),
+			caddyBin, "validate", "--config", path, "--adapter", "caddyfile")
+		out := stdout + stderr
+		switch {
+		case tc.want == nil && code != 0:
+			t.Errorf("%s: caddy validate exit %d, want 0:\n%s", tc.name, code, out)
+		case tc.want != nil && code == 0:
+			t.Errorf("%s: caddy validate accepted the config, want it refused", tc.name)
+		case tc.want != nil:
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("%s: output does not contain %q:\n%s", tc.name, w, out)
+				}
+			}
+		}
+	}
+}
