@@ -65,8 +65,8 @@ type serverOptions struct {
 	auth string
 
 	// tls, when set, makes the listener implicit TLS (POP3S): the config
-	// is then JSON, with caddy-l4's tls handler before the pop3 handler
-	// and cert loaded into Caddy's tls app; auth is ignored (alice only).
+	// is then JSON, with the pop3 handler's implicit_tls and cert loaded
+	// into Caddy's tls app; auth is ignored (alice only).
 	tls *testCert
 
 	// mailRoot, when set, is the MailRoot to serve instead of a new one:
@@ -92,6 +92,9 @@ type server struct {
 	adminPort int
 	config    string // the Caddyfile
 	auth      string // the auth directive in the Caddyfile
+	// nofile, when set, is the RLIMIT_NOFILE (soft and hard) caddy runs
+	// with, set by prlimit(1).
+	nofile uint64
 }
 
 // caddyfile returns the server's Caddyfile with the given host name.
@@ -210,6 +213,12 @@ func tryStartServer(t *testing.T, dir string, opts serverOptions) (*server, erro
 func (s *server) launch(t *testing.T, args []string, home string, ready func() error) error {
 	t.Helper()
 	s.cmd = exec.Command(caddyBin, args...)
+	if s.nofile > 0 {
+		// prlimit sets the limit and then execs caddy: same process.
+		prlimit := requireTool(t, "prlimit", "util-linux")
+		s.cmd = exec.Command(prlimit, fmt.Sprintf("--nofile=%d:%d", s.nofile, s.nofile), caddyBin)
+		s.cmd.Args = append(s.cmd.Args, args...)
+	}
 	s.cmd.Env = append(os.Environ(),
 		"HOME="+home,
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),

@@ -19,12 +19,11 @@ import (
 const tlsHostname = "localhost"
 
 // internalCAGlobals are the global options that give the test servers
-// certificates from Caddy's internal CA: no ACME, no change to the system
-// trust store, and a managed certificate for the POP3S name, which no HTTP
-// site asks for.
+// certificates from Caddy's internal CA: no ACME and no change to the
+// system trust store. The pop3 handlers make Caddy manage the certificate
+// of their host name themselves (implicit_tls and starttls).
 const internalCAGlobals = `local_certs
-	skip_install_trust
-	tls_automate_names ` + tlsHostname
+	skip_install_trust`
 
 // tlsServerOptions changes the Caddyfile of a TLS test server.
 type tlsServerOptions struct {
@@ -34,10 +33,12 @@ type tlsServerOptions struct {
 	auth string
 	// extra are more pop3 subdirectives for both listeners.
 	extra string
+	// nofile, when set, is the RLIMIT_NOFILE caddy runs with.
+	nofile uint64
 }
 
 // tlsServer is a running `caddy run` with two POP3 listeners for one mail
-// root: POP3S (caddy-l4's tls handler, then pop3) and plain POP3 with
+// root: POP3S (the pop3 handler's implicit_tls) and plain POP3 with
 // STLS. The embedded server's Addr and Port are the STLS listener's.
 type tlsServer struct {
 	*server
@@ -52,8 +53,8 @@ type tlsServer struct {
 // tlsCaddyfileTemplate is a TLS test server's config; the verbs are the
 // admin port, the global options, the POP3S port, the STLS port, the mail
 // root, the auth directive and the extra subdirectives. `debug` logs each
-// login with its "tls" flag, which the tests check. The POP3S listener
-// offers the ALPN protocol "pop3", as STLS does by default.
+// login with its "tls" flag, which the tests check. Both listeners offer
+// the ALPN protocol "pop3" (the default of implicit_tls and starttls).
 const tlsCaddyfileTemplate = `{
 	admin 127.0.0.1:%[1]d
 	debug
@@ -61,11 +62,6 @@ const tlsCaddyfileTemplate = `{
 	layer4 {
 		127.0.0.1:%[3]d {
 			route {
-				tls {
-					connection_policy {
-						alpn pop3
-					}
-				}
 				pop3 {
 					hostname ` + tlsHostname + `
 					storage maildir {
@@ -73,6 +69,7 @@ const tlsCaddyfileTemplate = `{
 					}
 					%[6]s
 					%[7]s
+					implicit_tls
 				}
 			}
 		}
@@ -121,6 +118,7 @@ func tryStartTLSServer(t *testing.T, dir string, opts tlsServerOptions) (*tlsSer
 			Dir:      dir,
 			out:      &lockedBuffer{},
 			exited:   make(chan struct{}),
+			nofile:   opts.nofile,
 		},
 		TLSAddr: fmt.Sprintf("127.0.0.1:%d", tlsPort),
 		TLSPort: tlsPort,

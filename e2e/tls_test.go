@@ -18,6 +18,10 @@ import (
 	"time"
 )
 
+// tlsCertHostname is the host name of the POP3S test servers that use a
+// testCert: a name in the certificate, so that Caddy manages none for it.
+const tlsCertHostname = "localhost"
+
 // testCert is a self-signed certificate for 127.0.0.1 and localhost that
 // the server presents and the clients trust.
 type testCert struct {
@@ -76,9 +80,10 @@ func (c *testCert) clientConfig() *tls.Config {
 	return &tls.Config{RootCAs: c.pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 }
 
-// tlsConfigJSON returns a JSON config with a POP3S listener: caddy-l4's tls
-// handler terminates TLS with the test certificate, then the pop3 handler
-// serves the session. It is also the test of the handler's JSON form.
+// tlsConfigJSON returns a JSON config with a POP3S listener: the pop3
+// handler's implicit_tls, with the test certificate loaded into Caddy's
+// tls app (so the handler manages none: the loaded one covers its host
+// name). It is also the test of the handler's JSON form.
 func tlsConfigJSON(t *testing.T, adminPort, pop3Port int, mailRoot string, cert *testCert) string {
 	t.Helper()
 	type obj = map[string]any
@@ -96,11 +101,11 @@ func tlsConfigJSON(t *testing.T, adminPort, pop3Port int, mailRoot string, cert 
 						"listen": []string{"127.0.0.1:" + strconv.Itoa(pop3Port)},
 						"routes": []obj{{
 							"handle": []obj{
-								{"handler": "tls"},
 								{
-									"handler":  "pop3",
-									"hostname": testHostname,
-									"storage":  obj{"module": "maildir", "path": mailRoot + "/{pop3.user}/Maildir"},
+									"handler":      "pop3",
+									"hostname":     tlsCertHostname,
+									"implicit_tls": obj{},
+									"storage":      obj{"module": "maildir", "path": mailRoot + "/{pop3.user}/Maildir"},
 									"auth": obj{
 										"module":   "accounts",
 										"hash":     obj{"algorithm": "bcrypt"},

@@ -24,6 +24,11 @@ import (
 //				<caddytls connection policy options>
 //			}
 //		}]
+//		implicit_tls [{
+//			connection_policy {
+//				<caddytls connection policy options>
+//			}
+//		}]
 //		proxy_protocol <cidr>... [{
 //			trusted <cidr>...
 //			timeout <duration>
@@ -72,6 +77,14 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.StartTLS = new(StartTLS)
 			if err := h.StartTLS.unmarshalCaddyfile(d); err != nil {
+				return err
+			}
+		case "implicit_tls":
+			if h.ImplicitTLS != nil {
+				return d.Err("implicit_tls: given twice; put every connection_policy in one implicit_tls block")
+			}
+			h.ImplicitTLS = new(ImplicitTLS)
+			if err := h.ImplicitTLS.unmarshalCaddyfile(d); err != nil {
 				return err
 			}
 		case "proxy_protocol":

@@ -13,7 +13,8 @@ import (
 )
 
 // manageCertificate makes Caddy's TLS app obtain and renew a certificate
-// for hostname, so that STLS works in a config with no HTTP site: ACME for
+// for hostname, so that STLS and implicit TLS work in a config with no
+// HTTP site, unless the config loads a certificate for it itself: ACME for
 // a public name (or whatever automation policy covers it), Caddy's internal
 // CA for a name that cannot have a public certificate (localhost, *.local,
 // *.internal, ...) when no policy covers it, as Caddy's HTTP app does.
@@ -27,6 +28,12 @@ func manageCertificate(ctx caddy.Context, hostname string, logger *zap.Logger) e
 		return fmt.Errorf("getting the tls app: %v", err)
 	}
 	tlsApp := tlsAppIface.(*caddytls.TLS)
+	if tlsApp.HasCertificateForSubject(hostname) {
+		// A certificate the config loads itself (load_files, load_pem,
+		// ...) covers the name: use it, as Caddy's HTTP app does.
+		logger.Info("using the loaded certificate for TLS; not managing one", zap.String("hostname", hostname))
+		return nil
+	}
 
 	if !certmagic.SubjectQualifiesForPublicCert(hostname) && !policyCovers(tlsApp, hostname) {
 		ap := &caddytls.AutomationPolicy{
@@ -79,9 +86,9 @@ type certificateManager struct {
 
 // Handle handles Caddy's "started" event.
 func (m *certificateManager) Handle(context.Context, caddy.Event) error {
-	m.logger.Info("managing the certificate for STLS", zap.String("hostname", m.hostname))
+	m.logger.Info("managing the certificate for TLS", zap.String("hostname", m.hostname))
 	if err := m.tls.Manage(map[string]struct{}{m.hostname: {}}); err != nil {
-		m.logger.Error("managing the certificate for STLS", zap.String("hostname", m.hostname), zap.Error(err))
+		m.logger.Error("managing the certificate for TLS", zap.String("hostname", m.hostname), zap.Error(err))
 	}
 	return nil
 }

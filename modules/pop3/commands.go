@@ -80,10 +80,11 @@ func (s *session) dispatch(ctx context.Context, line []byte) error {
 // reject answers a bad command with -ERR and counts it; after too many the
 // session ends.
 func (s *session) reject(reason string) error {
-	s.err(reason)
 	if s.countError() {
+		s.err(reason + tooManyErrors)
 		return errCloseSession
 	}
+	s.err(reason)
 	return nil
 }
 

@@ -124,6 +124,9 @@ func (h *Handler) serveConn(ctx context.Context, conn net.Conn, secure, loopback
 	reg := h.Limits.connRegistry()
 	if refusal := reg.admit(key, exempt, h.Limits.maxConnections(), h.Limits.maxConnectionsPerIP()); refusal != "" {
 		h.logger.Info("connection refused", zap.String("remote_ip", ip.String()), zap.String("reason", refusal))
+		if h.implicitTLS != nil && !secure {
+			return // a TLS client cannot read a clear refusal
+		}
 		_ = conn.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
 		_, _ = conn.Write([]byte("-ERR " + codeSysTemp + refusal + "\r\n"))
 		return

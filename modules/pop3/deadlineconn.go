@@ -23,6 +23,11 @@ const deadlineSlack = time.Second
 // deadline set explicitly with SetWriteDeadline or SetDeadline still
 // applies when it is earlier.
 //
+// While a bound is set (see bound), no read or write deadline is later
+// than it: before login that is the authentication deadline, so neither a
+// client that stops reading nor one that stalls a TLS handshake outlives
+// it.
+//
 // Deadlines that would only move later by less than deadlineSlack are
 // left where they are (so they may fire up to that much early, never
 // late); an earlier one, such as the "now" of a session ended from
@@ -33,18 +38,48 @@ type deadlineConn struct {
 
 	mu    sync.Mutex
 	fixed time.Time // the explicit write deadline, zero for none
+	limit time.Time // no deadline is later than this; zero for none
 	read  time.Time // the read deadline in force, zero for none
 	write time.Time // the write deadline in force, zero for none
 }
 
 // withDeadlines wraps conn so that each write must complete within
-// timeout and deadline updates are coalesced; timeout <= 0 returns conn
-// unchanged.
-func withDeadlines(conn net.Conn, timeout time.Duration) net.Conn {
-	if timeout <= 0 {
-		return conn
-	}
+// timeout (none when timeout <= 0) and deadline updates are coalesced.
+func withDeadlines(conn net.Conn, timeout time.Duration) *deadlineConn {
 	return &deadlineConn{Conn: conn, timeout: timeout}
+}
+
+// earliest returns the earlier of two deadlines, zero meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// bound makes t the latest deadline of every read and write from now on
+// (zero: no bound). A deadline in force that is later is moved to t at
+// once.
+func (c *deadlineConn) bound(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.limit = t
+	if t.IsZero() {
+		return nil
+	}
+	if c.read.IsZero() || t.Before(c.read) {
+		if err := c.Conn.SetReadDeadline(t); err != nil {
+			return err
+		}
+		c.read = t
+	}
+	if c.write.IsZero() || t.Before(c.write) {
+		if err := c.Conn.SetWriteDeadline(t); err != nil {
+			return err
+		}
+		c.write = t
+	}
+	return nil
 }
 
 // needless reports whether moving a deadline from cur to next can be
@@ -53,15 +88,23 @@ func needless(cur, next time.Time) bool {
 	return !cur.IsZero() && !next.IsZero() && !next.Before(cur) && next.Sub(cur) < deadlineSlack
 }
 
+// bounded reports whether a bound is set.
+func (c *deadlineConn) bounded() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.limit.IsZero()
+}
+
 // Write writes p with a fresh deadline.
 func (c *deadlineConn) Write(p []byte) (int, error) {
-	deadline := time.Now().Add(c.timeout)
-	c.mu.Lock()
-	if !c.fixed.IsZero() && c.fixed.Before(deadline) {
-		deadline = c.fixed
+	var deadline time.Time
+	if c.timeout > 0 {
+		deadline = time.Now().Add(c.timeout)
 	}
+	c.mu.Lock()
+	deadline = earliest(earliest(deadline, c.fixed), c.limit)
 	var err error
-	if !needless(c.write, deadline) {
+	if !deadline.Equal(c.write) && !needless(c.write, deadline) {
 		if err = c.Conn.SetWriteDeadline(deadline); err == nil {
 			c.write = deadline
 		}
@@ -78,6 +121,7 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 func (c *deadlineConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	t = earliest(t, c.limit)
 	if needless(c.read, t) {
 		return nil
 	}
@@ -93,6 +137,7 @@ func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.fixed = t
+	t = earliest(t, c.limit)
 	if err := c.Conn.SetWriteDeadline(t); err != nil {
 		return err
 	}
@@ -101,11 +146,12 @@ func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
 }
 
 // SetDeadline sets the read deadline and an explicit write deadline,
-// exactly.
+// exactly (but never past the bound).
 func (c *deadlineConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.fixed = t
+	t = earliest(t, c.limit)
 	if err := c.Conn.SetDeadline(t); err != nil {
 		return err
 	}

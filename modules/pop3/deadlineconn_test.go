@@ -108,10 +108,53 @@ func TestDeadlineConnWriteDeadlines(t *testing.T) {
 	}
 }
 
-func TestWithDeadlinesOff(t *testing.T) {
+func TestWithDeadlinesNoTimeout(t *testing.T) {
 	rec := &deadlineLog{}
-	if c := withDeadlines(rec, 0); c != net.Conn(rec) {
-		t.Error("a zero timeout wrapped the connection")
+	c := withDeadlines(rec, 0)
+	_, _ = c.Write([]byte("x"))
+	if len(rec.writes) != 0 {
+		t.Errorf("write deadlines %v with no timeout, want none", rec.writes)
+	}
+}
+
+// TestDeadlineConnBound: while bounded, no read or write deadline is later
+// than the bound, whatever is asked; the bound applies at once to
+// deadlines in force, and lifting it lets later deadlines through again.
+func TestDeadlineConnBound(t *testing.T) {
+	rec := &deadlineLog{}
+	c := withDeadlines(rec, time.Minute)
+	later := time.Now().Add(time.Hour)
+	_ = c.SetReadDeadline(later)
+	_, _ = c.Write([]byte("x"))
+	limit := time.Now().Add(time.Second)
+	if err := c.bound(limit); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.reads[len(rec.reads)-1]; !got.Equal(limit) {
+		t.Errorf("read deadline in force %v, want it moved to the bound %v", got, limit)
+	}
+	if got := rec.writes[len(rec.writes)-1]; !got.Equal(limit) {
+		t.Errorf("write deadline in force %v, want it moved to the bound %v", got, limit)
+	}
+	_ = c.SetReadDeadline(later)
+	_ = c.SetReadDeadline(time.Time{})
+	_ = c.SetDeadline(later)
+	_ = c.SetWriteDeadline(time.Time{})
+	_, _ = c.Write([]byte("x"))
+	for i, d := range rec.reads[2:] {
+		if d.IsZero() || d.After(limit) {
+			t.Errorf("read deadline %d while bounded: %v, want at most %v", i, d, limit)
+		}
+	}
+	for i, d := range rec.writes[2:] {
+		if d.IsZero() || d.After(limit) {
+			t.Errorf("write deadline %d while bounded: %v, want at most %v", i, d, limit)
+		}
+	}
+	_ = c.bound(time.Time{})
+	_ = c.SetReadDeadline(later)
+	if got := rec.reads[len(rec.reads)-1]; !got.Equal(later) {
+		t.Errorf("read deadline %v after lifting the bound, want %v", got, later)
 	}
 }
 

@@ -68,6 +68,13 @@ type Handler struct {
 	// connect directly).
 	ProxyProtocol *ProxyProtocol `json:"proxy_protocol,omitempty"`
 
+	// ImplicitTLS makes this listener POP3S: each connection begins with a
+	// TLS handshake, run inside the session (counted by the connection
+	// limits, bounded by auth_timeout), with certificates from Caddy's TLS
+	// app managed for Hostname. Use it instead of caddy-l4's tls handler
+	// in front of pop3. Not together with StartTLS. Default: off.
+	ImplicitTLS *ImplicitTLS `json:"implicit_tls,omitempty"`
+
 	// APOP turns on the APOP command (RFC 1939 section 7). The
 	// authenticator must be able to look up plain-text secrets
 	// (auth.SecretLookup). Default: off.
@@ -95,10 +102,14 @@ type Handler struct {
 	// tlsConfig makes the TLS config of one STLS handshake; nil when
 	// STLS is off.
 	tlsConfig func() *tls.Config
+	// implicitTLS makes the TLS config of one implicit-TLS handshake; nil
+	// when implicit_tls is off.
+	implicitTLS func() *tls.Config
 
-	stopping   atomic.Bool // the config was unloaded
-	graceOver  atomic.Bool // the grace period after unloading has passed
-	graceTimer *time.Timer
+	warnedTLSInFront atomic.Bool // warnTLSInFront has logged
+	stopping         atomic.Bool // the config was unloaded
+	graceOver        atomic.Bool // the grace period after unloading has passed
+	graceTimer       *time.Timer
 }
 
 // CaddyModule returns the Caddy module information.
@@ -155,8 +166,17 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 	}
+	if h.StartTLS != nil && h.ImplicitTLS != nil {
+		return errTLSModes
+	}
 	if h.StartTLS != nil {
 		h.tlsConfig, err = h.StartTLS.provision(ctx, h.Hostname, h.logger)
+		if err != nil {
+			return err
+		}
+	}
+	if h.ImplicitTLS != nil {
+		h.implicitTLS, err = h.ImplicitTLS.provision(ctx, h.Hostname, h.logger)
 		if err != nil {
 			return err
 		}
@@ -198,6 +218,9 @@ func (h *Handler) Validate() error {
 			return err
 		}
 	}
+	if h.StartTLS != nil && h.ImplicitTLS != nil {
+		return errTLSModes
+	}
 	return h.Limits.validate()
 }
 
@@ -209,7 +232,11 @@ func (h *Handler) Handle(cx *layer4.Connection, _ layer4.Handler) error {
 		_, _ = cx.Write([]byte("-ERR " + codeSysTemp + endReasonShutdown + "\r\n"))
 		return nil
 	}
-	h.serveClient(cx.Context, cx, connectionIsTLS(cx))
+	secure := connectionIsTLS(cx)
+	if secure {
+		h.warnTLSInFront()
+	}
+	h.serveClient(cx.Context, cx, secure)
 	return nil
 }
 
@@ -227,6 +254,10 @@ func (h *Handler) serveClient(ctx context.Context, conn net.Conn, secure bool) {
 	}
 	h.serveConn(ctx, conn, secure, id.Loopback)
 }
+
+// errTLSModes refuses a handler with both STLS and implicit TLS: a
+// listener is either POP3S or plain POP3 with STLS.
+var errTLSModes = fmt.Errorf("implicit_tls and starttls: a listener is either POP3S (implicit_tls, port 995) or POP3 with STLS (starttls, port 110); use two listeners")
 
 // Interface guards
 var (

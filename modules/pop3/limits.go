@@ -24,7 +24,9 @@ const (
 	DefaultMaxAuthLineLength = 8192
 	// DefaultAuthTimeout is how long a connection may stay unauthenticated.
 	DefaultAuthTimeout = time.Minute
-	// DefaultMaxConnections bounds the POP3 connections of the process.
+	// DefaultMaxConnections bounds the POP3 connections of the process
+	// where the open-file limit cannot be read (Windows); elsewhere the
+	// default is what the limit leaves room for (fdlimit.go).
 	DefaultMaxConnections = 1000
 	// DefaultMaxConnectionsPerIP bounds the connections of one client
 	// address (an IPv6 client is its /64).
@@ -81,7 +83,11 @@ type Limits struct {
 
 	// MaxConnections bounds the POP3 connections of the whole process.
 	// Over it, a new connection gets -ERR [SYS/TEMP] and is closed.
-	// Default: 1000.
+	// Default: what the open-file limit (RLIMIT_NOFILE) leaves room for:
+	// the limit minus 10% (at least 256 descriptors) for Caddy, halved
+	// for the message file a session may have open; 1000 where there is
+	// no such limit (Windows). A value above that is refused at load
+	// time.
 	MaxConnections int `json:"max_connections,omitempty"`
 
 	// MaxConnectionsPerIP bounds the connections of one client address
@@ -146,6 +152,9 @@ type Limits struct {
 	failures *failureRegistry
 	logins   *loginRegistry
 	known    *knownAddresses
+	// openFiles returns the open-file limit; nil means the process's
+	// (tests use their own).
+	openFiles func() (uint64, bool)
 	// pause is how the failure delay waits; nil means pause (tests
 	// record the delays instead of sleeping).
 	pause func(ctx context.Context, d time.Duration) bool
@@ -195,7 +204,7 @@ func (l *Limits) validate() error {
 			return fmt.Errorf("trusted_networks: %v", err)
 		}
 	}
-	return nil
+	return l.validateFileLimit()
 }
 
 // parseExpire checks an expire setting and returns the EXPIRE capability's
@@ -237,7 +246,10 @@ func (l *Limits) authTimeout() time.Duration {
 
 // The connection limits are 0 when there is no limit.
 func (l *Limits) maxConnections() int {
-	return max(0, orDefault(l.MaxConnections, DefaultMaxConnections))
+	if l.MaxConnections == 0 {
+		return l.defaultMaxConnections()
+	}
+	return max(0, l.MaxConnections)
 }
 
 func (l *Limits) maxConnectionsPerIP() int {

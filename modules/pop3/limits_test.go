@@ -56,7 +56,7 @@ func (p *pauseLog) recorded() []time.Duration {
 }
 
 func TestLimitsDefaults(t *testing.T) {
-	var l Limits
+	l := Limits{openFiles: fixedFiles(0, false)}
 	for _, tc := range []struct {
 		name      string
 		got, want any

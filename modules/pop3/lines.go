@@ -68,11 +68,12 @@ func (s *session) readRawLine() ([]byte, error) {
 
 // lineTooLong answers an over-long line and counts it as an error.
 func (s *session) lineTooLong() error {
-	s.err("line too long")
 	if s.countError() {
+		s.err("line too long" + tooManyErrors)
 		return errCloseSession
 	}
-	if s.r.Buffered() == 0 {
+	s.err("line too long")
+	if !s.commandBuffered() {
 		return s.w.Flush()
 	}
 	return nil
@@ -82,10 +83,18 @@ func (s *session) lineTooLong() error {
 // from now, and never past the authentication deadline while the client
 // has not logged in. It is set once per line, not per read, so a client
 // sending a byte at a time cannot stretch it.
+//
+// Once the client has logged in, the bound that kept every read and write
+// of the connection within the authentication deadline is lifted.
 func (s *session) setLineDeadline() error {
 	deadline := time.Now().Add(time.Duration(s.h.IdleTimeout))
 	if s.state == stateAuthorization && !s.guard.authDeadline.IsZero() && s.guard.authDeadline.Before(deadline) {
 		deadline = s.guard.authDeadline
+	}
+	if s.state == stateTransaction && s.dl.bounded() {
+		if err := s.dl.bound(time.Time{}); err != nil {
+			return err
+		}
 	}
 	return s.conn.SetReadDeadline(deadline)
 }

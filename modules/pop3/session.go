@@ -2,6 +2,7 @@ package pop3
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -54,6 +55,7 @@ type session struct {
 
 	h    *Handler
 	conn net.Conn
+	dl   *deadlineConn // under conn: its deadlines and their bound
 	r    *bufio.Reader
 	w    *replyWriter
 	log  *zap.Logger
@@ -78,12 +80,13 @@ type session struct {
 }
 
 func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
-	conn = withDeadlines(conn, time.Duration(h.IdleTimeout))
+	dl := withDeadlines(conn, time.Duration(h.IdleTimeout))
 	s := &session{
 		h:        h,
-		conn:     conn,
-		r:        bufio.NewReaderSize(conn, readBufferSize),
-		w:        newReplyWriter(conn),
+		conn:     dl,
+		dl:       dl,
+		r:        bufio.NewReaderSize(dl, readBufferSize),
+		w:        newReplyWriter(dl),
 		log:      h.logger.With(remoteFields(conn.RemoteAddr())...),
 		secure:   secure,
 		loopback: loopback,
@@ -91,6 +94,9 @@ func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
 		started:  time.Now(),
 		guard:    newGuard(h, conn, loopback),
 	}
+	// Before login, no read or write outlives the authentication
+	// deadline: not a TLS handshake, not a reply the client never reads.
+	_ = dl.bound(s.guard.authDeadline)
 	if h.secrets != nil {
 		s.apopStamp = apopTimestamp(h.Hostname)
 	}
@@ -128,6 +134,9 @@ func (s *session) serve(ctx context.Context) {
 	defer s.releaseMaildrop()
 	defer s.releaseUserSlot()
 
+	if !s.startImplicitTLS() {
+		return
+	}
 	s.ok(s.greeting())
 	if s.w.Flush() != nil {
 		return
@@ -143,8 +152,8 @@ func (s *session) serve(ctx context.Context) {
 		err = s.dispatch(ctx, line)
 		s.commandDone(err)
 		// Answer every pipelined command before flushing: flush only
-		// when the client has nothing more waiting in our buffer.
-		if err != nil || s.r.Buffered() == 0 {
+		// when no complete command is waiting in our buffer.
+		if err != nil || !s.commandBuffered() {
 			if ferr := s.w.Flush(); ferr != nil {
 				return
 			}
@@ -154,6 +163,19 @@ func (s *session) serve(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// commandBuffered reports whether a complete line is waiting in the input
+// buffer, so that its reply can join the ones not yet flushed. A partial
+// line does not count: the client may be waiting for our replies before it
+// sends the rest.
+func (s *session) commandBuffered() bool {
+	n := s.r.Buffered()
+	if n == 0 {
+		return false
+	}
+	buf, _ := s.r.Peek(n)
+	return bytes.IndexByte(buf, '\n') >= 0
 }
 
 func (s *session) greeting() string {
@@ -167,6 +189,9 @@ func (s *session) greeting() string {
 // hear it.
 func (s *session) endOnReadError(err error) {
 	s.noteReadError(err)
+	// The farewell below has a short deadline of its own, even when the
+	// authentication deadline has passed.
+	_ = s.dl.bound(time.Time{})
 	if reason, ended := s.endedFromOutside(); ended {
 		s.log.Debug("ending session", zap.String("user", s.user), zap.String("reason", reason))
 		_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))
@@ -190,16 +215,20 @@ func (s *session) endOnReadError(err error) {
 }
 
 // countError counts a bad command and reports whether the session has had
-// too many and must end.
+// too many and must end. The caller answers the command with one -ERR
+// line, ending in tooManyErrors when the session ends.
 func (s *session) countError() bool {
 	s.errors++
 	if s.errors < s.h.Limits.maxErrors() {
 		return false
 	}
 	s.endAs(endTooManyErrors)
-	s.err("Too many invalid commands, closing connection")
 	return true
 }
+
+// tooManyErrors ends the one -ERR line of the bad command that ends the
+// session.
+const tooManyErrors = "; too many invalid commands, closing connection"
 
 // releaseMaildrop closes the maildrop of a session that ended without a
 // successful UPDATE, deleting nothing.

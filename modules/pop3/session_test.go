@@ -376,10 +376,26 @@ func TestSessionTooManyErrors(t *testing.T) {
 	for i := 0; i < maxErrors-1; i++ {
 		expectPrefix(t, "bad", c.cmd("BOGUS"), "-ERR")
 	}
-	expectPrefix(t, "last", c.cmd("BOGUS"), "-ERR")
-	expectPrefix(t, "closing", c.readLine(), "-ERR Too many invalid commands")
-	if _, err := c.r.ReadByte(); err == nil {
-		t.Error("connection still open after too many errors")
+	last := c.cmd("BOGUS")
+	expectPrefix(t, "last", last, "-ERR")
+	if !strings.Contains(last, "too many invalid commands") {
+		t.Errorf("last reply %q does not say the session ends", last)
+	}
+	if rest, err := c.r.ReadString('\n'); err == nil || rest != "" {
+		t.Errorf("after the one -ERR of the last bad command: %q, %v; want the connection closed", rest, err)
+	}
+}
+
+// TestSessionTooManyLongLines: the over-long line that reaches max_errors
+// gets one -ERR line too.
+func TestSessionTooManyLongLines(t *testing.T) {
+	ts := newTestServer(t, withLimits(Limits{MaxErrors: 2}))
+	c := ts.dial(t)
+	long := "NOOP " + strings.Repeat("a", 300)
+	expectPrefix(t, "first", c.cmd(long), "-ERR line too long")
+	expectPrefix(t, "last", c.cmd(long), "-ERR line too long")
+	if rest, err := c.r.ReadString('\n'); err == nil || rest != "" {
+		t.Errorf("after the one -ERR of the last long line: %q, %v; want the connection closed", rest, err)
 	}
 }
 

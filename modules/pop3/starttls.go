@@ -1,11 +1,8 @@
 package pop3
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
-	"fmt"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -24,56 +21,17 @@ type StartTLS struct {
 	ConnectionPolicies caddytls.ConnectionPolicies `json:"connection_policies,omitempty"`
 }
 
-// alpnPOP3 is POP3's ALPN protocol ID (RFC 7301 registry).
-const alpnPOP3 = "pop3"
-
-// handshakeTimeout bounds the TLS handshake after STLS.
-const handshakeTimeout = 30 * time.Second
-
 // provision loads the connection policies and makes the TLS app manage a
 // certificate for hostname. It returns what makes the TLS config of one
 // handshake.
 func (st *StartTLS) provision(ctx caddy.Context, hostname string, logger *zap.Logger) (func() *tls.Config, error) {
-	if len(st.ConnectionPolicies) == 0 {
-		st.ConnectionPolicies = caddytls.ConnectionPolicies{new(caddytls.ConnectionPolicy)}
-	}
-	for _, p := range st.ConnectionPolicies {
-		if p.ALPN == nil {
-			p.ALPN = []string{alpnPOP3}
-		}
-		if p.DefaultSNI == "" {
-			p.DefaultSNI = hostname
-		}
-	}
-	if err := st.ConnectionPolicies.Provision(ctx); err != nil {
-		return nil, fmt.Errorf("starttls: connection policies: %v", err)
-	}
-	if err := manageCertificate(ctx, hostname, logger); err != nil {
-		return nil, fmt.Errorf("starttls: %v", err)
-	}
-	policies := st.ConnectionPolicies
-	return func() *tls.Config { return policies.TLSConfig(ctx) }, nil
+	return provisionPolicies(ctx, "starttls", &st.ConnectionPolicies, hostname, logger)
 }
 
 // unmarshalCaddyfile reads `starttls` or `starttls { connection_policy {
 // ... } ... }`; the dispenser is on the starttls token.
 func (st *StartTLS) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	if d.NextArg() {
-		return d.ArgErr()
-	}
-	for nesting := d.Nesting(); d.NextBlock(nesting); {
-		switch option := d.Val(); option {
-		case "connection_policy":
-			cp := new(caddytls.ConnectionPolicy)
-			if err := cp.UnmarshalCaddyfile(d.NewFromNextSegment()); err != nil {
-				return err
-			}
-			st.ConnectionPolicies = append(st.ConnectionPolicies, cp)
-		default:
-			return d.Errf("starttls: unrecognized option '%s'", option)
-		}
-	}
-	return nil
+	return unmarshalPolicies(d, &st.ConnectionPolicies)
 }
 
 // canStartTLS reports whether STLS is offered on this session now: it is
@@ -86,7 +44,7 @@ func (s *session) canStartTLS() bool {
 // client sent after STLS and before the handshake is discarded, so no
 // plaintext command can be injected into the protected session
 // (CVE-2011-0411). After the handshake the session starts afresh in the
-// AUTHORIZATION state.
+// AUTHORIZATION state; its authentication deadline stays where it was.
 func (s *session) cmdSTLS(_ context.Context, _ command) error {
 	switch {
 	case s.h.tlsConfig == nil:
@@ -101,25 +59,9 @@ func (s *session) cmdSTLS(_ context.Context, _ command) error {
 	if n := s.r.Buffered(); n > 0 {
 		s.log.Warn("discarding data sent before the TLS handshake", zap.Int("bytes", n))
 	}
-
-	tlsConn := tls.Server(s.conn, s.h.tlsConfig())
-	_ = s.conn.SetDeadline(time.Now().Add(handshakeTimeout))
-	if err := tlsConn.Handshake(); err != nil {
-		s.log.Debug("STLS handshake failed", zap.Error(err))
+	if !s.handshake(s.h.tlsConfig(), "STLS") {
 		return errCloseSession
 	}
-	_ = s.conn.SetDeadline(time.Time{})
-	cs := tlsConn.ConnectionState()
-	s.log.Debug("STLS handshake done",
-		zap.String("tls_version", tls.VersionName(cs.Version)),
-		zap.String("cipher_suite", tls.CipherSuiteName(cs.CipherSuite)),
-		zap.String("server_name", cs.ServerName))
-
-	// Fresh buffers over the TLS connection: the old reader, and whatever
-	// plaintext it held, is dropped.
-	s.r = bufio.NewReaderSize(tlsConn, readBufferSize)
-	s.w.setDestination(tlsConn)
-	s.secure = true
 	s.userArg = ""
 	return nil
 }
