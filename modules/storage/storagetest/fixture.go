@@ -13,7 +13,6 @@
 package storagetest
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
@@ -55,12 +54,6 @@ type Fixture struct {
 	// cannot hold in a message's place. Backends that keep no file per
 	// message leave it nil.
 	Replace func(t *testing.T, user, uid string, kind NonMessage, target string)
-
-	// Skip names subtests of Run (for example "UIDLIdentical") that this
-	// backend skips, with the reason, which the test log shows. It is
-	// meant for a case a backend does not pass yet, with the reason
-	// naming where that is being fixed.
-	Skip map[string]string
 }
 
 // NonMessage is a kind of file that Fixture.Replace puts in a message's
@@ -136,11 +129,6 @@ func (s suite) fixture(t *testing.T) (Fixture, storage.Deliverer) {
 	f := s.newFixture(t)
 	if f.Store == nil {
 		t.Fatal("fixture has no Store")
-	}
-	for name, reason := range f.Skip {
-		if strings.Contains(t.Name()+"/", "/"+name+"/") {
-			t.Skip(reason)
-		}
 	}
 	d, ok := f.Store.(storage.Deliverer)
 	if !ok {

@@ -141,6 +141,18 @@ func (s suite) testUIDLIdentical(t *testing.T) {
 			t.Errorf("a new copy got the UIDL %q, which another message was shown with", uid)
 		}
 		expectContents(t, third.contents, [][]byte{others[0], same, same, others[1], same})
+
+		// Another program removes the first copy left: the other copies
+		// still keep theirs.
+		if f.Remove == nil {
+			return
+		}
+		f.Remove(t, alice, third.msgs[1].UID)
+		fourth := look(t, f.Store, alice)
+		checkListing(t, fourth)
+		if want := []string{third.msgs[0].UID, third.msgs[2].UID, third.msgs[3].UID, third.msgs[4].UID}; !slices.Equal(uids(fourth.msgs), want) {
+			t.Errorf("UIDLs after another program removed a copy: %q, want %q", uids(fourth.msgs), want)
+		}
 	})
 }
 
