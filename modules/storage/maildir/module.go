@@ -105,17 +105,14 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 	}
 	md := &maildrop{root: root, dir: rootDir, lock: lock, logger: m.log()}
 	if err := md.openSubdirs(); err != nil {
-		md.release()
+		_ = md.release()
 		return nil, err
 	}
 	if err := md.scan(); err != nil {
-		md.release()
+		_ = md.release()
 		return nil, err
 	}
-	if err := md.cleanTmpIfDue(time.Now()); err != nil {
-		md.release()
-		return nil, err
-	}
+	md.cleanTmpIfDue(time.Now())
 	return md, nil
 }
 

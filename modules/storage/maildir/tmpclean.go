@@ -41,17 +41,17 @@ func forgetTmpCleanup(root string) {
 // that is due (see tmpMaxAge), creating tmp/ when it is missing. A tmp/
 // that is a symbolic link or not a directory is left alone (and logged):
 // the session does not need it, and deliveries refuse it.
-func (md *maildrop) cleanTmpIfDue(now time.Time) error {
+func (md *maildrop) cleanTmpIfDue(now time.Time) {
 	tmpCleaned.Lock()
 	last, ok := tmpCleaned.at[md.root]
 	tmpCleaned.Unlock()
 	if ok && now.Sub(last) < tmpCleanupEvery {
-		return nil
+		return
 	}
 	tmp, err := md.dir.sub(dirTmp, true)
 	if err != nil {
-		md.logger.Warn("opening tmp/ of a maildir", zap.String("maildir", md.root), zap.Error(err))
-		return nil
+		md.logger.Warn("opening tmp/ of a maildir (deliveries to it will fail)", zap.String("maildir", md.root), zap.Error(err))
+		return
 	}
 	defer tmp.close()
 	complete := cleanTmp(tmp, now, md.logger)
@@ -59,13 +59,12 @@ func (md *maildrop) cleanTmpIfDue(now time.Time) error {
 	defer tmpCleaned.Unlock()
 	if !complete {
 		delete(tmpCleaned.at, md.root)
-		return nil
+		return
 	}
 	if len(tmpCleaned.at) >= maxTmpCleaned {
 		clear(tmpCleaned.at) // the worst case is one more cleanup each
 	}
 	tmpCleaned.at[md.root] = now
-	return nil
 }
 
 // cleanTmp removes from tmp what has not changed for tmpMaxAge, except
