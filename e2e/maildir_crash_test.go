@@ -157,7 +157,13 @@ func TestMaildirCrashLoop(t *testing.T) {
 		if _, err := p.c.Write([]byte("QUIT\r\n")); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(rand.IntN(3000)) * time.Microsecond)
+		// Most rounds kill within the commit; every fourth lets it
+		// finish first, so that confirmed deletions are checked too.
+		wait := time.Duration(rand.IntN(3000)) * time.Microsecond
+		if round%4 == 3 {
+			wait = 300 * time.Millisecond
+		}
+		time.Sleep(wait)
 		if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
