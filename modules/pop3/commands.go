@@ -230,9 +230,10 @@ func (s *session) cmdTOP(_ context.Context, cmd command) error {
 func (s *session) sendMessage(i, bodyLines int, status string) error {
 	rc, err := s.drop.Open(i)
 	if err != nil {
-		if errors.Is(err, storage.ErrNoSuchMessage) {
+		if errors.Is(err, storage.ErrGone) || errors.Is(err, storage.ErrNoSuchMessage) {
+			// Removed by another program: asking again will not help.
 			s.log.Warn("message removed during the session", zap.String("user", s.user), zap.Int("message", i+1), zap.Error(err))
-			s.err(codeSysPerm + "Message is no longer available")
+			s.err(codeSysPerm + "Message is no longer available: it was removed from the maildrop")
 		} else {
 			s.storageError("opening message", err, zap.String("user", s.user), zap.Int("message", i+1))
 			s.err(codeSysTemp + "Cannot read message")

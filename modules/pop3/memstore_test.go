@@ -17,7 +17,8 @@ type memStore struct {
 	mu      sync.Mutex
 	boxes   map[string][][]byte
 	locked  map[string]bool
-	failDel bool // Commit fails (to test the [SYS/TEMP] path)
+	failDel bool  // Commit fails (to test the [SYS/TEMP] path)
+	openErr error // when set, opening a message fails with it
 	commits int
 }
 
@@ -85,6 +86,12 @@ func (d *memDrop) Messages() []storage.Message { return d.msgs }
 func (d *memDrop) Open(i int) (io.ReadCloser, error) {
 	if i < 0 || i >= len(d.snap) {
 		return nil, storage.ErrNoSuchMessage
+	}
+	d.s.mu.Lock()
+	err := d.s.openErr
+	d.s.mu.Unlock()
+	if err != nil {
+		return nil, err
 	}
 	return io.NopCloser(bytes.NewReader(d.snap[i])), nil
 }

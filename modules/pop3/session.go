@@ -52,6 +52,10 @@ type session struct {
 	// endReason is set, once, when the session is ended from outside (a
 	// reload's grace period is over, process exit, the admin API).
 	endReason atomic.Pointer[string]
+	// cancel ends the context of the session's commands, so that one
+	// waiting in the storage backend or the authenticator stops when the
+	// session is ended from outside; set by serve.
+	cancel atomic.Pointer[context.CancelFunc]
 
 	h    *Handler
 	conn net.Conn
@@ -107,7 +111,8 @@ func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
 // shutdown ends the session from another goroutine: the session sees the
 // reason at its next read (or its blocked read or write fails at once),
 // answers -ERR [SYS/TEMP] when it can, and ends without deleting anything.
-// A commit already under way is not interrupted.
+// A command waiting in the storage backend or the authenticator has its
+// context cancelled. A commit already under way is not interrupted.
 func (s *session) shutdown(reason string) {
 	if !s.endReason.CompareAndSwap(nil, &reason) {
 		return
@@ -116,6 +121,9 @@ func (s *session) shutdown(reason string) {
 	now := time.Now()
 	_ = s.conn.SetReadDeadline(now)
 	_ = s.conn.SetWriteDeadline(now)
+	if cancel := s.cancel.Load(); cancel != nil {
+		(*cancel)()
+	}
 }
 
 // endedFromOutside returns the reason given to shutdown, if any.
@@ -129,6 +137,12 @@ func (s *session) endedFromOutside() (string, bool) {
 // serve runs the session to its end. Whatever way it ends, a maildrop that
 // was not committed by QUIT is closed with nothing deleted.
 func (s *session) serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.cancel.Store(&cancel)
+	if _, ended := s.endedFromOutside(); ended {
+		cancel() // shutdown came before the store above
+	}
 	s.begin()
 	defer s.finish()
 	defer s.releaseMaildrop()

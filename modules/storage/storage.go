@@ -26,6 +26,13 @@ var (
 
 	// ErrNoSuchMessage means a message index is out of range.
 	ErrNoSuchMessage = errors.New("no such message")
+
+	// ErrGone means a message of the snapshot is no longer in the
+	// maildrop: another program removed it since the session began, or
+	// put something that is not a message (a symbolic link, a FIFO, a
+	// directory) in its place. Asking again will not bring it back; the
+	// handler answers -ERR [SYS/PERM] rather than [SYS/TEMP].
+	ErrGone = errors.New("message is no longer in the maildrop")
 )
 
 // Store is a storage backend: it opens users' maildrops. A Store is shared by
@@ -59,7 +66,10 @@ type Maildrop interface {
 	Messages() []Message
 
 	// Open returns the content of message i as stored (LF or CRLF line
-	// endings, not dot-stuffed). The caller closes it.
+	// endings, not dot-stuffed). The caller closes it. It returns an
+	// error wrapping ErrGone when the message was removed (or replaced by
+	// something that is not a message) since the snapshot, and must never
+	// block on what it finds in the message's place.
 	Open(i int) (io.ReadCloser, error)
 
 	// Commit permanently removes the messages at the given indexes (the

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,47 +13,65 @@ import (
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
-// deliver stores msg in the maildir at root by the maildir delivery
+// deliver stores msg in the maildir root by the maildir delivery
 // protocol: write it under a unique name in tmp/, sync it to disk, then
 // link it into new/ as <name>,S=<bytes>,W=<wire size> (never replacing a
 // file) and sync new/. The message is stored as given. No lock is needed:
-// a session sees the message at its next login.
-func deliver(ctx context.Context, root string, msg io.Reader) (err error) {
-	name := uniqueName()
-	tmpPath := filepath.Join(root, dirTmp, name)
-	f, err := os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("delivering to maildir %s: %w", root, err)
+// a session sees the message at its next login. tmp/, new/ and cur/ are
+// opened (or created) relative to root, refusing symbolic links, so a
+// delivery never writes outside the maildir.
+func deliver(ctx context.Context, root *dir, msg io.Reader) (err error) {
+	var tmp, newDir *dir
+	defer func() { tmp.close(); newDir.close() }()
+	for _, sub := range []struct {
+		name string
+		d    **dir
+	}{{dirTmp, &tmp}, {dirNew, &newDir}, {dirCur, nil}} {
+		d, err := root.sub(sub.name, true)
+		if err != nil {
+			return fmt.Errorf("delivering to maildir %s: %w", root.path, err)
+		}
+		if sub.d == nil {
+			d.close()
+		} else {
+			*sub.d = d
+		}
 	}
+
+	name := uniqueName()
+	f, err := tmp.create(name)
+	if err != nil {
+		return fmt.Errorf("delivering to maildir %s: %w", root.path, err)
+	}
+	tmpPath := f.Name()
 	defer func() {
 		if err != nil {
 			_ = f.Close()
-			_ = os.Remove(tmpPath)
+			_ = tmp.unlink(name)
 		}
 	}()
 
 	var sizer storage.WireSizer
 	n, err := io.Copy(f, io.TeeReader(msg, &sizer))
 	if err != nil {
-		return fmt.Errorf("delivering to maildir %s: writing %s: %w", root, tmpPath, err)
+		return fmt.Errorf("delivering to maildir %s: writing %s: %w", root.path, tmpPath, err)
 	}
 	if err = f.Sync(); err != nil {
-		return fmt.Errorf("delivering to maildir %s: syncing %s: %w", root, tmpPath, err)
+		return fmt.Errorf("delivering to maildir %s: syncing %s: %w", root.path, tmpPath, err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("delivering to maildir %s: closing %s: %w", root, tmpPath, err)
+		return fmt.Errorf("delivering to maildir %s: closing %s: %w", root.path, tmpPath, err)
 	}
 	if err = ctx.Err(); err != nil {
 		return err
 	}
 
 	final := name + ",S=" + strconv.FormatInt(n, 10) + ",W=" + strconv.FormatInt(sizer.Size(), 10)
-	newDir := filepath.Join(root, dirNew)
-	if err = moveNoReplace(tmpPath, filepath.Join(newDir, final)); err != nil {
-		return fmt.Errorf("delivering to maildir %s: %w", root, err)
+	if err = moveNoReplace(tmp, name, newDir, final); err != nil {
+		return fmt.Errorf("delivering to maildir %s: %w", root.path, err)
 	}
-	if err := syncDir(newDir); err != nil {
-		return fmt.Errorf("delivering to maildir %s: syncing %s: %w", root, newDir, err)
+	if err := newDir.sync(); err != nil {
+		return fmt.Errorf("delivering to maildir %s: %w", root.path, err)
 	}
 	return nil
 }

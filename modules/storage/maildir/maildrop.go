@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"go.uber.org/zap"
@@ -19,6 +18,9 @@ var errClosed = errors.New("maildrop is closed")
 // maildrop is one session's locked snapshot of a maildir.
 type maildrop struct {
 	root   string
+	dir    *dir // the maildir, and its cur/ and new/, open for the session
+	cur    *dir
+	new    *dir
 	lock   *storage.OwnerLock
 	logger *zap.Logger
 	files  []file
@@ -31,7 +33,8 @@ func (md *maildrop) Messages() []storage.Message { return md.msgs }
 
 // Open returns the file of message i. When another program (an IMAP
 // server changing flags) renamed it since the snapshot, Open finds it again
-// by its base name.
+// by its base name; when it is gone, or something that is not a message
+// is in its place, the error wraps storage.ErrGone.
 func (md *maildrop) Open(i int) (io.ReadCloser, error) {
 	if md.closed {
 		return nil, errClosed
@@ -39,7 +42,7 @@ func (md *maildrop) Open(i int) (io.ReadCloser, error) {
 	if i < 0 || i >= len(md.files) {
 		return nil, fmt.Errorf("message %d: %w", i+1, storage.ErrNoSuchMessage)
 	}
-	f, err := openMessage(md.path(md.files[i]))
+	f, err := md.openFile(md.files[i])
 	if err == nil {
 		return f, nil
 	}
@@ -51,14 +54,67 @@ func (md *maildrop) Open(i int) (io.ReadCloser, error) {
 		return nil, lerr
 	}
 	if !found {
-		return nil, err // gone: report the original error, with its path
+		return nil, fmt.Errorf("maildir: message %d (%s) was removed by another program: %w", i+1, md.path(md.files[i]), storage.ErrGone)
 	}
 	md.files[i] = moved
-	f, err = openMessage(md.path(moved))
+	f, err = md.openFile(moved)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("maildir: message %d (%s) was removed by another program: %w", i+1, md.path(moved), storage.ErrGone)
+	}
 	if err != nil {
 		return nil, err
 	}
 	return f, nil
+}
+
+// openFile opens the message file f.
+func (md *maildrop) openFile(f file) (*messageFile, error) {
+	return md.dirOf(f.dir).openMessage(f.name)
+}
+
+// dirOf returns the open directory dirCur or dirNew.
+func (md *maildrop) dirOf(name string) *dir {
+	if name == dirNew {
+		return md.new
+	}
+	return md.cur
+}
+
+// openSubdirs opens cur/ and new/ of the maildir (creating them when
+// missing), refusing symbolic links.
+func (md *maildrop) openSubdirs() error {
+	var err error
+	if md.cur, err = md.dir.sub(dirCur, true); err != nil {
+		return err
+	}
+	md.new, err = md.dir.sub(dirNew, true)
+	return err
+}
+
+// remove removes the message file f. A name that now holds something
+// other than a regular file is left alone and reported as fs.ErrNotExist:
+// the message is gone, and what is there is not this session's to delete.
+func (md *maildrop) remove(f file) error {
+	d := md.dirOf(f.dir)
+	st, err := d.lstat(f.name)
+	if err != nil {
+		return err
+	}
+	if !st.regular {
+		md.logger.Warn("leaving alone what replaced a deleted message", zap.String("file", md.path(f)), zap.String("kind", st.kind))
+		return fs.ErrNotExist
+	}
+	return d.unlink(f.name)
+}
+
+// release unlocks the maildrop and closes its directories.
+func (md *maildrop) release() error {
+	md.closed = true
+	err := md.lock.Unlock()
+	md.cur.close()
+	md.new.close()
+	md.dir.close()
+	return err
 }
 
 // Commit removes the messages at the given indexes, then unlocks. A message
@@ -69,7 +125,6 @@ func (md *maildrop) Commit(deleted []int) error {
 	if md.closed {
 		return errClosed
 	}
-	md.closed = true
 	var (
 		firstErr error
 		failed   int
@@ -88,7 +143,7 @@ func (md *maildrop) Commit(deleted []int) error {
 			}
 			continue
 		}
-		err := os.Remove(md.path(md.files[i]))
+		err := md.remove(md.files[i])
 		if errors.Is(err, fs.ErrNotExist) {
 			// Renamed (flags changed) or removed by another program.
 			if index == nil {
@@ -96,7 +151,7 @@ func (md *maildrop) Commit(deleted []int) error {
 			}
 			if err == nil {
 				if moved, ok := index[md.files[i].base]; ok {
-					err = os.Remove(md.path(moved))
+					err = md.remove(moved)
 				}
 			}
 			if errors.Is(err, fs.ErrNotExist) {
@@ -110,7 +165,7 @@ func (md *maildrop) Commit(deleted []int) error {
 			}
 		}
 	}
-	uerr := md.lock.Unlock()
+	uerr := md.release()
 	if firstErr != nil {
 		return fmt.Errorf("maildir %s: %d of %d deletions failed, those messages are kept: %w", md.root, failed, len(done), firstErr)
 	}
@@ -126,8 +181,7 @@ func (md *maildrop) Close() error {
 	if md.closed {
 		return nil
 	}
-	md.closed = true
-	if err := md.lock.Unlock(); err != nil {
+	if err := md.release(); err != nil {
 		return fmt.Errorf("maildir %s: unlocking: %w", md.root, err)
 	}
 	return nil
@@ -152,7 +206,7 @@ func (md *maildrop) locate(base string) (file, bool, error) {
 func (md *maildrop) index() (map[string]file, error) {
 	index := make(map[string]file)
 	for _, dir := range []string{dirNew, dirCur} {
-		names, err := listMessages(filepath.Join(md.root, dir))
+		names, err := md.dirOf(dir).names()
 		if err != nil {
 			return nil, err
 		}

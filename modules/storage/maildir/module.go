@@ -9,9 +9,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
@@ -80,43 +81,38 @@ func (m *Maildir) Provision(ctx caddy.Context) error {
 }
 
 // Open locks the user's maildir, creating it if it does not exist, moves
-// new mail into cur/ and returns a snapshot of the messages. The maildir
-// is only created when it is found missing: a login into an existing one
-// costs no mkdir or stat beyond what the listing needs.
+// new mail into cur/ and returns a snapshot of the messages. The maildir,
+// its cur/ and new/ are opened once, refusing symbolic links, and every
+// file of the session is reached through them (see dir_unix.go); the
+// maildir is only created when it is found missing, so a login into an
+// existing one costs no mkdir.
 func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	root, err := m.rootPath(user)
+	rootDir, err := m.openRoot(user)
 	if err != nil {
 		return nil, err
 	}
-	lockPath := filepath.Join(root, LockFileName)
-	lock, err := storage.AcquireOwnerLock(lockPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := makeMaildir(root); err != nil {
-			return nil, err
-		}
-		lock, err = storage.AcquireOwnerLock(lockPath)
-	}
+	root := rootDir.path
+	lock, err := storage.AcquireOwnerLock(filepath.Join(root, LockFileName))
 	if err != nil {
+		rootDir.close()
 		if errors.Is(err, storage.ErrInUse) {
 			return nil, err
 		}
 		return nil, fmt.Errorf("maildir %s: %w", root, err)
 	}
-	md := &maildrop{root: root, lock: lock, logger: m.log()}
-	err = md.scan()
-	if errors.Is(err, fs.ErrNotExist) {
-		// The maildir exists but lacks cur/ or new/.
-		if err = makeMaildir(root); err == nil {
-			err = md.scan()
-		}
-	}
-	if err != nil {
-		_ = lock.Unlock()
+	md := &maildrop{root: root, dir: rootDir, lock: lock, logger: m.log()}
+	if err := md.openSubdirs(); err != nil {
+		_ = md.release()
 		return nil, err
 	}
+	if err := md.scan(); err != nil {
+		_ = md.release()
+		return nil, err
+	}
+	md.cleanTmpIfDue(time.Now())
 	return md, nil
 }
 
@@ -129,21 +125,57 @@ func (m *Maildir) rootPath(user string) (string, error) {
 	return storage.ExpandPath(tmpl, user)
 }
 
-// root expands the path template for user and makes sure the maildir and
-// its cur/, new/ and tmp/ exist.
-func (m *Maildir) root(user string) (string, error) {
+// splitRoot returns the user's maildir as prefix and rel: prefix is the
+// directory the path template names before its first {pop3.user...}
+// placeholder (the administrator's, where symbolic links are followed),
+// rel the rest, which comes from the user name and in which no symbolic
+// link is followed.
+func (m *Maildir) splitRoot(user string) (prefix, rel string, err error) {
 	root, err := m.rootPath(user)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if err := makeMaildir(root); err != nil {
-		return "", err
+	tmpl := m.Path
+	if tmpl == "" {
+		tmpl = DefaultPath()
 	}
-	return root, nil
+	static := ""
+	if i := strings.Index(tmpl, "{pop3.user"); i >= 0 {
+		static = tmpl[:strings.LastIndexAny(tmpl[:i], `/`+string(filepath.Separator))+1]
+	} else {
+		static = filepath.Dir(tmpl)
+	}
+	if static == "" {
+		static = "."
+	}
+	if prefix, err = storage.ExpandPath(static, user); err != nil {
+		return "", "", err
+	}
+	prefix = filepath.Clean(prefix)
+	rel, err = filepath.Rel(prefix, filepath.Clean(root))
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", "", fmt.Errorf("maildir path %s is not under %s: %w", root, prefix, storage.ErrInvalidUser)
+	}
+	return prefix, rel, nil
+}
+
+// openRoot opens the user's maildir, creating it (and the directories
+// leading to it under the template's prefix) when it is missing.
+func (m *Maildir) openRoot(user string) (*dir, error) {
+	prefix, rel, err := m.splitRoot(user)
+	if err != nil {
+		return nil, err
+	}
+	d, err := openTree(prefix, rel, true)
+	if err != nil {
+		return nil, fmt.Errorf("opening maildir: %w", err)
+	}
+	return d, nil
 }
 
 // makeMaildir creates the maildir root with its cur/, new/ and tmp/, as
-// far as they do not exist.
+// far as they do not exist (for tests and tools; a login or a delivery
+// creates what it needs itself).
 func makeMaildir(root string) error {
 	for _, sub := range []string{dirCur, dirNew, dirTmp} {
 		if err := os.MkdirAll(filepath.Join(root, sub), 0o700); err != nil {
@@ -168,11 +200,12 @@ func (m *Maildir) Deliver(ctx context.Context, user string, msg io.Reader) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	root, err := m.root(user)
+	rootDir, err := m.openRoot(user)
 	if err != nil {
 		return err
 	}
-	return deliver(ctx, root, msg)
+	defer rootDir.close()
+	return deliver(ctx, rootDir, msg)
 }
 
 // Interface guards.

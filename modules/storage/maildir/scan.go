@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -56,18 +55,11 @@ func (md *maildrop) scan() error {
 // changed the maildir (moved, renamed or removed a file) or left a message
 // out: then its result is not worth caching.
 func (md *maildrop) list() (changed bool, err error) {
-	// Deliveries need tmp/; a login repairs a maildir that lacks it (a
-	// login served from the cache changed nothing and checks nothing).
-	if _, err := os.Lstat(filepath.Join(md.root, dirTmp)); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Mkdir(filepath.Join(md.root, dirTmp), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			md.logger.Warn("creating tmp/ of a maildir", zap.String("maildir", md.root), zap.Error(err))
-		}
-	}
-	curNames, err := listMessages(filepath.Join(md.root, dirCur))
+	curNames, err := md.cur.names()
 	if err != nil {
 		return false, err
 	}
-	newNames, err := listMessages(filepath.Join(md.root, dirNew))
+	newNames, err := md.new.names()
 	if err != nil {
 		return false, err
 	}
@@ -90,8 +82,8 @@ func (md *maildrop) list() (changed bool, err error) {
 				buf = make([]byte, 32*1024)
 			}
 			var err error
-			size, err = wireSizeOf(filepath.Join(md.root, dir, name), buf)
-			if errors.Is(err, fs.ErrNotExist) {
+			size, err = wireSizeOf(md.dirOf(dir), name, buf)
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrGone) {
 				changed = true
 				return // moved or removed by another program since the listing
 			}
@@ -127,10 +119,10 @@ func (md *maildrop) list() (changed bool, err error) {
 	// Two names of one file (hard links left by an interrupted move) are
 	// one message: keep the first name, remove the other.
 	entries = slices.CompactFunc(entries, func(a, b entry) bool {
-		if a.base != b.base || !sameFile(md.path(a.file), md.path(b.file)) {
+		if a.base != b.base || !sameFile(md.dirOf(a.dir), a.name, md.dirOf(b.dir), b.name) {
 			return false
 		}
-		if err := os.Remove(md.path(b.file)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := md.dirOf(b.dir).unlink(b.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			md.logger.Warn("removing duplicate name of a message", zap.String("file", md.path(b.file)), zap.Error(err))
 		}
 		changed = true
@@ -158,12 +150,12 @@ func (md *maildrop) settle(dir, name, target string, listed map[string]bool) (st
 	}
 	src := filepath.Join(md.root, dir, name)
 	dst := filepath.Join(md.root, dirCur, target)
-	err := moveNoReplace(src, dst)
+	err := moveNoReplace(md.dirOf(dir), name, md.cur, target)
 	if err == nil {
 		return dirCur, target, false
 	}
-	if errors.Is(err, fs.ErrExist) && sameFile(src, dst) {
-		if err := os.Remove(src); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrExist) && sameFile(md.dirOf(dir), name, md.cur, target) {
+		if err := md.dirOf(dir).unlink(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			md.logger.Warn("removing duplicate name of a message", zap.String("file", src), zap.Error(err))
 		}
 		return dirCur, target, listed[target]
@@ -186,35 +178,17 @@ func uniqueUID(base string, used map[string]bool) string {
 	return uid
 }
 
-// listMessages returns the names of the message files in dir: regular
-// files whose name does not start with a dot. Subdirectories (Maildir++
-// folders), symbolic links, sockets and such are not messages.
-func listMessages(dir string) ([]string, error) {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil, fmt.Errorf("reading maildir: %w", err)
-	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".") || !e.Type().IsRegular() {
-			continue
-		}
-		names = append(names, e.Name())
-	}
-	return names, nil
-}
-
-// wireSizeOf returns the size of the message in the file at path as the
-// POP3 handler sends it (see storage.WireSizer), using buf to read.
-func wireSizeOf(path string, buf []byte) (int64, error) {
-	f, err := os.Open(path)
+// wireSizeOf returns the size of the message file name of d as the POP3
+// handler sends it (see storage.WireSizer), using buf to read.
+func wireSizeOf(d *dir, name string, buf []byte) (int64, error) {
+	f, err := d.openMessage(name)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
 	var w storage.WireSizer
 	if _, err := io.CopyBuffer(&w, onlyReader{f}, buf); err != nil {
-		return 0, fmt.Errorf("reading %s: %w", path, err)
+		return 0, fmt.Errorf("reading %s: %w", filepath.Join(d.path, name), err)
 	}
 	return w.Size(), nil
 }

@@ -38,6 +38,25 @@ func writeMaildirFile(t testing.TB, maildir, sub, name string, content []byte) s
 	return dst
 }
 
+// findMessage returns the path of the message file with the given UIDL in
+// the maildir, or fails the test.
+func findMessage(t *testing.T, maildir, uid string) string {
+	t.Helper()
+	for _, sub := range []string{dirCur, dirNew} {
+		entries, err := os.ReadDir(filepath.Join(maildir, sub))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Type().IsRegular() && uidFor(baseOf(e.Name())) == uid {
+				return filepath.Join(maildir, sub, e.Name())
+			}
+		}
+	}
+	t.Fatalf("no message with UIDL %q", uid)
+	return ""
+}
+
 func TestSuite(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storagetest.Fixture {
 		m, dir := newTestStore(t)
@@ -53,22 +72,11 @@ func TestSuite(t *testing.T) {
 				writeMaildirFile(t, userDir(user), dirNew, name, msg)
 			},
 			Remove: func(t *testing.T, user, uid string) {
-				for _, sub := range []string{dirCur, dirNew} {
-					names, err := listMessages(filepath.Join(userDir(user), sub))
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, name := range names {
-						if uidFor(baseOf(name)) == uid {
-							if err := os.Remove(filepath.Join(userDir(user), sub, name)); err != nil {
-								t.Fatal(err)
-							}
-							return
-						}
-					}
+				if err := os.Remove(findMessage(t, userDir(user), uid)); err != nil {
+					t.Fatal(err)
 				}
-				t.Fatalf("no message with UIDL %q", uid)
 			},
+			Replace: replaceHook(userDir),
 			// A crash after the first unlink: the lock goes away with the
 			// process, nothing else happens.
 			CrashCommit: func(t *testing.T, sm storage.Maildrop, deleted []int) {

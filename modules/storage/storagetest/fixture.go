@@ -45,6 +45,43 @@ type Fixture struct {
 	// process dies, without any of the backend's cleanup. md is not used
 	// again afterwards.
 	CrashCommit func(t *testing.T, md storage.Maildrop, deleted []int)
+
+	// Replace, if set, puts something that is not a message in the place
+	// of the message of user whose UIDL is uid, the way a hostile local
+	// user (or a broken program) would while a session holds the
+	// maildrop: a symbolic link to target, a FIFO, or a directory (see
+	// NonMessage). It calls t.Skip for a kind the backend's storage
+	// cannot hold in a message's place. Backends that keep no file per
+	// message leave it nil.
+	Replace func(t *testing.T, user, uid string, kind NonMessage, target string)
+}
+
+// NonMessage is a kind of file that Fixture.Replace puts in a message's
+// place.
+type NonMessage int
+
+// The kinds of NonMessage.
+const (
+	// Symlink is a symbolic link to a file outside the maildrop, which
+	// must never be served.
+	Symlink NonMessage = iota + 1
+	// FIFO is a named pipe, which must never make a session block.
+	FIFO
+	// Directory is an empty directory.
+	Directory
+)
+
+// String names the kind.
+func (k NonMessage) String() string {
+	switch k {
+	case Symlink:
+		return "symlink"
+	case FIFO:
+		return "fifo"
+	case Directory:
+		return "directory"
+	}
+	return "unknown"
 }
 
 // Users the suite works with.
@@ -75,6 +112,10 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	t.Run("CloseAfterCommit", s.testCloseAfterCommit)
 	t.Run("InvalidUsers", s.testInvalidUsers)
 	t.Run("CrashDuringCommit", s.testCrashDuringCommit)
+	t.Run("DeliverDuringCommit", s.testDeliverDuringCommit)
+	t.Run("UIDLIdentical", s.testUIDLIdentical)
+	t.Run("Vanished", s.testVanished)
+	t.Run("NonRegular", s.testNonRegular)
 }
 
 // suite holds what every subtest needs.

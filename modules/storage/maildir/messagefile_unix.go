@@ -1,3 +1,5 @@
+//go:build unix
+
 package maildir
 
 import (
@@ -13,20 +15,6 @@ import (
 type messageFile struct {
 	fd   int
 	path string
-}
-
-// openMessage opens path for reading.
-func openMessage(path string) (*messageFile, error) {
-	for {
-		fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-		if err == syscall.EINTR {
-			continue
-		}
-		if err != nil {
-			return nil, &fs.PathError{Op: "open", Path: path, Err: err}
-		}
-		return &messageFile{fd: fd, path: path}, nil
-	}
 }
 
 // Read implements io.Reader.

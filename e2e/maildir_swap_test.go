@@ -1,0 +1,230 @@
+//go:build unix
+
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// swapMessage is message n of user in the swap tests; alice's and bob's
+// have the same file names, so that a lookup by name through a swapped
+// directory would find bob's.
+func swapMessage(user string, n int) []byte {
+	return fmt.Appendf(nil, "Message-ID: <%d.%s@swap.test>\nFrom: sender@example.net\nSubject: %s's message %d\n\nbody of %s %d\n", n, user, user, n, user, n)
+}
+
+// writeSwapMessages writes messages 1..count of user into new/ of
+// maildir and records them in inv.
+func writeSwapMessages(t *testing.T, inv *inventory, maildir, user string, count int) {
+	t.Helper()
+	for _, sub := range []string{"new", "cur", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(maildir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n := 1; n <= count; n++ {
+		msg := swapMessage(user, n)
+		if err := os.WriteFile(filepath.Join(maildir, "new", fmt.Sprintf("1700000000.M%06dP1.swap", n)), msg, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		inv.add(messageID(msg), msg, mustStay)
+	}
+}
+
+// curFile returns the path of message n in cur/ of maildir.
+func curFile(t *testing.T, maildir string, n int) string {
+	t.Helper()
+	base := fmt.Sprintf("1700000000.M%06dP1.swap", n)
+	entries, err := os.ReadDir(filepath.Join(maildir, "cur"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), base) {
+			return filepath.Join(maildir, "cur", e.Name())
+		}
+	}
+	t.Fatalf("message %d is not in %s/cur", n, maildir)
+	return ""
+}
+
+// retrChecked sends RETR n and returns the first line of the answer;
+// anything served is checked against the inventory and against secret,
+// and counted in *wrong when it should not have been served.
+func retrChecked(t *testing.T, p *pop3Conn, inv *inventory, n int, secret []byte, wrong *int) string {
+	t.Helper()
+	status := p.cmd("RETR " + strconv.Itoa(n))
+	if !strings.HasPrefix(status, "+OK") {
+		return status
+	}
+	var b strings.Builder
+	for {
+		l := p.readLine()
+		if l == "." {
+			break
+		}
+		b.WriteString(strings.TrimPrefix(l, "."))
+		b.WriteString("\n")
+	}
+	got := []byte(b.String())
+	if bytes.Contains(got, secret) || !inv.served(got) {
+		*wrong++
+		t.Errorf("RETR %d served %q", n, got)
+	}
+	return status
+}
+
+// TestMaildirSwapsAfterLogin attacks a maildir from inside while its user
+// is logged in, as a local user who owns the maildir could: a message
+// replaced by a symbolic link to a secret file (standing for /etc/shadow),
+// by a directory, removed, replaced by a FIFO, cur/ swapped for a link to
+// bob's cur/. Nothing but alice's own mail may be served, no session may
+// hang, the admin API ends the session, bob's mail stays intact, and
+// alice's is deleted only where she asked.
+func TestMaildirSwapsAfterLogin(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, serverOptions{auth: twoAccounts(t)})
+	alice, bob := s.Maildir(testUser), s.Maildir("bob")
+	inv := newInventory()
+	writeSwapMessages(t, inv, alice, testUser, 5)
+	writeSwapMessages(t, inv, bob, "bob", 3)
+	secret := []byte("root:$y$j9T$not-really-the-shadow-hash:19000:0:99999:7:::\n")
+	secretPath := filepath.Join(s.Dir, "shadow")
+	if err := os.WriteFile(secretPath, secret, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Bob logs in once, so that his messages are in cur/ under the same
+	// names as alice's.
+	pb := dialPOP3(t, s.Addr)
+	if r := pb.login("bob", bobPassword); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("bob's login: %q", r)
+	}
+	pb.cmd("QUIT")
+
+	wrong := 0
+	p := dialPOP3(t, s.Addr)
+	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("login: %q", r)
+	}
+	swaps := []struct {
+		n    int
+		what string
+		swap func(path string) error
+	}{
+		{1, "symlink to a secret file", func(path string) error {
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			return os.Symlink(secretPath, path)
+		}},
+		{3, "directory", func(path string) error {
+			if err := os.Remove(path); err != nil {
+				return err
+			}
+			return os.Mkdir(path, 0o700)
+		}},
+		{5, "nothing (removed by another program)", os.Remove},
+	}
+	for _, sw := range swaps {
+		if err := sw.swap(curFile(t, alice, sw.n)); err != nil {
+			t.Fatal(err)
+		}
+		inv.set(messageID(swapMessage(testUser, sw.n)), mayStay)
+		if r := retrChecked(t, p, inv, sw.n, secret, &wrong); !strings.HasPrefix(r, "-ERR [SYS/PERM]") {
+			t.Errorf("RETR %d, replaced by a %s: %q, want -ERR [SYS/PERM]", sw.n, sw.what, r)
+		}
+	}
+	if r := retrChecked(t, p, inv, 4, secret, &wrong); !strings.HasPrefix(r, "+OK") {
+		t.Errorf("RETR 4, untouched: %q", r)
+	}
+	if r := p.cmd("DELE 4"); !strings.HasPrefix(r, "+OK") {
+		t.Errorf("DELE 4: %q", r)
+	}
+
+	// Message 2 becomes a FIFO: RETR must not hang, and the admin API
+	// ends the session at once (before the fix, open(2) waited forever
+	// for a writer, the maildrop stayed locked and DELETE answered 202
+	// {"ended":false}). Nothing is deleted.
+	fifo := curFile(t, alice, 2)
+	if err := os.Remove(fifo); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv.set(messageID(swapMessage(testUser, 2)), mayStay)
+	v := s.sessionOf(t, p)
+	if _, err := p.c.Write([]byte("RETR 2\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	path := "/pop3/sessions/" + strconv.FormatUint(v.ID, 10)
+	if code, body := s.adminRequest(t, http.MethodDelete, path); code != http.StatusOK || !strings.Contains(string(body), `"ended":true`) {
+		t.Errorf("DELETE %s during RETR of a FIFO: %d %s, want 200 and ended", path, code, body)
+	}
+	// The client hears -ERR [SYS/PERM] for RETR when the session answered
+	// it before the end, then -ERR [SYS/TEMP] when the session could
+	// still say why it ends; then the connection closes.
+	if err := p.c.SetReadDeadline(time.Now().Add(ioTimeout)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		l, err := p.r.ReadString('\n')
+		if l == "" && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after the admin ended the session: %v (got %q)", err, l)
+		}
+		if !strings.HasPrefix(l, "-ERR [SYS/PERM]") && !strings.HasPrefix(l, "-ERR [SYS/TEMP]") {
+			t.Errorf("after the admin ended the session: %q", l)
+		}
+	}
+
+	// cur/ becomes a link to bob's cur/ during alice's next session.
+	p = dialPOP3(t, s.Addr)
+	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK Logged in, 1 messages") {
+		t.Errorf("login after the swaps: %q, want only message 4 left", r)
+	}
+	if err := os.Rename(filepath.Join(alice, "cur"), filepath.Join(alice, "cur.moved")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(bob, "cur"), filepath.Join(alice, "cur")); err != nil {
+		t.Fatal(err)
+	}
+	retrChecked(t, p, inv, 1, secret, &wrong)
+	p.cmd("DELE 1")
+	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		t.Errorf("QUIT: %q", r)
+	}
+	inv.set(messageID(swapMessage(testUser, 4)), mustGo)
+
+	// With cur/ a link, alice cannot log in at all.
+	p = dialPOP3(t, s.Addr)
+	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "-ERR") {
+		t.Errorf("login with cur/ a link to bob's: %q, want -ERR", r)
+		p.cmd("QUIT")
+	}
+
+	if b, err := os.ReadFile(secretPath); err != nil || !bytes.Equal(b, secret) {
+		t.Errorf("the secret file changed: %q, %v", b, err)
+	}
+	tl := inv.check(t, filepath.Join(bob, "cur"), filepath.Join(bob, "new"), filepath.Join(alice, "cur.moved"), filepath.Join(alice, "new"))
+	t.Logf("swaps after login: %d served wrongly; %d messages present (bob's 3 must be), %d lost, %d duplicated, %d corrupted, %d not deleted",
+		wrong, tl.present, tl.lost, tl.duplicated, tl.corrupted, tl.undeleted)
+	if wrong != 0 {
+		t.Errorf("%d messages served that should not have been", wrong)
+	}
+}

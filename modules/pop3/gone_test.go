@@ -1,0 +1,39 @@
+package pop3
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+// TestSessionMessageGone checks that a message another program removed
+// during the session is answered with -ERR [SYS/PERM], which tells the
+// client not to try again, while a passing storage failure stays
+// [SYS/TEMP]; the session goes on either way.
+func TestSessionMessageGone(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+		want string
+	}{
+		{"gone", fmt.Errorf("maildir: message 1 was removed by another program: %w", storage.ErrGone), "-ERR [SYS/PERM]"},
+		{"temporary", errors.New("input/output error"), "-ERR [SYS/TEMP]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := newTestServer(t)
+			ts.store.add("alice", "Subject: a\n\nbody\n")
+			ts.store.mu.Lock()
+			ts.store.openErr = tt.err
+			ts.store.mu.Unlock()
+			c := ts.dial(t)
+			c.login("alice", "secret pw")
+			expectPrefix(t, "RETR", c.cmd("RETR 1"), tt.want)
+			expectPrefix(t, "TOP", c.cmd("TOP 1 0"), tt.want)
+			expectPrefix(t, "NOOP", c.cmd("NOOP"), "+OK")
+			expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+		})
+	}
+}
