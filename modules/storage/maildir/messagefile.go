@@ -1,3 +1,7 @@
+// Unix gives message reads bare descriptors, kept away from the network poller.
+
+//go:build unix
+
 package maildir
 
 import (

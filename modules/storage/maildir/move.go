@@ -38,7 +38,7 @@ func moveNoReplace(oldpath, newpath string) error {
 func linkUnsupported(err error) bool {
 	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) ||
 		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) ||
-		errors.Is(err, syscall.EMLINK)
+		errors.Is(err, syscall.EMLINK) || errors.Is(err, errors.ErrUnsupported)
 }
 
 // sameFile reports whether the paths a and b name the same file.
@@ -52,21 +52,4 @@ func sameFile(a, b string) bool {
 		return false
 	}
 	return os.SameFile(fa, fb)
-}
-
-// syncDir flushes a directory's entries to disk, so that a file just
-// linked into it survives a power loss.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOTSUP) {
-		return nil // some file systems cannot sync a directory
-	}
-	return err
 }
