@@ -114,6 +114,13 @@ var refreshInterval = time.Minute
 // (the next login creates a new, free file). Older caddy-pop3 versions,
 // which hold the file by flock without writing it, must not serve the same
 // maildrops at the same time as this one: they would not see its locks.
+//
+// On Windows a LockFileEx lock of the whole file stands in for the
+// transient flock, positioned ReadFile and WriteFile for pread and pwrite,
+// and the process's creation time for its start time; there is no boot id
+// or pid namespace (see ownerlock_windows.go). On Unix systems other than
+// Linux, which have no /proc, a holder is checked by its pid alone (see
+// ownerlock_other.go).
 type OwnerLock struct {
 	path     string
 	token    uint64 // the lock= number of its record

@@ -44,9 +44,13 @@ func openLockFile(path string, create bool) (lockFD, error) {
 		_ = windows.CloseHandle(h)
 		return windows.InvalidHandle, err
 	}
-	if info.FileAttributes&(windows.FILE_ATTRIBUTE_REPARSE_POINT|windows.FILE_ATTRIBUTE_DIRECTORY) != 0 {
+	switch {
+	case info.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0:
 		_ = windows.CloseHandle(h)
 		return windows.InvalidHandle, syscall.ELOOP
+	case info.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY != 0:
+		_ = windows.CloseHandle(h)
+		return windows.InvalidHandle, syscall.EISDIR
 	}
 	return h, nil
 }
