@@ -93,7 +93,7 @@ if listening "$port"; then
 fi
 CADDY_ADMIN="127.0.0.1:$(free_port)" ./caddy run --config "$config" >"$work/caddy.log" 2>&1 &
 server_pid=$!
-for _ in $(seq 100); do
+for _ in $(seq 300); do # up to 30 s
 	if ! kill -0 "$server_pid" 2>/dev/null; then
 		echo "xcaddy: the quick-start server exited:" >&2
 		cat "$work/caddy.log" >&2
