@@ -1,7 +1,5 @@
 package main
 
-import "syscall"
-
 // cpuMeter measures the CPU time the server (when its processes are known)
 // and this client use during the timed part of a run.
 type cpuMeter struct {
@@ -36,13 +34,4 @@ func (m *cpuMeter) stop(r *Result) {
 	if r.Sessions > 0 {
 		r.ServerCPUPerSessionMs = r.ServerCPUSeconds * 1000 / float64(r.Sessions)
 	}
-}
-
-// selfCPU returns the user and system CPU seconds of this process.
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -11,8 +12,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // StaleLockAge is how long a lock file written by a process that cannot be
@@ -115,6 +114,13 @@ var refreshInterval = time.Minute
 // (the next login creates a new, free file). Older caddy-pop3 versions,
 // which hold the file by flock without writing it, must not serve the same
 // maildrops at the same time as this one: they would not see its locks.
+//
+// On Windows a LockFileEx lock of the whole file stands in for the
+// transient flock, positioned ReadFile and WriteFile for pread and pwrite,
+// and the process's creation time for its start time; there is no boot id
+// or pid namespace (see ownerlock_windows.go). On Unix systems other than
+// Linux, which have no /proc, a holder is checked by its pid alone (see
+// ownerlock_other.go).
 type OwnerLock struct {
 	path     string
 	token    uint64 // the lock= number of its record
@@ -137,7 +143,7 @@ var freeRecord = func() []byte {
 // symbolic link at path.
 func AcquireOwnerLock(path string) (*OwnerLock, error) {
 	me := self()
-	fd, err := openLockFile(path, syscall.O_CREAT)
+	fd, err := openLockFile(path, true)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock file %s: %w", path, err)
 	}
@@ -180,7 +186,7 @@ func AcquireOwnerLock(path string) (*OwnerLock, error) {
 
 // mayTake decides whether the lock whose file fd holds content is free to
 // take: free, a leftover of this process, or stale.
-func (me *identity) mayTake(content []byte, fd int) (bool, error) {
+func (me *identity) mayTake(content []byte, fd lockFD) (bool, error) {
 	if isFree(content) {
 		return true, nil
 	}
@@ -190,11 +196,11 @@ func (me *identity) mayTake(content []byte, fd int) (bool, error) {
 		// that could not free it.
 		return !locks.holds(token), nil
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	mtime, err := modTime(fd)
+	if err != nil {
 		return false, err
 	}
-	return me.stale(owner, ok, time.Unix(st.Mtim.Unix()), time.Now()), nil
+	return me.stale(owner, ok, mtime, time.Now()), nil
 }
 
 // Unlock releases the lock: it writes the free record over the lock's own
@@ -219,9 +225,9 @@ func (l *OwnerLock) Unlock() error {
 
 // free writes the free record over l's record, if the file still holds it.
 func (l *OwnerLock) free() error {
-	fd, err := openLockFile(l.path, 0)
+	fd, err := openLockFile(l.path, false)
 	if err != nil {
-		if errors.Is(err, syscall.ENOENT) {
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil // removed by hand: nothing to free
 		}
 		return fmt.Errorf("opening lock file %s: %w", l.path, err)
@@ -251,93 +257,16 @@ func (l *OwnerLock) isRecord(content []byte) bool {
 	return bytes.Equal(content, self().appendRecord(rec[:0], l.token))
 }
 
-// openLockFile opens the lock file at path for reading and writing, with
-// extra flags (O_CREAT), never following a symbolic link. It asks the
-// system directly: os.OpenFile would also offer the descriptor to the
-// network poller.
-func openLockFile(path string, flags int) (int, error) {
-	for {
-		fd, err := syscall.Open(path, syscall.O_RDWR|syscall.O_NOFOLLOW|syscall.O_CLOEXEC|syscall.O_NONBLOCK|flags, 0o600)
-		if !errors.Is(err, syscall.EINTR) {
-			return fd, err
-		}
-	}
-}
-
-// closeFD closes fd.
-func closeFD(fd int) {
-	_ = syscall.Close(fd)
-}
-
-// flockNB takes an exclusive flock on fd without waiting; it fails with
-// EWOULDBLOCK when another descriptor holds one.
-func flockNB(fd int) error {
-	for {
-		err := syscall.Flock(fd, syscall.LOCK_EX|syscall.LOCK_NB)
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
-	}
-}
-
 // flockRetry takes an exclusive flock on fd, trying up to attempts times,
 // delay apart, while another descriptor holds one; then it fails with
 // EWOULDBLOCK.
-func flockRetry(fd, attempts int, delay time.Duration) error {
+func flockRetry(fd lockFD, attempts int, delay time.Duration) error {
 	for i := 1; ; i++ {
 		err := flockNB(fd)
 		if !errors.Is(err, syscall.EWOULDBLOCK) || i >= attempts {
 			return err
 		}
 		time.Sleep(delay)
-	}
-}
-
-// preadFull reads the file fd from its start into buf, until buf is full
-// or the file ends, and returns how much it read.
-func preadFull(fd int, buf []byte) (int, error) {
-	n := 0
-	for n < len(buf) {
-		m, err := syscall.Pread(fd, buf[n:], int64(n))
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil {
-			return n, err
-		}
-		if m <= 0 {
-			break
-		}
-		n += m
-	}
-	return n, nil
-}
-
-// writeRecord writes rec at the start of the file fd, which held old
-// bytes (or more), and cuts off what is left of them after rec. The mtime
-// is now.
-func writeRecord(fd int, rec []byte, old int) error {
-	for n := 0; n < len(rec); {
-		m, err := syscall.Pwrite(fd, rec[n:], int64(n))
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if m <= 0 {
-			return syscall.EIO
-		}
-		n += m
-	}
-	if old <= len(rec) {
-		return nil
-	}
-	for {
-		err := syscall.Ftruncate(fd, int64(len(rec)))
-		if !errors.Is(err, syscall.EINTR) {
-			return err
-		}
 	}
 }
 
@@ -454,7 +383,7 @@ func startRefresher(r *lockRegistry) *refresher {
 // holds l's record. It gives up at once when the flock is taken: the next
 // round will do.
 func (l *OwnerLock) touch() {
-	fd, err := openLockFile(l.path, 0)
+	fd, err := openLockFile(l.path, false)
 	if err != nil {
 		return
 	}
@@ -467,8 +396,7 @@ func (l *OwnerLock) touch() {
 	if err != nil || !l.isRecord(buf[:n]) {
 		return // released, or no longer ours
 	}
-	now := unix.NsecToTimeval(time.Now().UnixNano())
-	_ = unix.Futimes(fd, []unix.Timeval{now, now})
+	_ = touchFD(fd)
 }
 
 // identity is what an owner line says about its process.

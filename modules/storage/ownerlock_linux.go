@@ -1,3 +1,5 @@
+// Linux gives owner locks /proc: process start times, the boot id and the pid namespace.
+
 package storage
 
 import (

@@ -1,3 +1,5 @@
+// Other Unix systems give owner locks kill(2) only: a holder is checked by its pid alone.
+
 //go:build unix && !linux
 
 package storage

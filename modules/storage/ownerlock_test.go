@@ -409,16 +409,16 @@ func TestOwnerLockLongContent(t *testing.T) {
 // caddy-pop3 or a would-be owner deciding; release drops it.
 func holdFlock(t *testing.T, path string) (release func()) {
 	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	fd, err := openLockFile(path, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		_ = f.Close()
+	if err := flockNB(fd); err != nil {
+		closeFD(fd)
 		t.Fatal(err)
 	}
 	var once sync.Once
-	release = func() { once.Do(func() { _ = f.Close() }) }
+	release = func() { once.Do(func() { closeFD(fd) }) }
 	t.Cleanup(release)
 	return release
 }

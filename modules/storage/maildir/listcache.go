@@ -1,12 +1,8 @@
 package maildir
 
 import (
-	"errors"
-	"fmt"
-	"io/fs"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
@@ -44,31 +40,6 @@ type dirStamp struct {
 	dev, ino     uint64
 	mtime, ctime int64 // nanoseconds since the epoch
 	size         int64
-}
-
-// stampDir returns the stamp of the directory at path.
-func stampDir(path string) (dirStamp, error) {
-	var st syscall.Stat_t
-	for {
-		err := syscall.Stat(path, &st)
-		if errors.Is(err, syscall.EINTR) {
-			continue
-		}
-		if err != nil {
-			return dirStamp{}, &fs.PathError{Op: "stat", Path: path, Err: err}
-		}
-		break
-	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
-		return dirStamp{}, fmt.Errorf("maildir: %s is not a directory", path)
-	}
-	return dirStamp{
-		dev:   uint64(st.Dev), //nolint:unconvert // Dev is not uint64 everywhere
-		ino:   st.Ino,
-		mtime: st.Mtim.Nano(),
-		ctime: st.Ctim.Nano(),
-		size:  st.Size,
-	}, nil
 }
 
 // settledBy reports whether the directory was last changed at least

@@ -1,3 +1,5 @@
+// Unix gives message reads bare descriptors, kept away from the network poller.
+
 //go:build unix
 
 package maildir

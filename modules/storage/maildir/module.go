@@ -71,6 +71,7 @@ func DefaultPath() string {
 // Provision sets the default path and checks the path template.
 func (m *Maildir) Provision(ctx caddy.Context) error {
 	m.logger = ctx.Logger()
+	warnPlatform(m.logger)
 	if m.Path == "" {
 		m.Path = DefaultPath()
 	}

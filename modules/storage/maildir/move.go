@@ -38,5 +38,5 @@ func moveNoReplace(d *dir, old string, e *dir, new string) error {
 func linkUnsupported(err error) bool {
 	return errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) ||
 		errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.ENOSYS) ||
-		errors.Is(err, syscall.EMLINK)
+		errors.Is(err, syscall.EMLINK) || errors.Is(err, errors.ErrUnsupported)
 }

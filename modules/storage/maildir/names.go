@@ -10,14 +10,16 @@ import (
 // A maildir file name is <base>[,<field>...][:<info>]: the unique base
 // (everything before the first ',' or ':'), optional fields such as
 // S=<bytes on disk> and W=<size with CRLF line endings>, then the info
-// part, ":2,<flags>" once the message is in cur/.
+// part, ":2,<flags>" once the message is in cur/. On Windows, where ':'
+// cannot be in a file name, the info part starts with infoSep (';')
+// instead; base, fields and so UIDLs and sizes are the same.
 
 // splitName splits a maildir file name into its base, its fields part
 // (empty or starting with ',') and its info part (empty or starting with
-// ':').
+// infoSep).
 func splitName(name string) (base, fields, info string) {
 	rest := name
-	if i := strings.IndexByte(rest, ':'); i >= 0 {
+	if i := strings.IndexByte(rest, infoSep); i >= 0 {
 		rest, info = rest[:i], rest[i:]
 	}
 	base = rest
@@ -48,8 +50,8 @@ func wireSizeField(fields string) (int64, bool) {
 }
 
 // curName returns the name a message gets in cur/: its base and fields,
-// ",W=<size>" when addSize is set, and its info part, ":2," when it has
-// none yet.
+// ",W=<size>" when addSize is set, and its info part, ":2," (infoSep, then
+// "2,") when it has none yet.
 func curName(base, fields, info string, size int64, addSize bool) string {
 	var b strings.Builder
 	b.Grow(len(base) + len(fields) + len(info) + 24)
@@ -60,7 +62,7 @@ func curName(base, fields, info string, size int64, addSize bool) string {
 		b.WriteString(strconv.FormatInt(size, 10))
 	}
 	if info == "" {
-		info = ":2,"
+		info = string(infoSep) + "2,"
 	}
 	b.WriteString(info)
 	return b.String()

@@ -1,3 +1,7 @@
+// Unix gives mbox commits O_NOFOLLOW, owner- and mode-preserving renames and an in-place rewrite.
+
+//go:build unix
+
 package mbox
 
 import (

@@ -1,3 +1,7 @@
+// Unix gives mbox the dotlock that MTAs and mail readers take, with kill(2) to spot a dead holder.
+
+//go:build unix
+
 package mbox
 
 import (

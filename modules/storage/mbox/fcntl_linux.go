@@ -1,3 +1,5 @@
+// Linux gives mbox open file description locks (F_OFD_SETLK), which belong to a descriptor.
+
 package mbox
 
 import (

@@ -1,3 +1,5 @@
+// Other Unix systems give mbox classic POSIX fcntl locks, which belong to the process.
+
 //go:build unix && !linux
 
 package mbox

@@ -1,3 +1,7 @@
+// Unix gives mbox the journaled in-place rewrite used when a spool's owner cannot be kept.
+
+//go:build unix
+
 package mbox
 
 import (

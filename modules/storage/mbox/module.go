@@ -88,9 +88,13 @@ func (Mbox) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision sets the defaults and checks the path template.
+// Provision sets the defaults and checks the path template. On Windows it
+// fails: mbox needs the spool locks of Unix (see spool_windows.go).
 func (m *Mbox) Provision(ctx caddy.Context) error {
 	m.logger = ctx.Logger()
+	if err := platformSupported(); err != nil {
+		return err
+	}
 	if m.Path == "" {
 		m.Path = DefaultPath
 	}

@@ -1,3 +1,7 @@
+// Unix gives mbox the spool locks MTAs share: dotlock, flock(2) and an fcntl(2) write lock.
+
+//go:build unix
+
 package mbox
 
 import (
