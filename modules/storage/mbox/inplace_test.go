@@ -112,7 +112,7 @@ func TestInPlaceCrashRecovery(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-					m, dir := newTestStore(t)
+			m, dir := newTestStore(t)
 			spool := filepath.Join(dir, alice)
 			msgs := deliverNumbered(t, m, alice, 4)
 			md := openSession(t, m, alice)
