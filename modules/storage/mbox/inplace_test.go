@@ -55,6 +55,9 @@ func dieHolding(t testing.TB, md *maildrop) {
 	if err := md.lock.f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	if md.lock.dot != nil {
+		md.lock.dot.f.Close() // the kernel drops the dotlock's flock too
+	}
 	makeStale(t, md.path+DotlockSuffix, deadPID(t))
 	md.entry.mu.Lock()
 	md.entry.session = nil

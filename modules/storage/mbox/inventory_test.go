@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"testing"
 )
 
@@ -122,4 +123,17 @@ func numbered(series string, i, size int) []byte {
 		b.WriteString(line)
 	}
 	return b.Bytes()
+}
+
+// needRoot skips a test that needs root (mounting a file system), or
+// fails it when CI=true: there it must run.
+func needRoot(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s needs root, and CI=true", why)
+	}
+	t.Skipf("%s needs root", why)
 }

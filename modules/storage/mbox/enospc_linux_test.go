@@ -12,19 +12,6 @@ import (
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
-// needRoot skips a test that needs root (mounting a file system), or
-// fails it when CI=true: there it must run.
-func needRoot(t *testing.T, why string) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s needs root, and CI=true", why)
-	}
-	t.Skipf("%s needs root", why)
-}
-
 // smallTmpfs mounts a tmpfs of the given size at a new directory and
 // unmounts it when the test ends.
 func smallTmpfs(t *testing.T, size string) string {
