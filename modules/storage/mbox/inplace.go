@@ -291,24 +291,24 @@ func copyFile(to, from string, n int64) error {
 // replayJournal finishes the in-place rewrite of a crashed commit, if the
 // spool has a journal, and reports whether there was one. f is the locked
 // spool. Mail appended after the crash is kept after the journal's
-// content.
-func replayJournal(spool string, f *os.File) (bool, error) {
+// content; shift is how far it moved towards the start of the spool.
+func replayJournal(spool string, f *os.File) (replayed bool, shift int64, err error) {
 	j, err := openJournal(spool)
 	if err != nil || j == nil {
-		return false, err
+		return false, 0, err
 	}
 	damaged := fmt.Errorf("spool does not match its journal %s; the kept mail is in the journal, before its last line", j.path)
 	if f == nil {
-		return false, damaged
+		return false, 0, damaged
 	}
 	src, err := os.Open(j.path)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	defer src.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	size := st.Size()
 
@@ -316,7 +316,7 @@ func replayJournal(spool string, f *os.File) (bool, error) {
 	if size >= j.oldLen {
 		h := sha256.New()
 		if _, err := io.Copy(h, io.NewSectionReader(f, j.newLen, j.oldLen-j.newLen)); err != nil {
-			return false, err
+			return false, 0, err
 		}
 		truncated = !bytes.Equal(h.Sum(nil), j.tailSum[:])
 	}
@@ -325,25 +325,25 @@ func replayJournal(spool string, f *os.File) (bool, error) {
 		// whatever was delivered since. Only the journal is left.
 		same, err := equalRange(f, src, j.newLen)
 		if err != nil {
-			return false, err
+			return false, 0, err
 		}
 		if !same || size < j.newLen {
-			return false, damaged
+			return false, 0, damaged
 		}
 		if err := os.Remove(j.path); err != nil {
-			return false, err
+			return false, 0, err
 		}
-		return true, syncDir(filepath.Dir(spool))
+		return true, 0, syncDir(filepath.Dir(spool))
 	}
 	if size == j.oldLen {
-		return true, j.apply(f, allSteps)
+		return true, 0, j.apply(f, allSteps)
 	}
 	// Mail was appended after the crash, after the old length: the
 	// spool must become the journal's content and then that mail. Write
 	// that to a new journal, which replaces the old one in one rename.
 	tmp, err := os.OpenFile(tempPath(spool), os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	err = errors.Join(copyRange(tmp, src, 0, j.newLen), copyRange(tmp, f, j.oldLen, size), tmp.Sync())
 	if cerr := tmp.Close(); err == nil {
@@ -351,9 +351,9 @@ func replayJournal(spool string, f *os.File) (bool, error) {
 	}
 	if err != nil {
 		_ = os.Remove(tempPath(spool))
-		return false, err
+		return false, 0, err
 	}
-	return true, rewriteInPlace(spool, tempPath(spool), f, size)
+	return true, j.oldLen - j.newLen, rewriteInPlace(spool, tempPath(spool), f, size)
 }
 
 // equalRange reports whether the first n octets of a and b are equal.

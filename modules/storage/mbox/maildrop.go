@@ -31,10 +31,16 @@ type maildrop struct {
 // behind: it replays the journal of an in-place rewrite, or removes the new
 // spool that was not renamed into place. Called with e.mu held.
 func (m *Mbox) snapshot(path string, e *spoolEntry, lk *spoolLock) (*maildrop, error) {
-	if replayed, err := replayJournal(path, lk.f); err != nil {
+	replayed, shift, err := replayJournal(path, lk.f)
+	if err != nil {
 		return nil, fmt.Errorf("mbox %s: finishing the in-place rewrite of a commit that did not complete: %w", path, err)
 	} else if replayed {
 		m.log().Warn("finished the in-place rewrite of a commit that did not complete", zap.String("spool", path))
+	}
+	if lk.f != nil {
+		if err := repairAppend(path, lk.f, shift); err != nil {
+			return nil, fmt.Errorf("mbox %s: removing the partial message of a delivery that did not complete: %w", path, err)
+		}
 	}
 	if err := os.Remove(tempPath(path)); err == nil {
 		m.log().Warn("removed the unfinished new spool of a commit that did not complete; the spool is as it was before that commit",
