@@ -56,13 +56,16 @@ func (md *maildrop) rewrite(del map[int]bool) error {
 	if err != nil {
 		return err
 	}
-	lay, err := scanLayout(io.NewSectionReader(src, 0, st.Size()))
+	lay, err := scanLayout(io.NewSectionReader(src, 0, st.Size()), md.key)
 	if err != nil {
 		return fmt.Errorf("reading: %w", err)
 	}
 	drop, err := md.toDrop(src, &lay, del)
 	if err != nil || len(drop) == 0 {
 		return err
+	}
+	if err := md.forget(del); err != nil {
+		return fmt.Errorf("updating the UIDL list: %w", err)
 	}
 	tmp, err := writeSpool(md.path, src, lay, drop)
 	if err != nil {
@@ -110,7 +113,7 @@ func (md *maildrop) toDrop(src *os.File, lay *layout, del map[int]bool) (map[int
 	}
 	md.store.log().Warn("the spool changed during the session although it was locked (a program ignored the locks): deleting by UIDL",
 		zap.String("spool", md.path))
-	if err := describe(src, lay); err != nil {
+	if _, err := describe(src, lay, md.saved); err != nil {
 		return nil, fmt.Errorf("reading: %w", err)
 	}
 	uids := make(map[string]bool, len(del))
@@ -125,6 +128,32 @@ func (md *maildrop) toDrop(src *os.File, lay *layout, del map[int]bool) (map[int
 		}
 	}
 	return drop, nil
+}
+
+// forget removes from the spool's UIDL list the UIDLs of the messages of
+// the snapshot at the indexes in del, before they are deleted: the
+// messages left with the same content keep theirs. (Were the commit to
+// fail after this, a message left could be shown with the UIDL of an
+// identical one, never with that of another content.)
+func (md *maildrop) forget(del map[int]bool) error {
+	gone := make(map[uidEntry]int)
+	for i := range del {
+		m := &md.lay.msgs[i]
+		gone[uidEntry{key: m.key, uid: m.uid}]++
+	}
+	var left []uidEntry
+	for _, e := range md.saved {
+		if gone[e] > 0 {
+			gone[e]--
+			continue
+		}
+		left = append(left, e)
+	}
+	if len(left) == len(md.saved) {
+		return nil
+	}
+	md.saved = left
+	return writeUIDList(md.path, left)
 }
 
 // samePrefix reports whether the messages of now begin with those of the

@@ -41,7 +41,12 @@ func (m *Mbox) Deliver(ctx context.Context, user string, msg io.Reader) error {
 	if err != nil {
 		return err
 	}
-	rec := buildRecord(senderFrom(ctx), time.Now(), uid, data)
+	key, err := spoolKey(path)
+	if err != nil {
+		m.log().Warn("cannot read or create the spool's key: delivering without a marker line (the message gets a content-hash UIDL)",
+			zap.String("spool", path), zap.Error(err))
+	}
+	rec := buildRecord(senderFrom(ctx), time.Now(), uid, data, key)
 
 	e := spools.acquire(path)
 	defer spools.release(path, e)
@@ -100,17 +105,22 @@ func (m *Mbox) tryDeliver(path string, e *spoolEntry, rec []byte) (done bool, er
 }
 
 // buildRecord returns what Deliver appends for msg: the From_ line, the
-// marker line, msg with mboxrd quoting, a line ending if msg has content
-// without a final one, and the empty line that ends the message.
-func buildRecord(sender string, t time.Time, uid string, msg []byte) []byte {
+// marker line (authenticated with the spool's key; none without a key),
+// msg with mboxrd quoting, a line ending if msg has content without a
+// final one, and the empty line that ends the message.
+func buildRecord(sender string, t time.Time, uid string, msg, key []byte) []byte {
 	quoted := quotedLen(msg)
 	rec := make([]byte, 0, int(quoted)+256)
 	rec = append(rec, "From "...)
 	rec = append(rec, sender...)
 	rec = append(rec, ' ')
 	rec = t.UTC().AppendFormat(rec, time.ANSIC)
-	rec = append(rec, '\n')
-	rec = append(rec, formatMarker(uid, quoted)...)
+	if len(key) > 0 {
+		rec = append(rec, '\n')
+		rec = append(rec, formatMarker(key, rec[:len(rec)-1], uid, quoted)...)
+	} else {
+		rec = append(rec, '\n')
+	}
 	rec = quoteAppend(rec, msg)
 	if len(msg) > 0 && msg[len(msg)-1] != '\n' {
 		rec = append(rec, '\n')

@@ -2,11 +2,13 @@ package mbox
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -44,16 +46,68 @@ type dotlock struct {
 	f        *os.File // the lock file, flocked for as long as the lock is held
 }
 
-// takeDotlock creates <spool>.lock with O_CREAT|O_EXCL, naming this
-// process in it, without waiting. It returns errBusy when another holder
-// has it (after taking over a stale one, see breakStale) and errNoDotlock
-// when the directory does not allow it.
+// takeDotlock creates <spool>.lock, naming this process in it, without
+// waiting. It returns errBusy when another holder has it (after taking
+// over a stale one, see breakStale) and errNoDotlock when the directory
+// does not allow it.
+//
+// The lock file appears at once with its whole content and its flock
+// (see finishDotlock): it is written and flocked under a unique name
+// first, then hard-linked to <spool>.lock (which fails if that exists, as
+// O_EXCL would), as liblockfile does. A process killed half-way leaves no
+// empty dotlock, which would be another MTA's for all anyone can tell and
+// so be kept for StaleLockAge. Where hard links are not supported, the
+// dotlock is created with O_EXCL and written.
 func takeDotlock(spool string) (*dotlock, error) {
 	path := spool + DotlockSuffix
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	tmp := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.%d.%x.caddy-pop3.tmp", filepath.Base(path), os.Getpid(), r))
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
+	switch {
+	case errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS):
+		return nil, errNoDotlock
+	case err != nil:
+		return nil, fmt.Errorf("creating dotlock %s: %w", path, err)
+	}
+	defer os.Remove(tmp)
+	d, err := finishDotlock(path, f)
+	if err != nil {
+		return nil, err
+	}
+	for range 2 {
+		err := os.Link(tmp, path)
+		if err == nil {
+			return d, nil
+		}
+		switch {
+		case errors.Is(err, fs.ErrExist):
+			if !breakStale(path) {
+				_ = d.f.Close()
+				return nil, errBusy
+			}
+		case errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOTSUP) || errors.Is(err, syscall.EOPNOTSUPP) || errors.Is(err, syscall.EMLINK):
+			_ = d.f.Close()
+			return takeDotlockExcl(path)
+		default:
+			_ = d.f.Close()
+			return nil, fmt.Errorf("creating dotlock %s: %w", path, err)
+		}
+	}
+	_ = d.f.Close()
+	return nil, errBusy
+}
+
+// takeDotlockExcl is takeDotlock where hard links are not supported.
+func takeDotlockExcl(path string) (*dotlock, error) {
 	for range 2 {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o644)
 		if err == nil {
-			return finishDotlock(path, f)
+			d, err := finishDotlock(path, f)
+			if err != nil {
+				_ = os.Remove(path)
+			}
+			return d, err
 		}
 		switch {
 		case errors.Is(err, fs.ErrExist):
@@ -69,17 +123,16 @@ func takeDotlock(spool string) (*dotlock, error) {
 	return nil, errBusy
 }
 
-// finishDotlock flocks a new dotlock, writes its owner in it and records
-// its identity. The content is two lines: the pid, which is all that
-// other MTAs and mail readers read (liblockfile, Postfix, mutt), then
-// this process's full identity (storage.ProcessIdentity). The flock is
-// taken before anything is written, and held until the dotlock is
-// removed: a dotlock that names a caddy-pop3 process and whose flock is
-// free was left by a process that is gone (the kernel drops the flock of
-// a dead process).
+// finishDotlock flocks a new lock file (at its final path or not yet),
+// writes its owner in it and records its identity. The content is two
+// lines: the pid, which is all that other MTAs and mail readers read
+// (liblockfile, Postfix, mutt), then this process's full identity
+// (storage.ProcessIdentity). The flock is taken before anything is
+// written, and held until the dotlock is removed: a dotlock that names a
+// caddy-pop3 process and whose flock is free was left by a process that
+// is gone (the kernel drops the flock of a dead process).
 func finishDotlock(path string, f *os.File) (*dotlock, error) {
 	fail := func(err error) (*dotlock, error) {
-		_ = os.Remove(path)
 		_ = f.Close()
 		return nil, fmt.Errorf("writing dotlock %s: %w", path, err)
 	}

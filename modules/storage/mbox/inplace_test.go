@@ -25,7 +25,7 @@ func crashInPlace(t testing.TB, md *maildrop, deleted []int, steps int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lay, err := scanLayout(io.NewSectionReader(src, 0, st.Size()))
+	lay, err := scanLayout(io.NewSectionReader(src, 0, st.Size()), md.key)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,3 +137,16 @@ func needRoot(t *testing.T, why string) {
 	}
 	t.Skipf("%s needs root", why)
 }
+
+// testKey is a spool key for tests that scan spools they built.
+var testKey = bytes.Repeat([]byte{0x5a}, keySize)
+
+// testSpoolKey returns the key of spool.
+func testSpoolKey(t testing.TB, spool string) []byte {
+	t.Helper()
+	key, err := spoolKey(spool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}

@@ -91,7 +91,6 @@ func TestKilledDeliveries(t *testing.T) {
 	want := inventory{}
 	allowDup := map[string]bool{}
 	var counts struct{ partial, complete, none int }
-	_ = spool
 	stages := []string{"", "reserved", "written"}
 	for i := range kills {
 		msg := numbered("big", i, size)
@@ -143,7 +142,7 @@ func TestKilledDeliveries(t *testing.T) {
 		}
 	}
 	a := auditMaildrop(t, m, alice, want, allowDup)
-	t.Logf("%d deliveries of %d MiB SIGKILLed: %d left a partial record (cut away), %d had completed (kept; the retry made a second copy), %d left no message; then: %d lost, %d duplicated, %d corrupted, %d served wrongly",
+	t.Logf("%d deliveries of %d MiB SIGKILLed: %d left a partial record (cut away before any session), %d had completed (kept; the retry made a second copy), %d left no message after the repair; then: %d lost, %d duplicated, %d corrupted, %d served wrongly",
 		kills, size>>20, counts.partial, counts.complete, counts.none, a.lost, a.duplicated, a.corrupted, a.wrong)
 	a.expectClean(t)
 	if counts.partial == 0 {

@@ -21,7 +21,9 @@ type maildrop struct {
 	path   string
 	entry  *spoolEntry
 	lock   *spoolLock
-	lay    layout // the spool as it was at login
+	lay    layout     // the spool as it was at login
+	key    []byte     // the spool's secret key (see spoolKey), nil if none
+	saved  []uidEntry // the spool's UIDL list as this session wrote it
 	msgs   []storage.Message
 	closed bool // guarded by entry.mu
 }
@@ -54,12 +56,27 @@ func (m *Mbox) snapshot(path string, e *spoolEntry, lk *spoolLock) (*maildrop, e
 		if err != nil {
 			return nil, fmt.Errorf("mbox %s: %w", path, err)
 		}
-		md.lay, err = scanLayout(io.NewSectionReader(lk.f, 0, st.Size()))
+		md.key, err = spoolKey(path)
+		if err != nil {
+			m.log().Error("cannot read or create the spool's key: UIDLs given at delivery are not used", zap.String("spool", path), zap.Error(err))
+		}
+		md.lay, err = scanLayout(io.NewSectionReader(lk.f, 0, st.Size()), md.key)
 		if err != nil {
 			return nil, fmt.Errorf("mbox %s: reading: %w", path, err)
 		}
-		if err := describe(lk.f, &md.lay); err != nil {
+		saved, err := readUIDList(path)
+		if err != nil {
+			m.log().Error("cannot read the spool's UIDL list", zap.String("spool", path), zap.Error(err))
+		}
+		md.saved, err = describe(lk.f, &md.lay, saved)
+		if err != nil {
 			return nil, fmt.Errorf("mbox %s: reading: %w", path, err)
+		}
+		if !sameEntries(saved, md.saved) {
+			// Saved before any of the new UIDLs is shown.
+			if err := writeUIDList(path, md.saved); err != nil {
+				m.log().Error("cannot save the spool's UIDL list: UIDLs of mail from other MTAs may change", zap.String("spool", path), zap.Error(err))
+			}
 		}
 	}
 	md.msgs = make([]storage.Message, len(md.lay.msgs))

@@ -123,11 +123,15 @@ func rewriteWithout(t testing.TB, spool, uid string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lay, err := scanLayout(io.NewSectionReader(f, 0, st.Size()))
+	lay, err := scanLayout(io.NewSectionReader(f, 0, st.Size()), testSpoolKey(t, spool))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := describe(f, &lay); err != nil {
+	saved, err := readUIDList(spool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := describe(f, &lay, saved); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -174,7 +178,7 @@ func crash(t testing.TB, md *maildrop, deleted []int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lay, err := scanLayout(io.NewSectionReader(src, 0, st.Size()))
+	lay, err := scanLayout(io.NewSectionReader(src, 0, st.Size()), md.key)
 	if err != nil {
 		t.Fatal(err)
 	}
