@@ -1,0 +1,283 @@
+package e2e
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// requireRootFor skips a test that needs root (namespaces, mounts), or
+// fails it when CI=true, where it must run.
+func requireRootFor(t *testing.T, why string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s needs root, and CI=true", why)
+	}
+	t.Skipf("%s needs root", why)
+}
+
+// mboxConfig writes the Caddyfile of a server whose pop3 handler keeps
+// mail in mbox spools under dir/mail, with the given lock_timeout, and
+// returns its path and the POP3 address.
+func mboxConfig(t *testing.T, dir, lockTimeout string) (config, addr string) {
+	t.Helper()
+	adminPort, pop3Port := freePort(t), freePort(t)
+	root := filepath.Join(dir, "mail")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	storage := "storage mbox {\n\t\t\t\t\t\tpath " + root + "/{pop3.user}\n\t\t\t\t\t\tlock_timeout " + lockTimeout + "\n\t\t\t\t\t}"
+	auth := "auth accounts bcrypt {\n\t\t\t\t\t\t" + testUser + " " + testPasswordHash(t) + "\n\t\t\t\t\t}"
+	config = filepath.Join(dir, "Caddyfile")
+	text := fmt.Sprintf(storageCaddyfile, adminPort, pop3Port, storage, auth)
+	if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return config, fmt.Sprintf("127.0.0.1:%d", pop3Port)
+}
+
+// pid1Server is `caddy run` as PID 1 of a new pid namespace, as in a
+// container: `unshare --pid --fork --mount-proc --kill-child caddy run`.
+type pid1Server struct {
+	cmd    *exec.Cmd // unshare
+	exited chan struct{}
+	out    *lockedBuffer
+}
+
+// startPID1 starts the server and waits until it greets on addr.
+func startPID1(t *testing.T, dir, config, addr string) *pid1Server {
+	t.Helper()
+	unshare := requireTool(t, "unshare", "util-linux")
+	s := &pid1Server{out: &lockedBuffer{}, exited: make(chan struct{})}
+	s.cmd = exec.Command(unshare, "--pid", "--fork", "--mount-proc", "--kill-child=SIGKILL", caddyBin, "run", "--config", config)
+	s.cmd.Env = caddyEnv(dir)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		_ = s.cmd.Wait()
+		close(s.exited)
+	}()
+	t.Cleanup(func() {
+		s.kill(t)
+		if t.Failed() {
+			t.Logf("caddy (PID 1) output:\n%s", s.out.String())
+		}
+	})
+	probe := &server{Addr: addr, cmd: s.cmd, exited: s.exited}
+	if err := probe.waitReady(); err != nil {
+		t.Fatalf("caddy as PID 1: %v\n%s", err, s.out.String())
+	}
+	if pid := s.caddyPID(); pid == 0 {
+		t.Fatalf("cannot find caddy under unshare (pid %d)", s.cmd.Process.Pid)
+	} else if ns := nsPID(t, pid); ns != "1" {
+		t.Fatalf("caddy is pid %q in its namespace, want 1", ns)
+	}
+	return s
+}
+
+// caddyPID returns the host pid of caddy, the child of unshare, or 0.
+func (s *pid1Server) caddyPID() int {
+	pid := strconv.Itoa(s.cmd.Process.Pid)
+	b, err := os.ReadFile("/proc/" + pid + "/task/" + pid + "/children")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
+	return n
+}
+
+// nsPID returns the pid of the host process pid in its own namespace.
+func nsPID(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "NSpid:"); ok {
+			f := strings.Fields(v)
+			return f[len(f)-1]
+		}
+	}
+	return ""
+}
+
+// kill SIGKILLs caddy (and so its namespace) and waits for unshare.
+func (s *pid1Server) kill(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.exited:
+		return
+	default:
+	}
+	if pid := s.caddyPID(); pid > 0 {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	} else {
+		_ = s.cmd.Process.Kill()
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(stopTimeout):
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// mboxInventory is what a test put into alice's spool: the sha256 of each
+// message as a client must receive it (LF line endings), by Message-ID.
+type mboxInventory map[string]string
+
+// sum returns the hex sha256 of s.
+func sum(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// fetchAll logs in and retrieves every message, then ends the session
+// with QUIT (deleting nothing) and returns the messages by Message-ID.
+// Any message without a Message-ID, or served twice, fails the test.
+func fetchAll(t *testing.T, addr string) map[string]string {
+	t.Helper()
+	p := dialPOP3(t, addr)
+	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("PASS: %q", r)
+	}
+	stat := strings.Fields(p.cmd("STAT"))
+	n, _ := strconv.Atoi(stat[1])
+	got := map[string]string{}
+	for i := 1; i <= n; i++ {
+		msg, err := p.retrieve(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := ""
+		for line := range strings.Lines(msg) {
+			if v, ok := strings.CutPrefix(line, "Message-ID: "); ok {
+				id = strings.TrimSpace(v)
+				break
+			}
+		}
+		if id == "" {
+			t.Errorf("served a message without a Message-ID (not one the test delivered): %.200q", msg)
+			continue
+		}
+		if _, dup := got[id]; dup {
+			t.Errorf("%s served twice", id)
+		}
+		got[id] = sum(msg)
+	}
+	p.cmd("QUIT")
+	return got
+}
+
+// expectInventory fails the test unless got holds exactly want.
+func expectInventory(t *testing.T, got map[string]string, want mboxInventory) {
+	t.Helper()
+	lost, corrupted, extra := 0, 0, 0
+	for id, s := range want {
+		switch g, ok := got[id]; {
+		case !ok:
+			lost++
+			t.Errorf("%s lost", id)
+		case g != s:
+			corrupted++
+			t.Errorf("%s served with other content", id)
+		}
+	}
+	for id := range got {
+		if _, ok := want[id]; !ok {
+			extra++
+			t.Errorf("%s served, but it was deleted or never delivered", id)
+		}
+	}
+	t.Logf("inventory of %d messages: %d lost, %d corrupted, %d served wrongly", len(want), lost, corrupted, extra)
+}
+
+// testMessage is the i-th message of a series, with a Message-ID.
+func testMessage(series string, i int) string {
+	return fmt.Sprintf("Message-ID: <%s-%d@test>\nSubject: %s %d\n\nbody of %s %d\nFrom the start of a line\n", series, i, series, i, series, i)
+}
+
+// TestMboxPIDReuse is a server in a container: Caddy is PID 1 of its pid
+// namespace, is SIGKILLed during a session (its dotlock stays behind,
+// naming pid 1), and comes back as PID 1 again, where the dead holder's
+// pid is alive. The next login must not get [IN-USE], and `caddy pop3
+// deliver` must not wait out its lock_timeout (exit 75), after either
+// kill: the dotlock names its owner fully, and its flock died with it.
+func TestMboxPIDReuse(t *testing.T) {
+	t.Parallel()
+	requireRootFor(t, "running caddy as PID 1 of a pid namespace (unshare --pid)")
+	dir := t.TempDir()
+	config, addr := mboxConfig(t, dir, "2s")
+	spool := filepath.Join(dir, "mail", testUser)
+	want := mboxInventory{}
+	deliver := func(msg string) {
+		t.Helper()
+		if code, stderr := deliverCmd(t, dir, msg, "--config", config, "--user", testUser); code != 0 {
+			t.Fatalf("caddy pop3 deliver: exit %d\n%s", code, stderr)
+		}
+		want[strings.TrimPrefix(strings.SplitN(msg, "\n", 2)[0], "Message-ID: ")] = sum(msg)
+	}
+	for i := range 3 {
+		deliver(testMessage("before", i))
+	}
+
+	// First life: a session, then SIGKILL.
+	a := startPID1(t, dir, config, addr)
+	p := dialPOP3(t, addr)
+	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("PASS: %q", r)
+	}
+	p.cmd("DELE 1") // never committed: the session dies
+	a.kill(t)
+	lock, err := os.ReadFile(spool + ".lock")
+	if err != nil {
+		t.Fatalf("the killed server left no dotlock (the test needs one): %v", err)
+	}
+	if !strings.Contains(string(lock), " pid=1 ") {
+		t.Fatalf("the dotlock does not name pid 1: %q", lock)
+	}
+
+	// Second life, PID 1 again: the login must get the maildrop at once.
+	b := startPID1(t, dir, config, addr)
+	q := dialPOP3(t, addr)
+	if r := q.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("login after the restart as PID 1: %q, want +OK (the dead server's dotlock must be taken over)", r)
+	}
+	if r := q.cmd("DELE 1"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("DELE 1: %q", r)
+	}
+	if r := q.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("QUIT: %q", r)
+	}
+	delete(want, "<before-0@test>")
+
+	// Killed again during a session: a delivery from outside the
+	// namespace must not wait for the dead server's dotlock.
+	r := dialPOP3(t, addr)
+	if resp := r.login(testUser, testPassword); !strings.HasPrefix(resp, "+OK") {
+		t.Fatalf("PASS: %q", resp)
+	}
+	b.kill(t)
+	deliver(testMessage("after-kill", 0))
+
+	startPID1(t, dir, config, addr)
+	expectInventory(t, fetchAll(t, addr), want)
+}
