@@ -43,8 +43,10 @@ func (m *Mbox) Deliver(ctx context.Context, user string, msg io.Reader) error {
 	}
 	key, err := spoolKey(path)
 	if err != nil {
-		m.log().Warn("cannot read or create the spool's key: delivering without a marker line (the message gets a content-hash UIDL)",
-			zap.String("spool", path), zap.Error(err))
+		if _, loaded := warned.LoadOrStore("key:"+path, true); !loaded {
+			m.log().Warn("cannot read or create the spool's key: delivering without a marker line (messages get content-hash UIDLs)",
+				zap.String("spool", path), zap.Error(err))
+		}
 	}
 	rec := buildRecord(senderFrom(ctx), time.Now(), uid, data, key)
 

@@ -171,7 +171,7 @@ func TestLockingWriterWaitingDuringCommit(t *testing.T) {
 // only the deleted ones may go. (With a commit that renamed a new spool
 // into place, every second half went to the unlinked old file.)
 func TestLockIgnoringAppender(t *testing.T) {
-	const rounds = 100
+	const rounds = 30
 	m, dir := newTestStore(t)
 	spool := filepath.Join(dir, alice)
 	want := inventory{}
