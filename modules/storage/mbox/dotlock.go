@@ -190,12 +190,17 @@ func breakStale(path string) bool {
 	if err != nil || !st.Mode().IsRegular() {
 		return false
 	}
-	if err := flockNB(f); err != nil {
+	flockFree := true
+	if err := flockNB(f); errors.Is(err, syscall.EWOULDBLOCK) {
 		return false // its owner, or another process judging it
+	} else if err != nil {
+		// A file system whose flock needs a writable descriptor (NFS
+		// emulates it with fcntl locks) or has none: judge without it.
+		flockFree = false
 	}
 	buf := make([]byte, maxDotlock)
 	n, _ := io.ReadFull(f, buf)
-	if !isStale(buf[:n], st.ModTime()) {
+	if !isStale(buf[:n], st.ModTime(), flockFree) {
 		return false
 	}
 	// Remove it only if the path still names the file judged.
@@ -207,13 +212,14 @@ func breakStale(path string) bool {
 	return err == nil || errors.Is(err, fs.ErrNotExist)
 }
 
-// isStale judges the content of a dotlock, modified at mtime, whose flock
-// is free (see breakStale).
-func isStale(content []byte, mtime time.Time) bool {
+// isStale judges the content of a dotlock, modified at mtime (see
+// breakStale). flockFree tells that its flock was free; false when it
+// could not be tried.
+func isStale(content []byte, mtime time.Time, flockFree bool) bool {
 	pidLine, rest, _ := bytes.Cut(content, []byte("\n"))
 	idLine, _, _ := bytes.Cut(rest, []byte("\n"))
 	if owner, ok := storage.ParseOwner(idLine); ok {
-		return owner.SameKernel() || owner.Stale(mtime)
+		return (flockFree && owner.SameKernel()) || owner.Stale(mtime)
 	}
 	if time.Since(mtime) < StaleLockAge {
 		return false
