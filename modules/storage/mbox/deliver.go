@@ -43,10 +43,8 @@ func (m *Mbox) Deliver(ctx context.Context, user string, msg io.Reader) error {
 	}
 	key, err := spoolKey(path)
 	if err != nil {
-		if _, loaded := warned.LoadOrStore("key:"+path, true); !loaded {
-			m.log().Warn("cannot read or create the spool's key: delivering without a marker line (messages get content-hash UIDLs)",
-				zap.String("spool", path), zap.Error(err))
-		}
+		m.logOnce("key:"+path, "cannot read or create the spool's key: delivering without a marker line (messages get content-hash UIDLs)",
+			zap.String("spool", path), zap.Error(err))
 	}
 	rec := buildRecord(senderFrom(ctx), time.Now(), uid, data, key)
 

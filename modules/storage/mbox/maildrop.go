@@ -58,7 +58,7 @@ func (m *Mbox) snapshot(path string, e *spoolEntry, lk *spoolLock) (*maildrop, e
 		}
 		md.key, err = spoolKey(path)
 		if err != nil {
-			m.log().Error("cannot read or create the spool's key: UIDLs given at delivery are not used", zap.String("spool", path), zap.Error(err))
+			m.logOnce("key:"+path, "cannot read or create the spool's key: UIDLs given at delivery are not used", zap.String("spool", path), zap.Error(err))
 		}
 		md.lay, err = scanLayout(io.NewSectionReader(lk.f, 0, st.Size()), md.key)
 		if err != nil {
@@ -75,7 +75,7 @@ func (m *Mbox) snapshot(path string, e *spoolEntry, lk *spoolLock) (*maildrop, e
 		if !sameEntries(saved, md.saved) {
 			// Saved before any of the new UIDLs is shown.
 			if err := writeUIDList(path, md.saved); err != nil {
-				m.log().Error("cannot save the spool's UIDL list: UIDLs of mail from other MTAs may change", zap.String("spool", path), zap.Error(err))
+				m.logOnce("uidl:"+path, "cannot save the spool's UIDL list: UIDLs of mail from other MTAs may change", zap.String("spool", path), zap.Error(err))
 			}
 		}
 	}

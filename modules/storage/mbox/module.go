@@ -258,6 +258,14 @@ func (m *Mbox) warnNoDotlock(path string, noDotlock bool) {
 		zap.String("directory", dir))
 }
 
+// logOnce logs an error once per key (a spool and what went wrong with
+// it) in this process, so that a lasting problem does not flood the log.
+func (m *Mbox) logOnce(key, msg string, fields ...zap.Field) {
+	if _, loaded := warned.LoadOrStore(key, true); !loaded {
+		m.log().Error(msg, fields...)
+	}
+}
+
 // log returns the module's logger, or one that discards everything when
 // the module was not provisioned (tests, tools).
 func (m *Mbox) log() *zap.Logger {
