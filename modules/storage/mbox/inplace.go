@@ -235,21 +235,28 @@ func rewriteInPlace(spool, tmp string, f *os.File, oldLen int64) error {
 			_ = os.Remove(tmp)
 			return err
 		}
+		pending := func(err error) error {
+			return fmt.Errorf("%w (%w)", errCommitPending, err)
+		}
 		if err := j.write(f); err != nil {
-			return err
+			return pending(err)
 		}
 		if duringRewrite != nil {
 			duringRewrite()
 		}
 		st, err = f.Stat()
 		if err != nil {
-			return err
+			return pending(err)
 		}
 		if st.Size() == oldLen {
 			if err := j.truncate(f); err != nil {
-				return err
+				return pending(err)
 			}
-			return j.remove()
+			// The spool is rewritten. Were the journal left, the
+			// next session would find the spool matching it and
+			// remove it.
+			_ = j.remove()
+			return nil
 		}
 		// The spool grew during the rewrite: start again with a new
 		// journal of the content and what was appended, which
@@ -257,11 +264,15 @@ func rewriteInPlace(spool, tmp string, f *os.File, oldLen int64) error {
 		tmp = tempPath(spool)
 		if err := copyFile(tmp, j.path, j.newLen); err != nil {
 			_ = os.Remove(tmp)
-			return err
+			return pending(err)
 		}
 	}
-	return fmt.Errorf("the spool kept growing during the commit (a program ignores the locks); the next session finishes the commit from %s", journalPath(spool))
+	return fmt.Errorf("%w: the spool kept growing during the commit (a program ignores the locks); the next session finishes it from %s", errCommitPending, journalPath(spool))
 }
+
+// errCommitPending means that a commit stopped with its journal in place:
+// the deletions are not all done yet, and the next session finishes them.
+var errCommitPending = errors.New("the deletions will be finished by the next session")
 
 // appendRange appends the octets [from, to) of src to the file at path
 // and syncs it.

@@ -127,7 +127,10 @@ func (md *maildrop) Commit(deleted []int) error {
 		del[i] = true
 	}
 	err := md.rewrite(del)
-	if err != nil {
+	switch {
+	case errors.Is(err, errCommitPending):
+		err = fmt.Errorf("mbox %s: %w", md.path, err)
+	case err != nil:
 		err = fmt.Errorf("mbox %s: no message was deleted: %w", md.path, err)
 	}
 	if ferr := md.finish(); ferr != nil {
