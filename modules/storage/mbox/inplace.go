@@ -206,6 +206,13 @@ const allSteps = 3
 // with its journal in place; the next session finishes it.
 const maxCatchUps = 16
 
+// commitStage, when not nil, is called by rewriteInPlace at each stage of
+// a commit: "temporary" (the new content is in the temporary file),
+// "journal" (it is the journal), "written" (copied over the spool),
+// "truncated" (the spool is cut, the journal not yet removed). Tests kill
+// a commit there.
+var commitStage func(stage string)
+
 // duringRewrite, when not nil, is called by rewriteInPlace between writing
 // the new content and checking whether the spool grew (tests append
 // there, as a program that ignores the locks would).
@@ -230,10 +237,16 @@ func rewriteInPlace(spool, tmp string, f *os.File, oldLen int64) error {
 			}
 			oldLen = st.Size()
 		}
+		if commitStage != nil {
+			commitStage("temporary")
+		}
 		j, err := commitJournal(spool, tmp, f, oldLen)
 		if err != nil {
 			_ = os.Remove(tmp)
 			return err
+		}
+		if commitStage != nil {
+			commitStage("journal")
 		}
 		pending := func(err error) error {
 			return fmt.Errorf("%w (%w)", errCommitPending, err)
@@ -248,9 +261,15 @@ func rewriteInPlace(spool, tmp string, f *os.File, oldLen int64) error {
 		if err != nil {
 			return pending(err)
 		}
+		if commitStage != nil {
+			commitStage("written")
+		}
 		if st.Size() == oldLen {
 			if err := j.truncate(f); err != nil {
 				return pending(err)
+			}
+			if commitStage != nil {
+				commitStage("truncated")
 			}
 			// The spool is rewritten. Were the journal left, the
 			// next session would find the spool matching it and
