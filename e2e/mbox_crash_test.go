@@ -363,7 +363,11 @@ func bigMessage(series string, i, size int) string {
 // corrupted, and nothing deleted or partial is served.
 func TestMboxCrashLoops(t *testing.T) {
 	t.Parallel()
-	const rounds = 8
+	rounds := 8
+	slow := 1 // how much slower a delivery of the race-enabled binary is
+	if raceEnabled {
+		rounds, slow = 4, 4
+	}
 	dir := t.TempDir()
 	config, addr := mboxConfig(t, dir, "10s")
 	want := mboxInventory{}
@@ -435,7 +439,7 @@ func TestMboxCrashLoops(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(30+40*i) * time.Millisecond)
+		time.Sleep(time.Duration(slow*(30+40*i)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		err := cmd.Wait()
 		if _, nerr := os.Stat(filepath.Join(dir, "mail", "."+testUser+".caddy-pop3.append")); nerr == nil {
