@@ -59,6 +59,7 @@ func deliver(ctx context.Context, opts deliverOptions, stdin io.Reader) (int, er
 	if len(msg) == 0 {
 		return ExitDataErr, errors.New("the message is empty")
 	}
+	msg = neutraliseMarkers(msg)
 	sender := opts.Sender
 	if sender == "" {
 		sender = envelopeSender

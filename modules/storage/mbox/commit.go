@@ -24,7 +24,8 @@ func tempPath(spool string) string {
 	return filepath.Join(filepath.Dir(spool), "."+filepath.Base(spool)+".caddy-pop3.tmp")
 }
 
-// rewrite removes the messages at the indexes in del from the spool:
+// rewrite removes the messages at the indexes in del from the spool, in
+// place, under the session's locks (the dotlock, flock and fcntl):
 //
 //  1. It reads the spool as it is now. Mail appended since login (by this
 //     process's deliveries, under the session's lock) is there after the
@@ -33,16 +34,19 @@ func tempPath(spool string) string {
 //     spool), the messages to delete are found by UIDL instead.
 //  2. It writes every other message, and anything before the first
 //     message, byte for byte to a temporary file in the spool's
-//     directory, syncs it, gives it the spool's mode, owner and group, and
-//     renames it over the spool; then it syncs the directory. When the
-//     owner cannot be given (this process is not root and does not own
-//     the spool), it rewrites the spool in place instead, behind a redo
-//     journal (see inplace.go).
-//  3. It copies to the new spool whatever a program that ignores the
-//     locks appended to the old one while it was being copied.
+//     directory, and syncs it.
+//  3. It turns that file into a redo journal and copies it over the start
+//     of the spool, then cuts the spool to its new length (see
+//     inplace.go). A crash at any point loses nothing: the next session
+//     finishes the rewrite from the journal, or finds the spool as it
+//     was.
 //
-// A crash before the rename leaves the old spool intact (the next session
-// removes the temporary file); after it, the new one is complete.
+// The spool stays the same file, with its mode, owner and group. So an
+// MTA that opened it before or during the session and waits for any one
+// of the locks appends to the spool itself once the locks are released,
+// never to a file that is no longer the spool; and a program that ignores
+// the locks but appends with O_APPEND has what it wrote during the commit
+// copied into the journal before the spool is cut.
 func (md *maildrop) rewrite(del map[int]bool) error {
 	if len(del) == 0 {
 		return nil
@@ -56,7 +60,7 @@ func (md *maildrop) rewrite(del map[int]bool) error {
 	if err != nil {
 		return err
 	}
-	lay, err := scanLayout(io.NewSectionReader(src, 0, st.Size()))
+	lay, err := scanLayout(io.NewSectionReader(src, 0, st.Size()), md.key)
 	if err != nil {
 		return fmt.Errorf("reading: %w", err)
 	}
@@ -64,23 +68,14 @@ func (md *maildrop) rewrite(del map[int]bool) error {
 	if err != nil || len(drop) == 0 {
 		return err
 	}
-	tmp, ownerErr, err := writeSpool(md.path, src, lay, drop, st)
+	if err := md.forget(del); err != nil {
+		return fmt.Errorf("updating the UIDL list: %w", err)
+	}
+	tmp, err := writeSpool(md.path, src, lay, drop)
 	if err != nil {
 		return err
 	}
-	if ownerErr != nil {
-		md.store.log().Debug("rewriting the spool in place", zap.String("spool", md.path), zap.NamedError("reason", ownerErr))
-		return md.rewriteInPlace(tmp, src, lay.size)
-	}
-	if err := os.Rename(tmp, md.path); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("renaming the new spool into place: %w", err)
-	}
-	if err := syncDir(filepath.Dir(md.path)); err != nil {
-		md.store.log().Warn("syncing the spool directory", zap.String("spool", md.path), zap.Error(err))
-	}
-	md.catchUp(src, lay.size)
-	return nil
+	return rewriteInPlace(md.path, tmp, src, lay.size)
 }
 
 // currentSpool returns the spool file as it is now: the session's
@@ -98,9 +93,16 @@ func (md *maildrop) currentSpool() (*os.File, func(), error) {
 	if md.lock.f != nil && sameFile(st, md.lock.f) {
 		return md.lock.f, func() {}, nil
 	}
+	// Another program replaced the spool during the session (it
+	// ignored the locks): the session's kernel locks are on the old
+	// file. Lock the new one before rewriting it.
 	f, err := openSpool(md.path, false)
 	if err != nil || f == nil {
 		return nil, nil, err
+	}
+	if err := lockFile(f); err != nil {
+		_ = f.Close()
+		return nil, nil, fmt.Errorf("the spool was replaced during the session and the new one is locked: %w", err)
 	}
 	return f, func() { _ = f.Close() }, nil
 }
@@ -115,7 +117,7 @@ func (md *maildrop) toDrop(src *os.File, lay *layout, del map[int]bool) (map[int
 	}
 	md.store.log().Warn("the spool changed during the session although it was locked (a program ignored the locks): deleting by UIDL",
 		zap.String("spool", md.path))
-	if err := describe(src, lay); err != nil {
+	if _, err := describe(src, lay, md.saved); err != nil {
 		return nil, fmt.Errorf("reading: %w", err)
 	}
 	uids := make(map[string]bool, len(del))
@@ -130,6 +132,32 @@ func (md *maildrop) toDrop(src *os.File, lay *layout, del map[int]bool) (map[int
 		}
 	}
 	return drop, nil
+}
+
+// forget removes from the spool's UIDL list the UIDLs of the messages of
+// the snapshot at the indexes in del, before they are deleted: the
+// messages left with the same content keep theirs. (Were the commit to
+// fail after this, a message left could be shown with the UIDL of an
+// identical one, never with that of another content.)
+func (md *maildrop) forget(del map[int]bool) error {
+	gone := make(map[uidEntry]int)
+	for i := range del {
+		m := &md.lay.msgs[i]
+		gone[uidEntry{key: m.key, uid: m.uid}]++
+	}
+	var left []uidEntry
+	for _, e := range md.saved {
+		if gone[e] > 0 {
+			gone[e]--
+			continue
+		}
+		left = append(left, e)
+	}
+	if len(left) == len(md.saved) {
+		return nil
+	}
+	md.saved = left
+	return writeUIDList(md.path, left)
 }
 
 // samePrefix reports whether the messages of now begin with those of the
@@ -147,49 +175,50 @@ func samePrefix(snapshot, now []message) bool {
 	return true
 }
 
-// writeSpool writes the new spool, lay without the messages in drop, to
-// the temporary file of spool, syncs it and gives it the mode, owner and
-// group of st (the spool now). It returns the temporary file's path. When
-// the owner or group cannot be given, it returns that as ownerErr and
-// keeps the (complete) temporary file, for an in-place rewrite.
-func writeSpool(spool string, src *os.File, lay layout, drop map[int]bool, st fs.FileInfo) (path string, ownerErr, err error) {
-	path = tempPath(spool)
+// writeSpool writes the new content of the spool, lay without the
+// messages in drop, to the temporary file of spool, syncs it, and returns
+// its path. On any failure (a full disk) it removes the temporary file.
+func writeSpool(spool string, src *os.File, lay layout, drop map[int]bool) (string, error) {
+	path := tempPath(spool)
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return "", nil, fmt.Errorf("removing an old temporary file: %w", err)
+		return "", fmt.Errorf("removing an old temporary file: %w", err)
 	}
 	tmp, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return "", nil, fmt.Errorf("creating the new spool: %w", err)
+		return "", fmt.Errorf("creating the new spool: %w", err)
 	}
-	defer func() {
-		if cerr := tmp.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("writing the new spool: %w", cerr)
-		}
-		if err != nil {
-			_ = os.Remove(path)
-		}
-	}()
+	err = writeContent(tmp, src, lay, drop)
+	if cerr := tmp.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("writing the new spool: %w", cerr)
+	}
+	if err != nil {
+		_ = os.Remove(path)
+		return "", err
+	}
+	return path, nil
+}
+
+// writeContent writes lay without the messages in drop, read from src, to
+// tmp and syncs it.
+func writeContent(tmp *os.File, src *os.File, lay layout, drop map[int]bool) error {
 	w := bufio.NewWriterSize(tmp, 256*1024)
 	if err := copyRange(w, src, 0, lay.preamble); err != nil {
-		return "", nil, err
+		return err
 	}
 	for j, m := range lay.msgs {
 		if !drop[j] {
 			if err := copyRange(w, src, m.start, m.end); err != nil {
-				return "", nil, err
+				return err
 			}
 		}
 	}
 	if err := w.Flush(); err != nil {
-		return "", nil, fmt.Errorf("writing the new spool: %w", err)
+		return fmt.Errorf("writing the new spool: %w", err)
 	}
 	if err := tmp.Sync(); err != nil {
-		return "", nil, fmt.Errorf("syncing the new spool: %w", err)
+		return fmt.Errorf("syncing the new spool: %w", err)
 	}
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
-		return "", nil, fmt.Errorf("setting the new spool's mode: %w", err)
-	}
-	return path, ownNewSpool(tmp, st), nil
+	return nil
 }
 
 // copyRange copies the bytes [from, to) of src to w.
@@ -198,80 +227,6 @@ func copyRange(w io.Writer, src io.ReaderAt, from, to int64) error {
 		return fmt.Errorf("copying to the new spool: %w", err)
 	}
 	return nil
-}
-
-// ownNewSpool gives the new spool the old one's owner and group: giveOwner,
-// or in tests (which run as root) a function that refuses.
-var ownNewSpool = giveOwner
-
-// giveOwner gives f the owner and group of st. That needs privileges
-// (root, or CAP_CHOWN) unless this process owns the spool already.
-func giveOwner(f *os.File, st fs.FileInfo) error {
-	want, ok := st.Sys().(*syscall.Stat_t)
-	if !ok {
-		return nil
-	}
-	nst, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	have, ok := nst.Sys().(*syscall.Stat_t)
-	if ok && have.Uid == want.Uid && have.Gid == want.Gid {
-		return nil
-	}
-	if err := f.Chown(int(want.Uid), int(want.Gid)); err != nil {
-		return fmt.Errorf("cannot give the new spool the owner %d and group %d of the old one: %w", want.Uid, want.Gid, err)
-	}
-	return nil
-}
-
-// rewriteInPlace replaces the content of the spool src with the complete
-// temporary file tmp, in place (see inplace.go), after adding to tmp what
-// a program that ignores the locks appended since the spool was read.
-func (md *maildrop) rewriteInPlace(tmp string, src *os.File, read int64) error {
-	st, err := src.Stat()
-	if err != nil {
-		_ = os.Remove(tmp)
-		return err
-	}
-	if st.Size() > read {
-		t, err := os.OpenFile(tmp, os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0)
-		if err == nil {
-			err = errors.Join(copyRange(t, src, read, st.Size()), t.Sync(), t.Close())
-		}
-		if err != nil {
-			_ = os.Remove(tmp)
-			return err
-		}
-	}
-	return rewriteInPlace(md.path, tmp, src, st.Size())
-}
-
-// catchUp appends to the new spool what was appended to the old one
-// (src) after it was read, up to its size, when the rename replaced a
-// file that a program ignoring the locks was still writing to. With every
-// writer honouring the locks there is nothing to copy.
-func (md *maildrop) catchUp(src *os.File, read int64) {
-	st, err := src.Stat()
-	if err != nil || st.Size() <= read {
-		return
-	}
-	log := md.store.log().With(zap.String("spool", md.path))
-	log.Warn("mail was appended to the spool during the commit by a program that ignores the locks; copying it to the new spool",
-		zap.Int64("octets", st.Size()-read))
-	dst, err := os.OpenFile(md.path, os.O_WRONLY|os.O_APPEND|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		log.Error("cannot copy late mail to the new spool", zap.Error(err))
-		return
-	}
-	defer dst.Close()
-	if err := copyRange(dst, src, read, st.Size()); err != nil {
-		log.Error("cannot copy late mail to the new spool", zap.Error(err))
-		return
-	}
-	if err := dst.Sync(); err != nil {
-		log.Error("syncing late mail in the new spool", zap.Error(err))
-	}
 }
 
 // syncDir flushes a directory's entries to disk.

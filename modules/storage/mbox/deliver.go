@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"time"
 
@@ -42,7 +41,12 @@ func (m *Mbox) Deliver(ctx context.Context, user string, msg io.Reader) error {
 	if err != nil {
 		return err
 	}
-	rec := buildRecord(senderFrom(ctx), time.Now(), uid, data)
+	key, err := spoolKey(path)
+	if err != nil {
+		m.logOnce("key:"+path, "cannot read or create the spool's key: delivering without a marker line (messages get content-hash UIDLs)",
+			zap.String("spool", path), zap.Error(err))
+	}
+	rec := buildRecord(senderFrom(ctx), time.Now(), uid, data, key)
 
 	e := spools.acquire(path)
 	defer spools.release(path, e)
@@ -75,7 +79,7 @@ func (m *Mbox) tryDeliver(path string, e *spoolEntry, rec []byte) (done bool, er
 		if err != nil {
 			return true, err
 		}
-		err = appendRecord(f, rec)
+		err = appendRecord(path, f, rec)
 		return true, errors.Join(err, f.Close())
 	}
 	lk, noDotlock, err := lockSpool(path, true)
@@ -86,7 +90,11 @@ func (m *Mbox) tryDeliver(path string, e *spoolEntry, rec []byte) (done bool, er
 	if err != nil {
 		return true, err
 	}
-	err = appendRecord(lk.f, rec)
+	if err := repairAppend(path, lk.f, 0); err != nil {
+		_ = lk.release()
+		return true, fmt.Errorf("removing the partial message of a delivery that did not complete: %w", err)
+	}
+	err = appendRecord(path, lk.f, rec)
 	if rerr := lk.release(); rerr != nil {
 		// The message is in the spool: report the lock trouble
 		// without failing the delivery (which would be retried and
@@ -96,55 +104,23 @@ func (m *Mbox) tryDeliver(path string, e *spoolEntry, rec []byte) (done bool, er
 	return true, err
 }
 
-// appendRecord writes rec at the end of the spool f, after an empty line
-// if the spool does not end with one (so that the From_ line starts a
-// message), and syncs it. On failure it truncates the spool back to its
-// size before, so that no partial message stays behind.
-func appendRecord(f *os.File, rec []byte) error {
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	size := st.Size()
-	var sep []byte
-	if size > 0 {
-		last := make([]byte, min(size, 2))
-		if _, err := f.ReadAt(last, size-int64(len(last))); err != nil {
-			return fmt.Errorf("reading the end of the spool: %w", err)
-		}
-		switch {
-		case string(last) == "\n\n" || (size == 1 && string(last) == "\n"):
-		case last[len(last)-1] == '\n':
-			sep = []byte("\n")
-		default:
-			sep = []byte("\n\n")
-		}
-	}
-	buf := append(sep, rec...)
-	if _, err := f.WriteAt(buf, size); err != nil {
-		_ = f.Truncate(size)
-		return fmt.Errorf("writing: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Truncate(size)
-		_ = f.Sync()
-		return fmt.Errorf("syncing: %w", err)
-	}
-	return nil
-}
-
 // buildRecord returns what Deliver appends for msg: the From_ line, the
-// marker line, msg with mboxrd quoting, a line ending if msg has content
-// without a final one, and the empty line that ends the message.
-func buildRecord(sender string, t time.Time, uid string, msg []byte) []byte {
+// marker line (authenticated with the spool's key; none without a key),
+// msg with mboxrd quoting, a line ending if msg has content without a
+// final one, and the empty line that ends the message.
+func buildRecord(sender string, t time.Time, uid string, msg, key []byte) []byte {
 	quoted := quotedLen(msg)
 	rec := make([]byte, 0, int(quoted)+256)
 	rec = append(rec, "From "...)
 	rec = append(rec, sender...)
 	rec = append(rec, ' ')
 	rec = t.UTC().AppendFormat(rec, time.ANSIC)
-	rec = append(rec, '\n')
-	rec = append(rec, formatMarker(uid, quoted)...)
+	if len(key) > 0 {
+		rec = append(rec, '\n')
+		rec = append(rec, formatMarker(key, rec[:len(rec)-1], uid, quoted)...)
+	} else {
+		rec = append(rec, '\n')
+	}
 	rec = quoteAppend(rec, msg)
 	if len(msg) > 0 && msg[len(msg)-1] != '\n' {
 		rec = append(rec, '\n')

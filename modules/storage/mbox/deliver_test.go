@@ -54,7 +54,11 @@ func TestDeliverFormat(t *testing.T) {
 			}
 			rest := raw[len(sub[0]):]
 			marker, body, _ := bytes.Cut(rest, []byte("\n"))
-			uid, length, ok := parseMarker(append(marker, '\n'))
+			key, err := spoolKey(filepath.Join(dir, alice))
+			if err != nil {
+				t.Fatal(err)
+			}
+			uid, length, ok := verifyMarker(key, sub[0][:len(sub[0])-1], append(marker, '\n'))
 			if !ok {
 				t.Fatalf("no marker line: %q", rest)
 			}
@@ -155,13 +159,13 @@ func FuzzSpoolRoundTrip(f *testing.F) {
 			if len(spool) > 0 && !bytes.HasSuffix(spool, []byte("\n\n")) {
 				t.Fatalf("record %d does not end with an empty line", i-1)
 			}
-			spool = append(spool, buildRecord("s@example.net", time.Unix(0, 0), "u"+string(rune('a'+i%26)), msg)...)
+			spool = append(spool, buildRecord("s@example.net", time.Unix(0, 0), "u"+string(rune('a'+i%26)), msg, testKey)...)
 		}
-		lay, err := scanLayout(bytes.NewReader(spool))
+		lay, err := scanLayout(bytes.NewReader(spool), testKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := describe(bytes.NewReader(spool), &lay); err != nil {
+		if _, err := describe(bytes.NewReader(spool), &lay, nil); err != nil {
 			t.Fatal(err)
 		}
 		if len(lay.msgs) != len(msgs) {

@@ -21,7 +21,9 @@ type maildrop struct {
 	path   string
 	entry  *spoolEntry
 	lock   *spoolLock
-	lay    layout // the spool as it was at login
+	lay    layout     // the spool as it was at login
+	key    []byte     // the spool's secret key (see spoolKey), nil if none
+	saved  []uidEntry // the spool's UIDL list as this session wrote it
 	msgs   []storage.Message
 	closed bool // guarded by entry.mu
 }
@@ -31,10 +33,16 @@ type maildrop struct {
 // behind: it replays the journal of an in-place rewrite, or removes the new
 // spool that was not renamed into place. Called with e.mu held.
 func (m *Mbox) snapshot(path string, e *spoolEntry, lk *spoolLock) (*maildrop, error) {
-	if replayed, err := replayJournal(path, lk.f); err != nil {
+	replayed, shift, err := replayJournal(path, lk.f)
+	if err != nil {
 		return nil, fmt.Errorf("mbox %s: finishing the in-place rewrite of a commit that did not complete: %w", path, err)
 	} else if replayed {
 		m.log().Warn("finished the in-place rewrite of a commit that did not complete", zap.String("spool", path))
+	}
+	if lk.f != nil {
+		if err := repairAppend(path, lk.f, shift); err != nil {
+			return nil, fmt.Errorf("mbox %s: removing the partial message of a delivery that did not complete: %w", path, err)
+		}
 	}
 	if err := os.Remove(tempPath(path)); err == nil {
 		m.log().Warn("removed the unfinished new spool of a commit that did not complete; the spool is as it was before that commit",
@@ -48,12 +56,27 @@ func (m *Mbox) snapshot(path string, e *spoolEntry, lk *spoolLock) (*maildrop, e
 		if err != nil {
 			return nil, fmt.Errorf("mbox %s: %w", path, err)
 		}
-		md.lay, err = scanLayout(io.NewSectionReader(lk.f, 0, st.Size()))
+		md.key, err = spoolKey(path)
+		if err != nil {
+			m.logOnce("key:"+path, "cannot read or create the spool's key: UIDLs given at delivery are not used", zap.String("spool", path), zap.Error(err))
+		}
+		md.lay, err = scanLayout(io.NewSectionReader(lk.f, 0, st.Size()), md.key)
 		if err != nil {
 			return nil, fmt.Errorf("mbox %s: reading: %w", path, err)
 		}
-		if err := describe(lk.f, &md.lay); err != nil {
+		saved, err := readUIDList(path)
+		if err != nil {
+			m.log().Error("cannot read the spool's UIDL list", zap.String("spool", path), zap.Error(err))
+		}
+		md.saved, err = describe(lk.f, &md.lay, saved)
+		if err != nil {
 			return nil, fmt.Errorf("mbox %s: reading: %w", path, err)
+		}
+		if !sameEntries(saved, md.saved) {
+			// Saved before any of the new UIDLs is shown.
+			if err := writeUIDList(path, md.saved); err != nil {
+				m.logOnce("uidl:"+path, "cannot save the spool's UIDL list: UIDLs of mail from other MTAs may change", zap.String("spool", path), zap.Error(err))
+			}
 		}
 	}
 	md.msgs = make([]storage.Message, len(md.lay.msgs))
@@ -104,7 +127,10 @@ func (md *maildrop) Commit(deleted []int) error {
 		del[i] = true
 	}
 	err := md.rewrite(del)
-	if err != nil {
+	switch {
+	case errors.Is(err, errCommitPending):
+		err = fmt.Errorf("mbox %s: %w", md.path, err)
+	case err != nil:
 		err = fmt.Errorf("mbox %s: no message was deleted: %w", md.path, err)
 	}
 	if ferr := md.finish(); ferr != nil {

@@ -5,9 +5,10 @@
 //
 // It reads mboxrd and mboxo spools and delivers in mboxrd; it locks the
 // spool the way MTAs expect (dotlock, flock and fcntl) for the whole of a
-// session; and it commits deletions by writing a new spool and renaming it
-// into place. See the README section "Storage: mbox" for what users need to
-// know.
+// session; it commits deletions by rewriting the spool in place behind a
+// redo journal (inplace.go), and appends behind a note that lets the next
+// locker cut away what a killed delivery left (append.go). See the README
+// section "Storage: mbox" for what users need to know.
 package mbox
 
 import (
@@ -61,9 +62,10 @@ var ErrLockTimeout = errors.New("mbox: timed out waiting for the mailbox lock")
 // MTA that honours the locks waits (and eventually defers the message)
 // rather than writing into a spool that is being rewritten; deliveries by
 // this process during the session are appended under the session's lock
-// and appear in the next session. UIDLs come from an X-UIDL header, or
-// from a marker line that Deliver adds and reading hides, or from a hash
-// of the message (see describe).
+// and appear in the next session. UIDLs come from an authenticated marker
+// line that Deliver adds and reading hides, or from the spool's UIDL list,
+// or, for a message seen for the first time, from an X-UIDL header or a
+// hash of the message (see describe).
 type Mbox struct {
 	// Path is the spool file of a user, as a template with the
 	// placeholders {pop3.user}, {pop3.user.local} and
@@ -258,6 +260,14 @@ func (m *Mbox) warnNoDotlock(path string, noDotlock bool) {
 	}
 	m.log().Warn("cannot create dotlocks in the spool directory: locking spools with flock and fcntl only; give this process write access to the directory (for example the group 'mail') so that MTAs that only use dotlocks are kept out too",
 		zap.String("directory", dir))
+}
+
+// logOnce logs an error once per key (a spool and what went wrong with
+// it) in this process, so that a lasting problem does not flood the log.
+func (m *Mbox) logOnce(key, msg string, fields ...zap.Field) {
+	if _, loaded := warned.LoadOrStore(key, true); !loaded {
+		m.log().Error(msg, fields...)
+	}
 }
 
 // log returns the module's logger, or one that discards everything when

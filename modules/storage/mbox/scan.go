@@ -20,7 +20,8 @@ type message struct {
 	markerUID string // the UIDL of our marker line, "" without one
 	xUIDL     string // the value of an X-UIDL header field, "" without one
 
-	uid  string // the UIDL given by assignUIDs
+	uid  string // the UIDL given by describe
+	key  string // the content hash, in hex (see measure)
 	size int64  // the wire size of the content, after unquoting
 }
 
@@ -53,10 +54,13 @@ const maxFromLine = 1024
 //     A Content-Length that points anywhere else is ignored, so a message
 //     cannot swallow the next one by lying about its length.
 //   - The content of a message is what lies between its From_ line (and
-//     our marker line, see marker.go) and the next message, less the empty
+//     our marker line, when it is authentic, see marker.go) and the next message, less the empty
 //     line that separates them; see finish for exactly which octets.
-func scanLayout(r io.Reader) (layout, error) {
-	s := scanner{}
+//
+// key is the spool's secret key, which marker lines must be authenticated
+// with (see marker.go); with none, no line is taken for a marker.
+func scanLayout(r io.Reader, key []byte) (layout, error) {
+	s := scanner{key: key}
 	br := bufio.NewReaderSize(r, scanBufferSize)
 	for {
 		frag, err := br.ReadSlice('\n')
@@ -78,6 +82,7 @@ func scanLayout(r io.Reader) (layout, error) {
 
 // scanner is the state of scanLayout.
 type scanner struct {
+	key []byte // the spool's secret key, nil if none
 	lay layout
 	off int64 // offset of the next byte
 
@@ -151,7 +156,7 @@ func (s *scanner) lineStart(frag []byte) {
 	line := frag
 	complete := line[len(line)-1] == '\n'
 	if m.lines == 1 && complete {
-		if uid, n, ok := parseMarker(line); ok {
+		if uid, n, ok := verifyMarker(s.key, m.fromLine, line); ok {
 			m.markerUID, m.markerLen = uid, n
 			m.content = p + int64(len(line))
 			return

@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -52,9 +54,15 @@ func TestReadSpools(t *testing.T) {
 			[]string{"S: a\n\nx\n"}},
 		{"no from line at all", "S: a\n\nnot an mbox\n", nil},
 		{"x-uidl header is content", from1 + "X-UIDL: abc\nS: a\n\nx\n\n", []string{"X-UIDL: abc\nS: a\n\nx\n"}},
-		{"marker hidden", from1 + "X-Caddy-POP3: uidl=u1; length=4\nS: a\n\n", []string{"S: a"}},
-		{"marker with a final newline", from1 + "X-Caddy-POP3: uidl=u1; length=5\nS: a\n\n", []string{"S: a\n"}},
-		{"marker with a wrong length is still hidden", from1 + "X-Caddy-POP3: uidl=u1; length=99\nS: a\n\n", []string{"S: a\n"}},
+		// MARK(n) stands for an authentic marker line of from1 (see
+		// below), with length n.
+		{"marker hidden", from1 + "MARK(4)S: a\n\n", []string{"S: a"}},
+		{"marker with a final newline", from1 + "MARK(5)S: a\n\n", []string{"S: a\n"}},
+		{"marker with a wrong length is still hidden", from1 + "MARK(99)S: a\n\n", []string{"S: a\n"}},
+		{"marker without a MAC (another MTA wrote it) is content", from1 + "X-Caddy-POP3: uidl=u1; length=4\nS: a\n\n",
+			[]string{"X-Caddy-POP3: uidl=u1; length=4\nS: a\n"}},
+		{"marker with a wrong MAC is content", from1 + "X-Caddy-POP3: uidl=u1; length=4; mac=00112233445566778899aabbccddeeff\nS: a\n\n",
+			[]string{"X-Caddy-POP3: uidl=u1; length=4; mac=00112233445566778899aabbccddeeff\nS: a\n"}},
 		{"marker not on the first line is content", from1 + "S: a\nX-Caddy-POP3: uidl=u1; length=4\n\nx\n\n",
 			[]string{"S: a\nX-Caddy-POP3: uidl=u1; length=4\n\nx\n"}},
 		{"malformed marker is content", from1 + "X-Caddy-POP3: uidl=u 1; length=4\nS: a\n\n",
@@ -63,7 +71,12 @@ func TestReadSpools(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, dir := newTestStore(t)
-			writeTestSpool(t, dir, tt.spool)
+			key := testSpoolKey(t, filepath.Join(dir, alice))
+			spool := regexp.MustCompile(`MARK\((\d+)\)`).ReplaceAllStringFunc(tt.spool, func(s string) string {
+				n, _ := strconv.ParseInt(s[5:len(s)-1], 10, 64)
+				return string(formatMarker(key, []byte(strings.TrimSuffix(from1, "\n")), "u1", n))
+			})
+			writeTestSpool(t, dir, spool)
 			msgs, got := contents(t, m, alice)
 			var gotS []string
 			for _, b := range got {
@@ -176,8 +189,8 @@ func TestUIDLs(t *testing.T) {
 	if uids[0] != "kept-from-qpopper" {
 		t.Errorf("X-UIDL not used: %q", uids[0])
 	}
-	if uids[5] != "given.at.delivery" {
-		t.Errorf("marker UIDL not used: %q", uids[5])
+	if uids[5] == "given.at.delivery" {
+		t.Errorf("a marker line that another MTA wrote (no valid MAC) set the UIDL")
 	}
 	if uids[2] != uids[1]+"-2" {
 		t.Errorf("identical messages: %q and %q, want the second to be the first with -2", uids[1], uids[2])
@@ -209,9 +222,10 @@ func TestUIDLs(t *testing.T) {
 	for _, msg := range after {
 		got = append(got, msg.UID)
 	}
-	// Messages with the same X-UIDL claim to be the same message: with
-	// the first one gone, the next one takes the UIDL over.
-	want := []string{uids[1], uids[3], "kept-from-qpopper", uids[5], uids[6]}
+	// Every message keeps the UIDL it was shown with: the second of
+	// two identical messages keeps its "-2", the second message with
+	// the same X-UIDL its hash.
+	want := []string{uids[2], uids[3], uids[4], uids[5], uids[6]}
 	if !slices.Equal(got, want) {
 		t.Errorf("UIDLs after the commit\n%q\nwant\n%q", got, want)
 	}
@@ -239,11 +253,11 @@ func FuzzScan(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, spool []byte) {
-		lay, err := scanLayout(bytes.NewReader(spool))
+		lay, err := scanLayout(bytes.NewReader(spool), testKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := describe(bytes.NewReader(spool), &lay); err != nil {
+		if _, err := describe(bytes.NewReader(spool), &lay, nil); err != nil {
 			t.Fatal(err)
 		}
 		next := lay.preamble
@@ -260,4 +274,43 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("messages end at %d, spool is %d octets", next, len(spool))
 		}
 	})
+}
+
+// TestUIDLsPersisted covers the UIDL list: UIDLs of mail from other MTAs
+// are saved before they are shown and survive any deletion, also by
+// another program; the spool's key is private.
+func TestUIDLsPersisted(t *testing.T) {
+	const from = "From a@example.net Mon Jan  1 00:00:00 2024\n"
+	m, dir := newTestStore(t)
+	spool := writeTestSpool(t, dir,
+		from+"X-UIDL: same\nS: 1\n\none\n\n"+
+			from+"X-UIDL: same\nS: 2\n\ntwo\n\n"+
+			from+"S: 3\n\ntwin\n\n"+
+			from+"S: 3\n\ntwin\n\n"+
+			from+"S: 3\n\ntwin\n\n")
+	uids := func() []string {
+		msgs, _ := contents(t, m, alice)
+		var out []string
+		for _, msg := range msgs {
+			out = append(out, msg.UID)
+		}
+		return out
+	}
+	first := uids()
+	if first[0] != "same" || first[1] == "same" || first[3] != first[2]+"-2" || first[4] != first[2]+"-3" {
+		t.Fatalf("UIDLs %q", first)
+	}
+	if st, err := os.Stat(keyPath(spool)); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the spool's key: %v, mode %v; want 0600", err, st.Mode().Perm())
+	}
+	// This server deletes the first X-UIDL message and the first twin;
+	// another program (a mail reader) the second X-UIDL message. (When
+	// another program deletes one of identical messages, which one it
+	// was cannot be told: those left may take the UIDLs of the gone
+	// ones, all of the same content.)
+	commit(t, m, alice, 0, 2)
+	rewriteWithout(t, spool, first[1])
+	if got, want := uids(), []string{first[3], first[4]}; !slices.Equal(got, want) {
+		t.Errorf("UIDLs after the deletions %q, want %q", got, want)
+	}
 }

@@ -125,11 +125,15 @@ func rewriteWithout(t testing.TB, spool, uid string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lay, err := scanLayout(io.NewSectionReader(f, 0, st.Size()))
+	lay, err := scanLayout(io.NewSectionReader(f, 0, st.Size()), testSpoolKey(t, spool))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := describe(f, &lay); err != nil {
+	saved, err := readUIDList(spool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := describe(f, &lay, saved); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -165,7 +169,8 @@ func deadPID(t testing.TB) int {
 }
 
 // crash simulates the death of the process that holds md in the middle of
-// a commit, after the new spool was written and before the rename: the
+// a commit, after the new content was written to the temporary file and before it
+// became the journal: the
 // kernel drops the flock and fcntl locks, the dotlock stays behind with
 // the dead process's id, and StaleLockAge later it is stale.
 func crash(t testing.TB, md *maildrop, deleted []int) {
@@ -175,7 +180,7 @@ func crash(t testing.TB, md *maildrop, deleted []int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lay, err := scanLayout(io.NewSectionReader(src, 0, st.Size()))
+	lay, err := scanLayout(io.NewSectionReader(src, 0, st.Size()), md.key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,8 +188,8 @@ func crash(t testing.TB, md *maildrop, deleted []int) {
 	for _, i := range deleted {
 		drop[i] = true
 	}
-	if _, ownerErr, err := writeSpool(md.path, src, lay, drop, st); err != nil || ownerErr != nil {
-		t.Fatal(err, ownerErr)
+	if _, err := writeSpool(md.path, src, lay, drop); err != nil {
+		t.Fatal(err)
 	}
 	if _, err := os.Stat(tempPath(md.path)); err != nil {
 		t.Fatalf("the new spool was not written: %v", err)

@@ -24,53 +24,90 @@ var volatileFields = [][]byte{
 }
 
 // describe reads every message of lay from f (unquoted, as the handler
-// will send it) to measure its wire size, and gives each message its UIDL:
+// will send it) to measure its wire size and hash its content, and gives
+// each message its UIDL. saved is the spool's UIDL list (see uidlist.go);
+// describe returns the list as it must be now, one entry for every
+// message without a marker line, in order.
 //
-//   - the UIDL of our marker line, given at delivery (see marker.go);
-//   - else the value of an X-UIDL header field (as qpopper and others
-//     wrote it), when it is a valid UIDL;
-//   - else "h" and 32 hex digits of a SHA-256 of the From_ line and the
-//     content (less the volatile header fields and the final line endings),
-//     and "-2", "-3", ... for the second, third, ... message with the same
-//     hash.
+//   - A message with an authentic marker line (see marker.go) has the
+//     UIDL given at delivery.
+//   - Any other message takes the next UIDL saved for its content hash
+//     that no message before it took: the UIDL it was shown with before.
+//   - A message seen for the first time gets the value of its X-UIDL
+//     header field (as qpopper, UW-IMAP and Dovecot's pop3 wrote it), when
+//     it is a valid UIDL that no other message has and that is not saved;
+//     else "h" and the first 32 hex digits of its content hash, with
+//     "-2", "-3", ... when that is taken.
 //
-// A UIDL that an earlier message already has is never given twice: the
-// later message falls back to the next rule. (Messages with the same
-// X-UIDL claim to be the same message, a copy delivered again: when the
-// first is deleted, the next one takes its UIDL over.) Hash UIDLs survive the
-// deletion of other messages; only among byte-identical messages with
-// identical From_ lines (same sender, same second) can the deletion of one
-// renumber the ones after it, and those have the same content anyway.
-func describe(f io.ReaderAt, lay *layout) error {
+// No UIDL is given twice. Once shown, a UIDL stays with its message: a
+// second message with the same X-UIDL, or the second of two identical
+// messages, keeps the UIDL it got when the first is deleted.
+func describe(f io.ReaderAt, lay *layout, saved []uidEntry) ([]uidEntry, error) {
 	used := make(map[string]bool, len(lay.msgs))
-	seen := make(map[string]int)
 	for i := range lay.msgs {
 		m := &lay.msgs[i]
 		sum, err := measure(f, m)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		switch {
-		case m.markerUID != "" && !used[m.markerUID]:
+		m.key = hex.EncodeToString(sum[:])
+		m.uid = ""
+		if m.markerUID != "" && !used[m.markerUID] {
 			m.uid = m.markerUID
-		case m.xUIDL != "" && !used[m.xUIDL]:
-			m.uid = m.xUIDL
-		default:
-			base := "h" + hex.EncodeToString(sum[:16])
-			for {
-				seen[base]++
-				m.uid = base
-				if n := seen[base]; n > 1 {
-					m.uid = base + "-" + strconv.Itoa(n)
-				}
-				if !used[m.uid] {
-					break
-				}
+			used[m.uid] = true
+		}
+	}
+	pool := make(map[string][]string)
+	reserved := make(map[string]bool, len(saved))
+	for _, e := range saved {
+		pool[e.key] = append(pool[e.key], e.uid)
+		reserved[e.uid] = true
+	}
+	for i := range lay.msgs {
+		m := &lay.msgs[i]
+		if m.uid != "" {
+			continue
+		}
+		for q := pool[m.key]; len(q) > 0; q = q[1:] {
+			if !used[q[0]] {
+				m.uid = q[0]
+				pool[m.key] = q[1:]
+				used[m.uid] = true
+				break
 			}
 		}
-		used[m.uid] = true
 	}
-	return nil
+	var list []uidEntry
+	for i := range lay.msgs {
+		m := &lay.msgs[i]
+		if m.markerUID != "" && m.uid == m.markerUID {
+			continue
+		}
+		if m.uid == "" {
+			m.uid = newUIDFor(m, used, reserved)
+			used[m.uid] = true
+		}
+		list = append(list, uidEntry{key: m.key, uid: m.uid})
+	}
+	return list, nil
+}
+
+// newUIDFor returns the UIDL of a message seen for the first time (see
+// describe), one that is neither used nor reserved.
+func newUIDFor(m *message, used, reserved map[string]bool) string {
+	free := func(u string) bool { return !used[u] && !reserved[u] }
+	if m.xUIDL != "" && free(m.xUIDL) {
+		return m.xUIDL
+	}
+	base := "h" + m.key[:32]
+	if free(base) {
+		return base
+	}
+	for n := 2; ; n++ {
+		if u := base + "-" + strconv.Itoa(n); free(u) {
+			return u
+		}
+	}
 }
 
 // measure reads the content of m from f, sets m.size and returns the
