@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package e2e runs a real Caddy binary with caddy-l4 and caddy-pop3 built in
 // and talks to it with real POP3 clients (curl, Python's poplib, mpop,
 // fetchmail, Perl's Net::POP3) and with the caddy command line itself.

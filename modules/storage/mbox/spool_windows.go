@@ -3,9 +3,13 @@
 package mbox
 
 import (
+	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // errUnsupported is why mbox does not run on Windows.
@@ -46,8 +50,16 @@ func tempPath(spool string) string {
 	return filepath.Join(filepath.Dir(spool), "."+filepath.Base(spool)+".caddy-pop3.tmp")
 }
 
-// rewrite fails: there is no locked spool to rewrite.
-func (*maildrop) rewrite(map[int]bool) error { return errUnsupported }
+// maildrop is never made on Windows: snapshot refuses first.
+type maildrop struct{ storage.Maildrop }
+
+// snapshot fails: there is no locked spool to read.
+func (*Mbox) snapshot(string, *spoolEntry, *spoolLock) (*maildrop, error) {
+	return nil, errUnsupported
+}
+
+// Deliver fails: a spool is never written without its locks.
+func (*Mbox) Deliver(context.Context, string, io.Reader) error { return errUnsupported }
 
 // keepFresh has no dotlock to keep fresh.
 func (*spoolLock) keepFresh() {}
