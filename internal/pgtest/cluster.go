@@ -130,7 +130,6 @@ func (c *Cluster) StartServer() error {
 		"-p " + strconv.Itoa(c.port),
 		"-c unix_socket_directories=" + c.dir,
 		"-c fsync=off",
-		"-c synchronous_commit=off",
 		"-c full_page_writes=off",
 		"-c max_connections=200",
 		"-c shared_buffers=32MB",
