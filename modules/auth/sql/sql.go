@@ -95,6 +95,9 @@ func (s *SQL) setup() error {
 		return err
 	}
 	s.dsn = caddy.NewReplacer().ReplaceKnown(s.DSN, "")
+	if s.dsn == "" {
+		return errors.New("sql: dsn is empty once placeholders are replaced (is the environment variable set?)")
+	}
 	pool, err := pgpool.Acquire(s.dsn, time.Duration(s.Timeout))
 	if err != nil {
 		return fmt.Errorf("sql: dsn: %w", err)

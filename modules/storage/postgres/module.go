@@ -117,6 +117,9 @@ func (p *Postgres) setup() error {
 		return err
 	}
 	p.dsn = caddy.NewReplacer().ReplaceKnown(p.DSN, "")
+	if p.dsn == "" {
+		return errors.New("postgres: dsn is empty once placeholders are replaced (is the environment variable set?)")
+	}
 	pool, err := pgpool.Acquire(p.dsn, time.Duration(p.Timeout))
 	if err != nil {
 		return fmt.Errorf("postgres: dsn: %w", err)
