@@ -76,3 +76,19 @@ func DSN(t testing.TB) string {
 
 // Exit is Main followed by os.Exit: TestMain(m) { pgtest.Exit(m) }.
 func Exit(m *testing.M) { os.Exit(Main(m)) }
+
+// StartForTest starts a cluster of t's own, stopped when t ends, for a
+// package that has no TestMain of pgtest: it skips t (or, with CI=true,
+// fails it) when PostgreSQL is missing.
+func StartForTest(t testing.TB) *Cluster {
+	t.Helper()
+	c, err := Start()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and no PostgreSQL for the test: %v", err)
+		}
+		t.Skip("no PostgreSQL: " + err.Error())
+	}
+	t.Cleanup(c.Stop)
+	return c
+}
