@@ -70,8 +70,12 @@ func version(dir string) int {
 	return v
 }
 
-// Start creates and starts a new cluster.
-func Start() (*Cluster, error) {
+// Start creates and starts a new cluster on a free port.
+func Start() (*Cluster, error) { return StartOnPort(0) }
+
+// StartOnPort creates and starts a new cluster listening on port (0: a
+// free one), for tests that hand out their ports themselves.
+func StartOnPort(port int) (*Cluster, error) {
 	bin, err := FindBinaries()
 	if err != nil {
 		return nil, err
@@ -84,7 +88,7 @@ func Start() (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{bin: bin, dir: dir, cred: cred}
+	c := &Cluster{bin: bin, dir: dir, cred: cred, port: port}
 	if err := c.cred.own(dir); err != nil {
 		os.RemoveAll(dir)
 		return nil, err

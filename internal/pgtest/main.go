@@ -77,12 +77,12 @@ func DSN(t testing.TB) string {
 // Exit is Main followed by os.Exit: TestMain(m) { pgtest.Exit(m) }.
 func Exit(m *testing.M) { os.Exit(Main(m)) }
 
-// StartForTest starts a cluster of t's own, stopped when t ends, for a
-// package that has no TestMain of pgtest: it skips t (or, with CI=true,
-// fails it) when PostgreSQL is missing.
-func StartForTest(t testing.TB) *Cluster {
+// StartForTest starts a cluster of t's own on port (0: a free one),
+// stopped when t ends, for a package that has no TestMain of pgtest: it
+// skips t (or, with CI=true, fails it) when PostgreSQL is missing.
+func StartForTest(t testing.TB, port int) *Cluster {
 	t.Helper()
-	c, err := Start()
+	c, err := StartOnPort(port)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true and no PostgreSQL for the test: %v", err)

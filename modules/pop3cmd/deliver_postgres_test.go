@@ -18,7 +18,7 @@ import (
 // pop3 handler uses pop3.storage.postgres: the message lands in the
 // database, and with the database gone the exit code is EX_TEMPFAIL.
 func TestDeliverPostgres(t *testing.T) {
-	c := pgtest.StartForTest(t)
+	c := pgtest.StartForTest(t, 0)
 	if err := c.CreateDatabase(context.Background(), "mail"); err != nil {
 		t.Fatal(err)
 	}
