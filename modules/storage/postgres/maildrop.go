@@ -58,11 +58,7 @@ func (md *maildrop) Open(i int) (io.ReadCloser, error) {
 	if i < 0 || i >= len(md.entries) {
 		return nil, storage.ErrNoSuchMessage
 	}
-	r := &chunkReader{store: md.store, ctx: md.ctx, id: md.entries[i].id, left: md.entries[i].octets}
-	if err := r.fetch(); err != nil {
-		return nil, err
-	}
-	return r, nil
+	return newChunkReader(md.ctx, md.store, md.entries[i].id, md.entries[i].octets)
 }
 
 // Commit deletes the given messages and releases the lease, in one

@@ -2,15 +2,29 @@ package postgres
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/goleak"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pgtest"
 )
 
-func TestMain(m *testing.M) { pgtest.Exit(m) }
+// TestMain runs the tests on one private PostgreSQL and then checks that
+// no goroutine was left behind (lease renewers, chunk fetchers, pools).
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goroutines left behind: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 // newStore returns a provisioned store on dsn with the given lease time
 // (0: the default), released when t ends.
