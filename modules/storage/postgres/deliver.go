@@ -5,9 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
+
+// deliveryBuffers holds the chunk buffers of deliveries.
+var deliveryBuffers = sync.Pool{New: func() any {
+	b := make([]byte, chunkSize)
+	return &b
+}}
 
 // Deliver stores msg in the user's maildrop: one transaction that inserts
 // the message row, then the content one chunk row at a time as it is read
@@ -56,7 +63,9 @@ func (p *Postgres) deliver(ctx context.Context, user string, msg io.Reader) erro
 	}
 
 	var sizer storage.WireSizer
-	buf := make([]byte, chunkSize)
+	bp := deliveryBuffers.Get().(*[]byte)
+	defer deliveryBuffers.Put(bp)
+	buf := *bp
 	var octets int64
 	for seq := int32(0); ; seq++ {
 		n, rerr := io.ReadFull(msg, buf)
