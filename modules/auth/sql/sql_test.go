@@ -207,3 +207,27 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestDatabaseHung checks that a database that never answers makes
+// Authenticate fail after the timeout (the watchdog only catches a hang).
+func TestDatabaseHung(t *testing.T) {
+	addr := pgtest.SilentServer(t)
+	s := &SQL{DSN: "postgres://pop3@" + addr + "/mail?sslmode=disable", Timeout: caddy.Duration(500 * time.Millisecond)}
+	if err := s.setup(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Cleanup()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Authenticate(context.Background(), "alice", "pw")
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err == nil {
+			t.Fatal("Authenticate with a hung database gave an answer, want an error")
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Authenticate with a hung database did not return")
+	}
+}

@@ -110,3 +110,31 @@ func TestDatabaseRestart(t *testing.T) {
 		t.Errorf("%d messages after the restart, want 6", n)
 	}
 }
+
+// TestDatabaseHung checks that a database that accepts connections and
+// never answers makes Open fail after the timeout instead of hanging the
+// login. (The watchdog only catches a hang; no duration is asserted.)
+func TestDatabaseHung(t *testing.T) {
+	addr := pgtest.SilentServer(t)
+	p := &Postgres{DSN: "postgres://pop3@" + addr + "/mail?sslmode=disable", Timeout: caddy.Duration(500 * time.Millisecond)}
+	if err := p.setup(); err != nil {
+		t.Fatal(err)
+	}
+	defer p.Cleanup()
+	errc := make(chan error, 1)
+	go func() {
+		md, err := p.Open(context.Background(), alice)
+		if err == nil {
+			md.Close()
+		}
+		errc <- err
+	}()
+	select {
+	case err := <-errc:
+		if err == nil || errors.Is(err, storage.ErrInUse) {
+			t.Fatalf("Open with a hung database: %v, want a plain error", err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Open with a hung database did not return")
+	}
+}
