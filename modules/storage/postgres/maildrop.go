@@ -31,6 +31,9 @@ type maildrop struct {
 	msgs    []storage.Message
 	entries []entry
 
+	// prefetched holds small messages fetched ahead (see prefetch.go).
+	prefetched map[int][]byte
+
 	// ctx is the session's context without its cancellation (values
 	// only): every operation adds its own timeout.
 	ctx context.Context
@@ -57,6 +60,9 @@ func (md *maildrop) Messages() []storage.Message { return md.msgs }
 func (md *maildrop) Open(i int) (io.ReadCloser, error) {
 	if i < 0 || i >= len(md.entries) {
 		return nil, storage.ErrNoSuchMessage
+	}
+	if e := md.entries[i]; e.octets > 0 && e.octets <= smallMessage {
+		return md.openSmall(i)
 	}
 	return newChunkReader(md.ctx, md.store, md.entries[i].id, md.entries[i].octets)
 }

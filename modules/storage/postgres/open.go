@@ -35,66 +35,79 @@ func (p *Postgres) Open(ctx context.Context, user string) (storage.Maildrop, err
 	return md, nil
 }
 
-// take runs the Open transaction: take the lease if it is free or has
-// expired (a new fencing token; a user without a mailbox row gets one,
-// already leased), then read the snapshot. Time is the database's clock,
-// so the nodes' clocks do not matter.
+// take takes the lease if it is free or has expired (a new fencing
+// token; a user without a mailbox row gets one, already leased) and reads
+// the snapshot. Time is the database's clock, so the nodes' clocks do not
+// matter.
 func (p *Postgres) take(ctx context.Context, user string) (*maildrop, error) {
-	tx, err := p.pool.Begin(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
 	lease := p.leaseDuration().Microseconds()
-	var id, token int64
-	for attempt := 0; ; attempt++ {
-		err = tx.QueryRow(ctx, `UPDATE pop3_mailboxes
+	md, err := p.takeExisting(ctx, user, lease)
+	if md != nil || err != nil {
+		return md, err
+	}
+	return p.takeNew(ctx, user, lease)
+}
+
+// takeExisting takes the lease of an existing, free mailbox and reads
+// its snapshot in one statement (one round trip). It returns nil, nil
+// when there is no free mailbox row for user.
+func (p *Postgres) takeExisting(ctx context.Context, user string, lease int64) (*maildrop, error) {
+	rows, err := p.pool.Query(ctx, `WITH l AS (
+			UPDATE pop3_mailboxes
 			SET lease_owner = $2, lease_token = lease_token + 1,
 			    lease_expires = clock_timestamp() + $3 * interval '1 microsecond'
 			WHERE username = $1 AND (lease_expires IS NULL OR lease_expires <= clock_timestamp())
-			RETURNING id, lease_token`, user, p.owner, lease).Scan(&id, &token)
-		if !errors.Is(err, pgx.ErrNoRows) {
-			break
-		}
-		// No free row: either there is none yet, or it is leased.
-		err = tx.QueryRow(ctx, `INSERT INTO pop3_mailboxes (username, lease_owner, lease_token, lease_expires)
-			VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 microsecond')
-			ON CONFLICT (username) DO NOTHING
-			RETURNING id, lease_token`, user, p.owner, lease).Scan(&id, &token)
-		if !errors.Is(err, pgx.ErrNoRows) {
-			break
-		}
-		// The row exists: leased, or created by a delivery since the
-		// UPDATE looked; look once more.
-		if attempt == 1 {
-			return nil, storage.ErrInUse
-		}
-	}
+			RETURNING id, lease_token)
+		SELECT l.id, l.lease_token, m.id, m.uidl, m.size, m.octets
+		FROM l LEFT JOIN pop3_messages m ON m.mailbox_id = l.id
+		ORDER BY m.id`, user, p.owner, lease)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := tx.Query(ctx, `SELECT id, uidl, size, octets FROM pop3_messages WHERE mailbox_id = $1 ORDER BY id`, id)
-	if err != nil {
-		return nil, err
-	}
-	md := &maildrop{store: p, mailbox: id, token: token}
+	defer rows.Close()
+	var md *maildrop
 	for rows.Next() {
-		var e entry
-		var m storage.Message
-		if err := rows.Scan(&e.id, &m.UID, &m.Size, &e.octets); err != nil {
-			rows.Close()
+		var mailbox, token int64
+		var id, size, octets *int64
+		var uid *string
+		if err := rows.Scan(&mailbox, &token, &id, &uid, &size, &octets); err != nil {
 			return nil, err
 		}
-		md.msgs = append(md.msgs, m)
-		md.entries = append(md.entries, e)
+		if md == nil {
+			md = &maildrop{store: p, mailbox: mailbox, token: token}
+		}
+		if id != nil { // nil: the LEFT JOIN row of an empty mailbox
+			md.msgs = append(md.msgs, storage.Message{UID: *uid, Size: *size})
+			md.entries = append(md.entries, entry{id: *id, octets: *octets})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	if err := tx.Commit(ctx); err != nil {
+	return md, nil
+}
+
+// takeNew creates the mailbox row of user already leased (a new mailbox
+// is empty). ErrInUse when the row exists: it is leased, or it was
+// created by a delivery and is free, in which case takeExisting is tried
+// once more.
+func (p *Postgres) takeNew(ctx context.Context, user string, lease int64) (*maildrop, error) {
+	var id, token int64
+	err := p.pool.QueryRow(ctx, `INSERT INTO pop3_mailboxes (username, lease_owner, lease_token, lease_expires)
+		VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 microsecond')
+		ON CONFLICT (username) DO NOTHING
+		RETURNING id, lease_token`, user, p.owner, lease).Scan(&id, &token)
+	if err == nil {
+		return &maildrop{store: p, mailbox: id, token: token}, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err
 	}
-	return md, nil
+	md, err := p.takeExisting(ctx, user, lease)
+	if md == nil && err == nil {
+		return nil, storage.ErrInUse
+	}
+	return md, err
 }
 
 // mailboxID returns the id of user's mailbox row, creating it if needed.

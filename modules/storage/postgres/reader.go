@@ -51,6 +51,16 @@ func newChunkReader(ctx context.Context, p *Postgres, id, octets int64) (*chunkR
 		r.err = io.EOF
 		return r, nil
 	}
+	if octets <= chunkSize {
+		// One chunk: fetched here, no read-ahead needed.
+		close(r.done)
+		data, err := fetchChunk(ctx, p, id, 0, make([]byte, 0, octets), octets)
+		if err != nil {
+			return nil, err
+		}
+		r.left, r.cur = 0, data
+		return r, nil
+	}
 	ctx, r.cancel = context.WithCancel(ctx)
 	size := int(min(octets, chunkSize))
 	r.free <- make([]byte, 0, size)
