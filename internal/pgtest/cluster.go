@@ -89,6 +89,11 @@ func StartOnPort(port int) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{bin: bin, dir: dir, cred: cred, port: port}
+	c.removeStale()
+	if err := writeOwner(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	if err := c.cred.own(dir); err != nil {
 		os.RemoveAll(dir)
 		return nil, err

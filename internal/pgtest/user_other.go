@@ -11,3 +11,6 @@ type credential struct{}
 func serverUser() (*credential, error) { return nil, nil }
 func (*credential) own(string) error   { return nil }
 func (*credential) apply(*exec.Cmd)    {}
+
+// processAlive cannot tell here: a cluster is never taken for stale.
+func processAlive(int) bool { return true }
