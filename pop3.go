@@ -10,9 +10,11 @@ import (
 	// Storage backends (pop3.storage.*).
 	_ "github.com/caddy-pop3/caddy-pop3/modules/storage/maildir"
 	_ "github.com/caddy-pop3/caddy-pop3/modules/storage/mbox"
+	_ "github.com/caddy-pop3/caddy-pop3/modules/storage/postgres"
 	// Authenticators (pop3.auth.*).
 	_ "github.com/caddy-pop3/caddy-pop3/modules/auth/accounts"
 	_ "github.com/caddy-pop3/caddy-pop3/modules/auth/passwdfile"
+	_ "github.com/caddy-pop3/caddy-pop3/modules/auth/sql"
 	// The `caddy pop3 deliver` command.
 	_ "github.com/caddy-pop3/caddy-pop3/modules/pop3cmd"
 )

@@ -1,0 +1,98 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+// deliveryBuffers holds the chunk buffers of deliveries.
+var deliveryBuffers = sync.Pool{New: func() any {
+	b := make([]byte, chunkSize)
+	return &b
+}}
+
+// Deliver stores msg in the user's maildrop: one transaction that inserts
+// the message row, then the content one chunk row at a time as it is read
+// (never the whole message in memory), then the sizes. The UIDL is made
+// by the server from the row's id, never taken from the message. An open
+// session does not see the message: its snapshot was taken at Open.
+func (p *Postgres) Deliver(ctx context.Context, user string, msg io.Reader) error {
+	if err := storage.ValidateUser(user); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := p.ensureSchema(ctx); err != nil {
+		return err
+	}
+	if err := p.deliver(ctx, user, msg); err != nil {
+		return fmt.Errorf("postgres: delivering: %w", err)
+	}
+	return nil
+}
+
+// deliver is the transaction of Deliver. Every statement has its own
+// timeout; reading msg does not (the sender may be slow), but the whole
+// delivery ends with ctx.
+func (p *Postgres) deliver(ctx context.Context, user string, msg io.Reader) error {
+	bctx, cancel := p.opCtx(ctx)
+	tx, err := p.pool.Begin(bctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+
+	octx, cancel := p.opCtx(ctx)
+	mailbox, err := mailboxID(octx, tx, user)
+	var id int64
+	if err == nil {
+		err = tx.QueryRow(octx, `INSERT INTO pop3_messages (id, mailbox_id, uidl, size, octets)
+			SELECT n, $1, 'pg' || n, 0, 0 FROM nextval(pg_get_serial_sequence('pop3_messages', 'id')) AS n
+			RETURNING id`, mailbox).Scan(&id)
+	}
+	cancel()
+	if err != nil {
+		return err
+	}
+
+	var sizer storage.WireSizer
+	bp := deliveryBuffers.Get().(*[]byte)
+	defer deliveryBuffers.Put(bp)
+	buf := *bp
+	var octets int64
+	for seq := int32(0); ; seq++ {
+		n, rerr := io.ReadFull(msg, buf)
+		if n > 0 {
+			_, _ = sizer.Write(buf[:n])
+			octets += int64(n)
+			octx, cancel := p.opCtx(ctx)
+			_, err := tx.Exec(octx, `INSERT INTO pop3_chunks (message_id, seq, data) VALUES ($1, $2, $3)`, id, seq, buf[:n])
+			cancel()
+			if err != nil {
+				return err
+			}
+		}
+		if errors.Is(rerr, io.EOF) || errors.Is(rerr, io.ErrUnexpectedEOF) {
+			break
+		}
+		if rerr != nil {
+			return fmt.Errorf("reading the message: %w", rerr)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	octx, cancel = p.opCtx(ctx)
+	defer cancel()
+	if _, err := tx.Exec(octx, `UPDATE pop3_messages SET size = $2, octets = $3 WHERE id = $1`, id, sizer.Size(), octets); err != nil {
+		return err
+	}
+	return tx.Commit(octx)
+}

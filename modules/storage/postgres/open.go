@@ -1,0 +1,131 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+// Open takes the lease on the user's maildrop and returns a snapshot of
+// its messages, in one transaction bounded by the timeout. It returns
+// storage.ErrInUse while another session, on any node, holds an unexpired
+// lease. A user without a mailbox row gets one.
+func (p *Postgres) Open(ctx context.Context, user string) (storage.Maildrop, error) {
+	if err := storage.ValidateUser(user); err != nil {
+		return nil, err
+	}
+	if err := p.ensureSchema(ctx); err != nil {
+		return nil, err
+	}
+	octx, cancel := p.opCtx(ctx)
+	defer cancel()
+	md, err := p.take(octx, user)
+	if err != nil {
+		if errors.Is(err, storage.ErrInUse) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("postgres: opening the maildrop: %w", err)
+	}
+	md.start(ctx)
+	return md, nil
+}
+
+// take takes the lease if it is free or has expired (a new fencing
+// token; a user without a mailbox row gets one, already leased) and reads
+// the snapshot. Time is the database's clock, so the nodes' clocks do not
+// matter.
+func (p *Postgres) take(ctx context.Context, user string) (*maildrop, error) {
+	lease := p.leaseDuration().Microseconds()
+	md, err := p.takeExisting(ctx, user, lease)
+	if md != nil || err != nil {
+		return md, err
+	}
+	return p.takeNew(ctx, user, lease)
+}
+
+// takeExisting takes the lease of an existing, free mailbox and reads
+// its snapshot in one statement (one round trip). It returns nil, nil
+// when there is no free mailbox row for user.
+func (p *Postgres) takeExisting(ctx context.Context, user string, lease int64) (*maildrop, error) {
+	rows, err := p.pool.Query(ctx, `WITH l AS (
+			UPDATE pop3_mailboxes
+			SET lease_owner = $2, lease_token = lease_token + 1,
+			    lease_expires = clock_timestamp() + $3 * interval '1 microsecond'
+			WHERE username = $1 AND (lease_expires IS NULL OR lease_expires <= clock_timestamp())
+			RETURNING id, lease_token)
+		SELECT l.id, l.lease_token, m.id, m.uidl, m.size, m.octets
+		FROM l LEFT JOIN pop3_messages m ON m.mailbox_id = l.id
+		ORDER BY m.id`, user, p.owner, lease)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var md *maildrop
+	for rows.Next() {
+		var mailbox, token int64
+		var id, size, octets *int64
+		var uid *string
+		if err := rows.Scan(&mailbox, &token, &id, &uid, &size, &octets); err != nil {
+			return nil, err
+		}
+		if md == nil {
+			md = &maildrop{store: p, mailbox: mailbox, token: token}
+		}
+		if id != nil { // nil: the LEFT JOIN row of an empty mailbox
+			md.msgs = append(md.msgs, storage.Message{UID: *uid, Size: *size})
+			md.entries = append(md.entries, entry{id: *id, octets: *octets})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return md, nil
+}
+
+// takeNew creates the mailbox row of user already leased (a new mailbox
+// is empty). ErrInUse when the row exists: it is leased, or it was
+// created by a delivery and is free, in which case takeExisting is tried
+// once more.
+func (p *Postgres) takeNew(ctx context.Context, user string, lease int64) (*maildrop, error) {
+	var id, token int64
+	err := p.pool.QueryRow(ctx, `INSERT INTO pop3_mailboxes (username, lease_owner, lease_token, lease_expires)
+		VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 microsecond')
+		ON CONFLICT (username) DO NOTHING
+		RETURNING id, lease_token`, user, p.owner, lease).Scan(&id, &token)
+	if err == nil {
+		return &maildrop{store: p, mailbox: id, token: token}, nil
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return nil, err
+	}
+	md, err := p.takeExisting(ctx, user, lease)
+	if md == nil && err == nil {
+		return nil, storage.ErrInUse
+	}
+	return md, err
+}
+
+// mailboxID returns the id of user's mailbox row, creating it if needed.
+func mailboxID(ctx context.Context, tx pgx.Tx, user string) (int64, error) {
+	var id int64
+	for range 2 {
+		err := tx.QueryRow(ctx, `SELECT id FROM pop3_mailboxes WHERE username = $1`, user).Scan(&id)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return id, err
+		}
+		err = tx.QueryRow(ctx, `INSERT INTO pop3_mailboxes (username) VALUES ($1)
+			ON CONFLICT (username) DO NOTHING RETURNING id`, user).Scan(&id)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return id, err
+		}
+	}
+	return 0, errors.New("the mailbox row keeps vanishing")
+}
+
+// leaseDuration is the lease time of p.
+func (p *Postgres) leaseDuration() time.Duration { return time.Duration(p.LeaseTime) }
