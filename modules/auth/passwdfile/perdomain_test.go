@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,4 +235,43 @@ func TestDefaultSchemeErrors(t *testing.T) {
 	if err := p.provision(); err == nil || !strings.Contains(err.Error(), `passwd_file: path "/etc/%x/passwd": unknown variable %x`) {
 		t.Errorf("bad template: error %v", err)
 	}
+}
+
+// TestPerDomainConcurrent runs logins to several domains, through a cache
+// smaller than the number of domains, while their files change: every
+// login that must succeed does, for the race detector.
+func TestPerDomainConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	const domains = 3
+	mtime := time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
+	file := func(i int) string { return filepath.Join(dir, "d"+string(rune('0'+i)), "passwd") }
+	for i := range domains {
+		if err := os.Mkdir(filepath.Dir(file(i)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, file(i), "u@d"+string(rune('0'+i))+":{PLAIN}a\n", mtime)
+	}
+	p, c, _ := newConfigured(t, &PasswdFile{Path: filepath.Join(dir, "%d", "passwd"), maxFiles: 2})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range 200 {
+				user := "u@d" + string(rune('0'+(n+g)%domains))
+				ok, err := p.Authenticate(context.Background(), user, "a")
+				if err != nil || !ok {
+					t.Errorf("goroutine %d: Authenticate(%s) = %v, %v", g, user, ok, err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		mtime = mtime.Add(time.Second)
+		d := i % domains
+		replaceFile(t, file(d), "u@d"+string(rune('0'+d))+":{PLAIN}a\nv:{PLAIN}"+strings.Repeat("b", i+1)+"\n", mtime)
+		c.advance(time.Second)
+	}
+	wg.Wait()
 }
