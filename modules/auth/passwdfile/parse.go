@@ -2,7 +2,6 @@ package passwdfile
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"strings"
 
@@ -18,6 +17,11 @@ const maxLineLen = 64 * 1024
 // 5000 rounds, as glibc's crypt(3) computes it.
 const dummyHash = "$6$saltsaltsaltsalt$ph0yGsyjzqdeFaon7.gJZo8eAG5/rj9/JdzOu1Rl7dKzBYg3xgvl7T2VQ2Rt81bc5AXkdA54r0p8QvC1omD6R1"
 
+// builtinDummy decodes dummyHash.
+func builtinDummy() algorithm.Digest {
+	return DummyHash().pw.digest
+}
+
 // table is the parsed file: who may log in, and with what.
 type table struct {
 	// users holds the users that may log in; users whose line is bad or
@@ -31,6 +35,9 @@ type table struct {
 	common string
 	// lines is the number of user lines, good or bad.
 	lines int
+	// err is set when the file could not be read and no users were read
+	// from it before: no user can be checked, which is the server's fault.
+	err error
 }
 
 // problem is a line that gives no usable user.
@@ -51,7 +58,8 @@ type problem struct {
 // # are skipped, as are lines starting with : (no user), like Dovecot does.
 // A line that gives no usable user is returned as a problem; the other
 // users are still in the table. An error means the file could not be read.
-func parse(r io.Reader) (*table, []problem, error) {
+// def is the scheme of passwords without {SCHEME} (see CheckScheme).
+func parse(r io.Reader, def string) (*table, []problem, error) {
 	t := &table{users: make(map[string]*password)}
 	var problems []problem
 	counts := make(map[string]int)
@@ -75,7 +83,7 @@ func parse(r io.Reader) (*table, []problem, error) {
 			problems = append(problems, problem{line: n, user: user, reason: "no password"})
 			continue
 		}
-		pw, err := parsePassword(fields[1])
+		pw, err := parsePasswordDefault(fields[1], def)
 		if err != nil {
 			problems = append(problems, problem{line: n, user: user, reason: err.Error()})
 			continue
@@ -98,11 +106,7 @@ func parse(r io.Reader) (*table, []problem, error) {
 	}
 	t.common = common
 	if t.dummy == nil {
-		d, err := decoder.Decode(dummyHash)
-		if err != nil {
-			return nil, nil, fmt.Errorf("decoding the built-in dummy hash: %v", err)
-		}
-		t.dummy = d
+		t.dummy = builtinDummy()
 	}
 	return t, problems, nil
 }

@@ -368,7 +368,7 @@ func TestDummy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tab, _, err := parse(strings.NewReader(tt.file))
+			tab, _, err := parse(strings.NewReader(tt.file), defaultScheme)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -93,15 +93,26 @@ var decodeSentinels = []error{
 	algorithm.ErrEncodedHashSaltEncoding,
 }
 
+// defaultScheme is the scheme of a password without {SCHEME} when the
+// configuration names none: Dovecot's default for passwd-file.
+const defaultScheme = "CRYPT"
+
 // parsePassword decodes the password field of a passwd-file line:
 // {SCHEME}hash, {SCHEME.ENCODING}hash, or a bare crypt(3) hash (Dovecot's
 // default scheme for passwd-file is CRYPT). Its errors never contain the
 // field's text, which is secret.
 func parsePassword(field string) (*password, error) {
+	return parsePasswordDefault(field, defaultScheme)
+}
+
+// parsePasswordDefault is parsePassword with def, a scheme checked by
+// CheckScheme, as the scheme of a field without {SCHEME} (Dovecot's
+// passwd-file argument scheme=).
+func parsePasswordDefault(field, def string) (*password, error) {
 	if field == "" {
 		return nil, errors.New("no password")
 	}
-	scheme, value := "CRYPT", field
+	scheme, value := def, field
 	if strings.HasPrefix(field, "{") {
 		end := strings.IndexByte(field, '}')
 		if end < 0 {
@@ -134,6 +145,29 @@ func parsePassword(field string) (*password, error) {
 		return nil, errors.New("empty scheme {}")
 	default:
 		return nil, fmt.Errorf("unknown scheme {%s}", scheme)
+	}
+}
+
+// CheckScheme checks a scheme name given as the default scheme (Dovecot's
+// scheme= argument, with an optional .HEX or .B64 suffix) and returns it
+// upper case. Its error says why the scheme cannot be used.
+func CheckScheme(scheme string) (string, error) {
+	up := strings.ToUpper(strings.TrimSpace(scheme))
+	name, enc, hasEnc := strings.Cut(up, ".")
+	if hasEnc {
+		switch enc {
+		case "HEX", "B64", "BASE64":
+		default:
+			return "", fmt.Errorf("scheme %q: unknown encoding %q (want HEX, B64 or BASE64)", scheme, enc)
+		}
+	}
+	switch {
+	case plainSchemes[name] || cryptIDs[name] != nil:
+		return up, nil
+	case unsupportedSchemes[name]:
+		return "", fmt.Errorf("scheme %q is not supported (supported: BLF-CRYPT, SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT, ARGON2ID, ARGON2I, CRYPT, PLAIN)", scheme)
+	default:
+		return "", fmt.Errorf("unknown scheme %q (supported: BLF-CRYPT, SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT, ARGON2ID, ARGON2I, CRYPT, PLAIN)", scheme)
 	}
 }
 
