@@ -7,14 +7,18 @@ import (
 	"io"
 
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // chunkSize is the size of a content row: a message is stored as rows of
 // this many bytes (the last one shorter), read and written one at a time.
 const chunkSize = 256 << 10
 
-// errVanished is returned when a message was removed while it was read.
-var errVanished = errors.New("postgres: the message was removed while it was being read")
+// errVanished is returned when a message was removed while it was read
+// (or before, by another node's session): it wraps storage.ErrGone, so the
+// client is told the message is gone rather than invited to retry.
+var errVanished = fmt.Errorf("postgres: the message was removed while it was being read: %w", storage.ErrGone)
 
 // errClosed is returned by Read after Close.
 var errClosed = errors.New("postgres: read after close")
