@@ -79,6 +79,7 @@ type Mbox struct {
 	LockTimeout caddy.Duration `json:"lock_timeout,omitempty"`
 
 	logger   *zap.Logger
+	imported *storage.ImportIndex // see Import; made on first use
 	openWait time.Duration // openLockWait, unless set (tests)
 }
 
