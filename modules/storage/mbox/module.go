@@ -80,7 +80,7 @@ type Mbox struct {
 
 	logger   *zap.Logger
 	imported *storage.ImportIndex // see Import; made on first use
-	openWait time.Duration // openLockWait, unless set (tests)
+	openWait time.Duration        // openLockWait, unless set (tests)
 }
 
 // CaddyModule returns the Caddy module information.
