@@ -93,62 +93,70 @@ func TestMigrateCommand(t *testing.T) {
 			} else {
 				src = writeMboxSource(t, filepath.Join(old, testUser))
 			}
-			before := treeState(t, old)
-
-			for run, want := range []string{"4 copied", "0 copied (0 bytes), 4 already there"} {
-				out, stderr, code := runCommand(t, s.Dir, caddyEnv(s.Dir), caddyBin, "pop3", "migrate", "--config", config, "--user", testUser, "--from", src.from)
-				if code != 0 || !strings.Contains(out, want) {
-					t.Fatalf("run %d: exit %d, stdout %q (want %q), stderr %s", run+1, code, out, want, stderr)
-				}
-			}
-			if after := treeState(t, old); after != before {
-				t.Errorf("the source changed:\nbefore %s\nafter  %s", before, after)
-			}
-
-			root := pop3URL(s, testUser, testPassword, "")
-			uids := parseScanListing(t, curlRun(t, curl, "--request", "UIDL", root))
-			var got, want []string
-			for _, u := range uids {
-				got = append(got, u)
-			}
-			for u := range src.want {
-				want = append(want, u)
-			}
-			slices.Sort(got)
-			slices.Sort(want)
-			if !slices.Equal(got, want) {
-				t.Fatalf("UIDL lists %q, want the source's %q", got, want)
-			}
-			// Inventory: Message-ID -> SHA-256 of the wire form.
-			wantInv, gotInv := map[string][32]byte{}, map[string][32]byte{}
-			for _, body := range src.want {
-				wantInv[messageID([]byte(body))] = sha256.Sum256([]byte(wireOf(body)))
-			}
-			for n, u := range uids {
-				content := curlRun(t, curl, root+n)
-				id := messageID([]byte(content))
-				if _, dup := gotInv[id]; dup {
-					t.Errorf("message %s served twice", id)
-				}
-				gotInv[id] = sha256.Sum256([]byte(content))
-				if content != wireOf(src.want[u]) {
-					t.Errorf("RETR %s (UIDL %s):\n got %q\nwant %q", n, u, content, wireOf(src.want[u]))
-				}
-			}
-			lost, corrupted := 0, 0
-			for id, sum := range wantInv {
-				g, ok := gotInv[id]
-				switch {
-				case !ok:
-					lost++
-				case g != sum:
-					corrupted++
-				}
-			}
-			if lost != 0 || corrupted != 0 || len(gotInv) != len(wantInv) {
-				t.Errorf("inventory: %d lost, %d corrupted, %d served of %d", lost, corrupted, len(gotInv), len(wantInv))
-			}
+			migrateAndCheck(t, curl, s, config, old, src)
 		})
+	}
+}
+
+// migrateAndCheck runs `caddy pop3 migrate` twice for src (under old),
+// into the storage of config, served by s, and checks what a POP3
+// session then sees (see TestMigrateCommand).
+func migrateAndCheck(t *testing.T, curl string, s *server, config, old string, src migrateSource) {
+	t.Helper()
+	before := treeState(t, old)
+
+	for run, want := range []string{"4 copied", "0 copied (0 bytes), 4 already there"} {
+		out, stderr, code := runCommand(t, s.Dir, caddyEnv(s.Dir), caddyBin, "pop3", "migrate", "--config", config, "--user", testUser, "--from", src.from)
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("run %d: exit %d, stdout %q (want %q), stderr %s", run+1, code, out, want, stderr)
+		}
+	}
+	if after := treeState(t, old); after != before {
+		t.Errorf("the source changed:\nbefore %s\nafter  %s", before, after)
+	}
+
+	root := pop3URL(s, testUser, testPassword, "")
+	uids := parseScanListing(t, curlRun(t, curl, "--request", "UIDL", root))
+	var got, want []string
+	for _, u := range uids {
+		got = append(got, u)
+	}
+	for u := range src.want {
+		want = append(want, u)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("UIDL lists %q, want the source's %q", got, want)
+	}
+	// Inventory: Message-ID -> SHA-256 of the wire form.
+	wantInv, gotInv := map[string][32]byte{}, map[string][32]byte{}
+	for _, body := range src.want {
+		wantInv[messageID([]byte(body))] = sha256.Sum256([]byte(wireOf(body)))
+	}
+	for n, u := range uids {
+		content := curlRun(t, curl, root+n)
+		id := messageID([]byte(content))
+		if _, dup := gotInv[id]; dup {
+			t.Errorf("message %s served twice", id)
+		}
+		gotInv[id] = sha256.Sum256([]byte(content))
+		if content != wireOf(src.want[u]) {
+			t.Errorf("RETR %s (UIDL %s):\n got %q\nwant %q", n, u, content, wireOf(src.want[u]))
+		}
+	}
+	lost, corrupted := 0, 0
+	for id, sum := range wantInv {
+		g, ok := gotInv[id]
+		switch {
+		case !ok:
+			lost++
+		case g != sum:
+			corrupted++
+		}
+	}
+	if lost != 0 || corrupted != 0 || len(gotInv) != len(wantInv) {
+		t.Errorf("inventory: %d lost, %d corrupted, %d served of %d", lost, corrupted, len(gotInv), len(wantInv))
 	}
 }
 
