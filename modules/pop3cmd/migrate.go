@@ -100,35 +100,70 @@ func migrate(ctx context.Context, opts migrateOptions, stdout, stderr io.Writer)
 	}
 
 	var total migrateCounts
+	failed := 0
+	code := ExitOK
 	for _, user := range users {
-		path := expandUserPath(tmpl, user)
-		src, err := openSource(cctx, kind, path)
-		if errors.Is(err, fs.ErrNotExist) && opts.UsersFrom != "" {
-			fmt.Fprintf(stdout, "%s: no %s at %s, nothing to copy\n", user, kind, path)
+		c, ucode, err := migrateOne(cctx, imp, kind, tmpl, user, opts.UsersFrom != "", stdout, stderr)
+		total.add(c)
+		if err == nil {
 			continue
 		}
-		if err != nil {
-			code := ExitTempFail
-			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-				code = ExitNoInput
-			}
-			return code, fmt.Errorf("%s: opening the source: %w", user, err)
+		if len(users) == 1 {
+			return ucode, err
 		}
-		c, err := migrateUser(cctx, imp, user, src, stderr)
-		_ = src.Close()
-		total.add(c)
-		fmt.Fprintf(stdout, "%s: %s\n", user, c)
-		if err != nil {
-			return exitCode(err), fmt.Errorf("%s: %w", user, err)
+		// With --users-from, the other users are still copied; the
+		// exit code is the first failure's.
+		fmt.Fprintf(stderr, "%v\n", err)
+		failed++
+		if code == ExitOK {
+			code = ucode
 		}
 	}
 	if len(users) > 1 {
-		fmt.Fprintf(stdout, "total (%d users): %s\n", len(users), total)
+		fmt.Fprintf(stdout, "total (%d users, %d failed): %s\n", len(users), failed, total)
+	}
+	if code != ExitOK {
+		return code, fmt.Errorf("%d of %d users failed (see above); run again to copy the rest", failed, len(users))
 	}
 	if total.conflicts > 0 || total.unstorable > 0 {
 		return ExitDataErr, errors.New("some messages were not copied: their UIDL is taken by another message or cannot be kept (see above)")
 	}
 	return ExitOK, nil
+}
+
+// errSource marks an error reading the source.
+type errSource struct{ error }
+
+func (e errSource) Unwrap() error { return e.error }
+
+// migrateOne copies the mail of one user and reports it on stdout. A user
+// without a source is skipped when skipMissing is set.
+func migrateOne(ctx context.Context, imp storage.Importer, kind, tmpl, user string, skipMissing bool, stdout, stderr io.Writer) (migrateCounts, int, error) {
+	path := expandUserPath(tmpl, user)
+	src, err := openSource(ctx, kind, path)
+	if errors.Is(err, fs.ErrNotExist) && skipMissing {
+		fmt.Fprintf(stdout, "%s: no %s at %s, nothing to copy\n", user, kind, path)
+		return migrateCounts{}, ExitOK, nil
+	}
+	if err != nil {
+		code := ExitIOErr
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			code = ExitNoInput
+		}
+		return migrateCounts{}, code, fmt.Errorf("%s: opening the source: %w", user, err)
+	}
+	defer src.Close()
+	c, err := migrateUser(ctx, imp, user, src, stderr)
+	fmt.Fprintf(stdout, "%s: %s\n", user, c)
+	var se errSource
+	switch {
+	case err == nil:
+		return c, ExitOK, nil
+	case errors.As(err, &se):
+		return c, ExitIOErr, fmt.Errorf("%s: %w", user, err)
+	default:
+		return c, exitCode(err), fmt.Errorf("%s: %w", user, err)
+	}
 }
 
 // migrateUser copies every message of src into user's maildrop.
@@ -150,7 +185,7 @@ func migrateUser(ctx context.Context, imp storage.Importer, user string, src sou
 			continue
 		}
 		if err != nil {
-			return c, fmt.Errorf("reading message %d (UIDL %s) of the source: %w", i+1, m.UID, err)
+			return c, errSource{fmt.Errorf("reading message %d (UIDL %s) of the source: %w", i+1, m.UID, err)}
 		}
 		env := storage.Envelope{Sender: returnPath(data), Recipient: user, Received: received}
 		err = imp.Import(ctx, user, env, m.UID, bytes.NewReader(data))

@@ -110,7 +110,7 @@ func TestMigrateUsersFrom(t *testing.T) {
 	if code != ExitOK {
 		t.Fatalf("exit %d, %v", code, err)
 	}
-	for _, w := range []string{"alice: 3 copied", "nobody: no maildir", "total (2 users): 3 copied"} {
+	for _, w := range []string{"alice: 3 copied", "nobody: no maildir", "total (2 users, 0 failed): 3 copied"} {
 		if !strings.Contains(out.String(), w) {
 			t.Errorf("report %q lacks %q", out.String(), w)
 		}

@@ -11,7 +11,7 @@ const (
 	ExitNoInput     = 66 // EX_NOINPUT: the migration source or --users-from cannot be read
 	ExitNoUser      = 67 // EX_NOUSER: the user name cannot name a maildrop
 	ExitCantCreat   = 73 // EX_CANTCREAT: the maildrop cannot be written (permissions)
-	ExitIOErr       = 74 // EX_IOERR: the message could not be read from stdin
+	ExitIOErr       = 74 // EX_IOERR: the message could not be read from stdin; migrate: the source could not be read
 	ExitTempFail    = 75 // EX_TEMPFAIL: temporary failure (mailbox locked or in use, I/O error)
 	ExitConfigError = 78 // EX_CONFIG: the config cannot be loaded or has no usable pop3 handler
 )
