@@ -125,8 +125,10 @@ server makes the run fail with 75: run it again.
 Exit codes (sysexits): 0 done; 64 bad usage; 65 some messages not copied
 (UIDL taken by another message, or one the storage cannot keep); 66 source
 or --users-from missing or unreadable; 67 user name not valid for the
-storage; 73 target not writable; 75 temporary failure (maildrop in use,
-locked, I/O error): run again; 78 config error.
+storage; 73 target not writable; 74 the source could not be read;
+75 temporary failure (maildrop in use, locked, I/O error): run again;
+78 config error. With --users-from a user that fails is reported, the
+others are still copied, and the exit code is the first failure's.
 `,
 		Args: cobra.ArbitraryArgs,
 	}

@@ -96,6 +96,54 @@ func TestMigrateMaildirTwice(t *testing.T) {
 	}
 }
 
+// TestMigrateUIDLConflict checks that a source message whose UIDL the
+// target has for a different message is not copied, that the target's
+// message is left as it was, and that the run exits 65.
+func TestMigrateUIDLConflict(t *testing.T) {
+	dir := t.TempDir()
+	config := writeCaddyfile(t, dir, "maildir")
+	src := filepath.Join(dir, "old")
+	writeSourceMaildir(t, src)
+	target := filepath.Join(dir, "alice", "Maildir")
+	for _, sub := range []string{"cur", "new", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(target, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mine := "Message-ID: <other@new>\nSubject: a different message, the same base name\n\nkeep me\n"
+	minePath := filepath.Join(target, "cur", "1600000002.M1P9.old:2,S")
+	if err := os.WriteFile(minePath, []byte(mine), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	code, _ := migrate(context.Background(), migrateOptions{Config: config, User: "alice", From: "maildir:" + src}, &out, &errOut)
+	if code != ExitDataErr {
+		t.Errorf("exit %d, want %d; stdout %s stderr %s", code, ExitDataErr, out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "2 copied") || !strings.Contains(out.String(), "1 UIDL conflicts") {
+		t.Errorf("report %q, want 2 copied and 1 conflict", out.String())
+	}
+	s, err := maildir.OpenSource(context.Background(), target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	found := 0
+	for i, m := range s.Messages() {
+		if m.UID != "1600000002.M1P9.old" {
+			continue
+		}
+		found++
+		data, _, err := readSource(s, i)
+		if err != nil || string(data) != mine {
+			t.Errorf("the target's own message is %q (%v), want it unchanged", data, err)
+		}
+	}
+	if found != 1 || len(s.Messages()) != 3 {
+		t.Errorf("target has %d messages, %d with the contested UIDL; want 3 and 1", len(s.Messages()), found)
+	}
+}
+
 func TestMigrateUsersFrom(t *testing.T) {
 	dir := t.TempDir()
 	config := writeCaddyfile(t, dir, "maildir")
