@@ -51,7 +51,8 @@ type Maildir struct {
 	// <caddy data dir>/pop3/mail/{pop3.user}/Maildir.
 	Path string `json:"path,omitempty"`
 
-	logger *zap.Logger
+	logger   *zap.Logger
+	imported *storage.ImportIndex // see Import; made on first use
 }
 
 // CaddyModule returns the Caddy module information.

@@ -97,9 +97,11 @@ func (md *maildrop) list() (changed bool, err error) {
 		if dir != dirCur || name != target {
 			changed = true
 		}
-		dir, name, dup := md.settle(dir, name, target, listed)
-		if dup {
-			return
+		if !md.readOnly {
+			var dup bool
+			if dir, name, dup = md.settle(dir, name, target, listed); dup {
+				return
+			}
 		}
 		entries = append(entries, entry{file: file{dir: dir, name: name, base: base}, size: size})
 	}
@@ -121,6 +123,9 @@ func (md *maildrop) list() (changed bool, err error) {
 	entries = slices.CompactFunc(entries, func(a, b entry) bool {
 		if a.base != b.base || !sameFile(md.dirOf(a.dir), a.name, md.dirOf(b.dir), b.name) {
 			return false
+		}
+		if md.readOnly {
+			return true
 		}
 		if err := md.dirOf(b.dir).unlink(b.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			md.logger.Warn("removing duplicate name of a message", zap.String("file", md.path(b.file)), zap.Error(err))

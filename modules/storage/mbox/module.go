@@ -79,7 +79,8 @@ type Mbox struct {
 	LockTimeout caddy.Duration `json:"lock_timeout,omitempty"`
 
 	logger   *zap.Logger
-	openWait time.Duration // openLockWait, unless set (tests)
+	imported *storage.ImportIndex // see Import; made on first use
+	openWait time.Duration        // openLockWait, unless set (tests)
 }
 
 // CaddyModule returns the Caddy module information.
