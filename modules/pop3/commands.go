@@ -102,7 +102,11 @@ func (s *session) cmdQUIT(_ context.Context, _ command) error {
 	}
 	drop := s.drop
 	s.drop = nil
-	if err := drop.Commit(deleted); err != nil {
+	if err := drop.Commit(deleted); errors.Is(err, storage.ErrLockLost) {
+		s.log.Warn("QUIT after the maildrop lock was lost; nothing deleted", zap.String("user", s.user), zap.Int("deleted", len(deleted)), zap.Error(err))
+		s.err(codeInUse + "Maildrop lock was lost to another session; no messages were deleted")
+		return errCloseSession
+	} else if err != nil {
 		s.storageError("removing deleted messages", err, zap.String("user", s.user), zap.Int("deleted", len(deleted)))
 		s.err(codeSysTemp + "Some deleted messages could not be removed")
 		return errCloseSession

@@ -18,6 +18,7 @@ type memStore struct {
 	boxes   map[string][][]byte
 	locked  map[string]bool
 	failDel bool  // Commit fails (to test the [SYS/TEMP] path)
+	lostErr error // when set, Commit deletes nothing and returns it (a lost lock)
 	openErr error // when set, opening a message fails with it
 	commits int
 }
@@ -103,6 +104,9 @@ func (d *memDrop) Commit(deleted []int) error {
 	d.s.commits++
 	if d.s.failDel {
 		return io.ErrUnexpectedEOF
+	}
+	if d.s.lostErr != nil {
+		return d.s.lostErr
 	}
 	gone := map[string]bool{}
 	for _, i := range deleted {

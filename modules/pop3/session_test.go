@@ -3,6 +3,7 @@ package pop3
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // testServer serves sessions of a Handler with an in-memory store on a
@@ -342,6 +345,28 @@ func TestSessionCommitFailure(t *testing.T) {
 	c.login("alice", "secret pw")
 	c.cmd("DELE 1")
 	expectPrefix(t, "QUIT", c.cmd("QUIT"), "-ERR [SYS/TEMP]")
+}
+
+// TestSessionCommitLockLost: a QUIT whose Commit finds the maildrop lock
+// taken over (storage.ErrLockLost, wrapped as a backend does) answers
+// -ERR [IN-USE] saying that nothing was deleted, not the [SYS/TEMP] of a
+// failed removal that might have been partial.
+func TestSessionCommitLockLost(t *testing.T) {
+	ts := newTestServer(t)
+	ts.store.add("alice", "a\n", "b\n")
+	ts.store.lostErr = fmt.Errorf("backend: lease taken over: %w", storage.ErrLockLost)
+	c := ts.dial(t)
+	c.login("alice", "secret pw")
+	c.cmd("DELE 1")
+	c.cmd("DELE 2")
+	r := c.cmd("QUIT")
+	expectPrefix(t, "QUIT", r, "-ERR [IN-USE]")
+	if !strings.Contains(r, "lock was lost") || !strings.Contains(r, "no messages were deleted") {
+		t.Errorf("QUIT = %q, want it to name the lost lock and say nothing was deleted", r)
+	}
+	if n := ts.store.count("alice"); n != 2 {
+		t.Errorf("%d messages after a QUIT with the lock lost, want 2", n)
+	}
 }
 
 func TestSessionPipelining(t *testing.T) {

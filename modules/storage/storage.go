@@ -33,6 +33,12 @@ var (
 	// directory) in its place. Asking again will not bring it back; the
 	// handler answers -ERR [SYS/PERM] rather than [SYS/TEMP].
 	ErrGone = errors.New("message is no longer in the maildrop")
+
+	// ErrLockLost is returned (wrapped) by Commit when the session's lock
+	// was taken over by another session (a lease that lapsed while the
+	// process was paused or cut off): nothing was deleted. The handler
+	// answers -ERR [IN-USE] saying so.
+	ErrLockLost = errors.New("the maildrop lock was lost to another session; nothing was deleted")
 )
 
 // Store is a storage backend: it opens users' maildrops. A Store is shared by

@@ -13,8 +13,9 @@ import (
 
 // ErrLeaseLost is returned by Commit when the session's lease was taken
 // over by another session (it had expired: the node was paused or cut off
-// from the database for longer than lease_time). Nothing was deleted.
-var ErrLeaseLost = errors.New("postgres: the maildrop lease was lost to another session; nothing was deleted")
+// from the database for longer than lease_time). Nothing was deleted. It
+// wraps storage.ErrLockLost.
+var ErrLeaseLost = fmt.Errorf("postgres: the maildrop lease expired and was taken over: %w", storage.ErrLockLost)
 
 // entry is what a snapshot keeps of a message besides storage.Message.
 type entry struct {
