@@ -23,6 +23,7 @@ type maildrop struct {
 	new    *dir
 	lock   *storage.OwnerLock
 	logger *zap.Logger
+	format *uidlFormat // for messages listed in dovecot-uidlist
 	files  []file
 	msgs   []storage.Message
 	closed bool

@@ -51,7 +51,16 @@ type Maildir struct {
 	// <caddy data dir>/pop3/mail/{pop3.user}/Maildir.
 	Path string `json:"path,omitempty"`
 
+	// UIDLFormat is Dovecot's pop3_uidl_format as the site had it: the
+	// UIDL of each message listed in a maildir's dovecot-uidlist is made
+	// with it, so that clients do not download again what Dovecot served
+	// them. One of Dovecot's variables %u (IMAP UID), %v (UIDVALIDITY),
+	// %f (file name base) and %g (GUID), with an optional zero-padded
+	// width and X (hex) modifier. Default: %08Xu%08Xv, Dovecot's default.
+	UIDLFormat string `json:"uidl_format,omitempty"`
+
 	logger *zap.Logger
+	format *uidlFormat
 }
 
 // CaddyModule returns the Caddy module information.
@@ -78,7 +87,23 @@ func (m *Maildir) Provision(ctx caddy.Context) error {
 	if err := storage.ValidateTemplate(m.Path); err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
+	if m.UIDLFormat != "" {
+		f, err := parseUIDLFormat(m.UIDLFormat)
+		if err != nil {
+			return fmt.Errorf("maildir: uidl_format: %w", err)
+		}
+		m.format = f
+	}
 	return nil
+}
+
+// uidlFormat returns the compiled uidl_format (the default when none is
+// set or the module was not provisioned).
+func (m *Maildir) uidlFormat() *uidlFormat {
+	if m.format == nil {
+		return defaultUIDLFormat
+	}
+	return m.format
 }
 
 // Open locks the user's maildir, creating it if it does not exist, moves
@@ -104,7 +129,7 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 		}
 		return nil, fmt.Errorf("maildir %s: %w", root, err)
 	}
-	md := &maildrop{root: root, dir: rootDir, lock: lock, logger: m.log()}
+	md := &maildrop{root: root, dir: rootDir, lock: lock, logger: m.log(), format: m.uidlFormat()}
 	if err := md.openSubdirs(); err != nil {
 		_ = md.release()
 		return nil, err
