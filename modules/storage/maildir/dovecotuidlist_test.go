@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 )
 
 func TestParseUIDList(t *testing.T) {
@@ -234,5 +237,20 @@ func TestDovecotUIDListChangeMissesCache(t *testing.T) {
 	m2.format, _ = parseUIDLFormat(m2.UIDLFormat)
 	if got := uidlsByContent(t, m2, dir)["a\n"]; got != "1" {
 		t.Errorf("with another uidl_format, a has UIDL %q, want 1", got)
+	}
+}
+
+// TestProvisionUIDLFormat checks that a JSON config's bad uidl_format is an
+// error at load time naming the field.
+func TestProvisionUIDLFormat(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	for format, ok := range map[string]bool{"%f": true, "%08Xu%08Xv": true, "%m": false, "%Z": false} {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		m := Maildir{UIDLFormat: format}
+		err := m.Provision(ctx)
+		cancel()
+		if ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "uidl_format")) {
+			t.Errorf("uidl_format %q: error %v", format, err)
+		}
 	}
 }
