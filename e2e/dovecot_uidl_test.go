@@ -19,8 +19,8 @@ import (
 
 // dovecotConf is a private Dovecot serving POP3 on one loopback port from
 // <dir>/mail/<user>/Maildir, every password accepted for alice only. The
-// verbs are the directory (four times), the uid mail runs as and the
-// port.
+// verbs are the directory, the uid and gid mail runs as, the port (twice)
+// and pop3_uidl_format.
 const dovecotConf = `instance_name = caddy-pop3-e2e-%[5]d
 base_dir = %[1]s/run
 state_dir = %[1]s/state
@@ -44,6 +44,9 @@ userdb {
 }
 mail_location = maildir:~/Maildir
 pop3_lock_session = yes
+protocol pop3 {
+  pop3_uidl_format = %[6]s
+}
 service pop3-login {
   inet_listener pop3 {
     address = 127.0.0.1
@@ -65,7 +68,7 @@ service imap-login {
 
 // startDovecot runs a private Dovecot (dovecot-pop3d) in dir in the
 // foreground and stops it when the test ends (or when stop is called).
-func startDovecot(t *testing.T, dir string) (addr string, stop func()) {
+func startDovecot(t *testing.T, dir, uidlFormat string) (addr string, stop func()) {
 	t.Helper()
 	dovecot := requireTool(t, "dovecot", "dovecot-core")
 	if _, err := os.Stat("/usr/lib/dovecot/pop3"); err != nil {
@@ -94,7 +97,7 @@ func startDovecot(t *testing.T, dir string) (addr string, stop func()) {
 	}
 	port := freePort(t)
 	conf := filepath.Join(dir, "dovecot.conf")
-	text := fmt.Sprintf(dovecotConf, dir, uid, gid, port, port)
+	text := fmt.Sprintf(dovecotConf, dir, uid, gid, port, port, uidlFormat)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +182,9 @@ func listByMessageID(t *testing.T, p *pop3Conn, dovecotLog string) map[string]po
 		t.Fatalf("PASS: %q\n%s", r, log)
 	}
 	if r := p.cmd("UIDL"); !strings.HasPrefix(r, "+OK") {
-		t.Fatalf("UIDL: %q", r)
+		time.Sleep(500 * time.Millisecond) // let the log process write the error
+		log, _ := os.ReadFile(dovecotLog)
+		t.Fatalf("UIDL: %q\n%s", r, log)
 	}
 	uidls := map[int]string{}
 	seen := map[string]bool{}
@@ -215,10 +220,13 @@ func listByMessageID(t *testing.T, p *pop3Conn, dovecotLog string) map[string]po
 }
 
 // deliverTo puts a message with the given Message-ID into maildir/new/ as
-// an MTA would (through tmp/).
+// an MTA would (through tmp/). A base ending in ",S=" gets the size.
 func deliverTo(t *testing.T, maildir, base, id string) {
 	t.Helper()
 	msg := fmt.Sprintf("From: bob@example.org\r\nTo: alice@example.org\r\nSubject: %s\r\nMessage-ID: %s\r\n\r\nBody of %s.\r\n.leading dot\r\n", id, id, id)
+	if strings.HasSuffix(base, ",S=") {
+		base += strconv.Itoa(len(msg))
+	}
 	tmp := filepath.Join(maildir, "tmp", base)
 	if err := os.WriteFile(tmp, []byte(msg), 0o600); err != nil {
 		t.Fatal(err)
@@ -234,7 +242,19 @@ func deliverTo(t *testing.T, maildir, base, id string) {
 // the same maildir. Every message Dovecot listed and did not delete has
 // the UIDL Dovecot showed, byte for byte the same content; the deleted
 // ones are gone; the new ones have UIDLs of their own.
+//
+// It runs for Dovecot's default pop3_uidl_format (and no uidl_format in
+// the Caddyfile) and for the other formats uidl_format accepts.
 func TestDovecotUIDLsKept(t *testing.T) {
+	for _, format := range []string{"%08Xu%08Xv", "%f", "%g", "%v.%u", "%u"} {
+		// No '%' in the test's name: it is in its temporary directory,
+		// which Dovecot's config would expand.
+		name := strings.NewReplacer("%", "", "{", "", "}", "").Replace(format)
+		t.Run(name, func(t *testing.T) { testDovecotUIDLsKept(t, format) })
+	}
+}
+
+func testDovecotUIDLsKept(t *testing.T, format string) {
 	dir := t.TempDir()
 	maildir := filepath.Join(dir, "mail", testUser, "Maildir")
 	for _, sub := range []string{"cur", "new", "tmp"} {
@@ -244,10 +264,14 @@ func TestDovecotUIDLsKept(t *testing.T) {
 	}
 	const before = 8
 	for i := range before {
-		deliverTo(t, maildir, fmt.Sprintf("17000000%02d.M%dP42.e2e", i, i), fmt.Sprintf("<old%d@e2e>", i))
+		base := fmt.Sprintf("17000000%02d.M%dP42.e2e", i, i)
+		if i%3 == 0 { // as Dovecot's LDA names them
+			base += ",S=" // deliverTo adds the size
+		}
+		deliverTo(t, maildir, base, fmt.Sprintf("<old%d@e2e>", i))
 	}
 
-	addr, stopDovecot := startDovecot(t, dir)
+	addr, stopDovecot := startDovecot(t, dir, format)
 	p := dialPOP3(t, addr)
 	dovecot := listByMessageID(t, p, filepath.Join(dir, "dovecot.log"))
 	if len(dovecot) != before {
@@ -299,7 +323,11 @@ func TestDovecotUIDLsKept(t *testing.T) {
 		deliverTo(t, maildir, fmt.Sprintf("17000001%02d.M%dP43.e2e", i, i), id)
 	}
 
-	s := startServer(t, serverOptions{mailRoot: filepath.Join(dir, "mail")})
+	opts := serverOptions{mailRoot: filepath.Join(dir, "mail")}
+	if format != "%08Xu%08Xv" {
+		opts.maildir = "uidl_format " + format
+	}
+	s := startServer(t, opts)
 	for round := range 2 { // the second login may be served from the listing cache
 		c := dialPOP3(t, s.Addr)
 		ours := listByMessageID(t, c, "")

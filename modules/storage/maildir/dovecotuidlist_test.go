@@ -82,7 +82,7 @@ func TestUIDLFormat(t *testing.T) {
 		{"%08Xu%08Xv", "000061bd4c0a8cb0"},
 		{"%u", "25021"},
 		{"%v.%u", "1275759792.25021"},
-		{"%f", "1700000001.M2P1.host"},
+		{"%f", "1700000001.M2P1.host,S=120"}, // as the real Dovecot shows it (e2e)
 		{"%g", "0123abcd"},
 		{"%{uid}-%{uidvalidity}", "25021-1275759792"},
 		{"x%%%4u", "x%25021"},

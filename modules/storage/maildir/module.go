@@ -55,7 +55,7 @@ type Maildir struct {
 	// UIDL of each message listed in a maildir's dovecot-uidlist is made
 	// with it, so that clients do not download again what Dovecot served
 	// them. One of Dovecot's variables %u (IMAP UID), %v (UIDVALIDITY),
-	// %f (file name base) and %g (GUID), with an optional zero-padded
+	// %f (file name up to its ':') and %g (GUID), with an optional zero-padded
 	// width and X (hex) modifier. Default: %08Xu%08Xv, Dovecot's default.
 	UIDLFormat string `json:"uidl_format,omitempty"`
 

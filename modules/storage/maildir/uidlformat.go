@@ -27,8 +27,9 @@ type uidlPart struct {
 
 // parseUIDLFormat compiles a Dovecot pop3_uidl_format. It accepts the
 // variables a maildir can derive from dovecot-uidlist and its file names:
-// %u (IMAP UID), %v (UIDVALIDITY), %f (file name base), %g (Dovecot GUID:
-// the G field, else the file name base), also as %{uid},
+// %u (IMAP UID), %v (UIDVALIDITY), %f (the file name without its info
+// part, fields such as ",S=" included, as Dovecot shows it), %g (Dovecot
+// GUID: the G field, else what %f is), also as %{uid},
 // %{uidvalidity}, %{filename} and %{guid}; an optional zero-padded width
 // and the X (hex) modifier, as in %08Xu; and %% for a '%'. %m (the MD5 of
 // the headers, which Dovecot keeps only in its index) and anything else
@@ -135,11 +136,11 @@ func (f *uidlFormat) uidl(validity uint32, rec uidRecord) string {
 			}
 			v = strconv.FormatUint(n, base)
 		case 'f':
-			v = baseOf(rec.fname)
+			v = dovecotFileName(rec.fname)
 		case 'g':
 			v = rec.guid
 			if v == "" {
-				v = baseOf(rec.fname)
+				v = dovecotFileName(rec.fname)
 			}
 		}
 		for n := len(v); n < p.width; n++ {
@@ -158,3 +159,10 @@ var defaultUIDLFormat = func() *uidlFormat {
 	}
 	return f
 }()
+
+// dovecotFileName is a maildir file name as Dovecot's %f shows it: up to
+// the ':' of the info part (fields such as ",S=<size>" stay).
+func dovecotFileName(name string) string {
+	name, _, _ = strings.Cut(name, ":")
+	return name
+}
