@@ -11,6 +11,7 @@ import (
 //	maildir [<path>] {
 //		path <path>
 //		uidl_format <dovecot pop3_uidl_format>
+//		reuse_xuidl
 //	}
 //
 // The path may be given on the same line or in the block, not both. With
@@ -40,6 +41,11 @@ func (m *Maildir) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if d.NextArg() {
 				return d.ArgErr()
 			}
+		case "reuse_xuidl":
+			if d.NextArg() {
+				return d.Errf("maildir: reuse_xuidl takes no argument, got %q", d.Val())
+			}
+			m.ReuseXUIDL = true
 		default:
 			return d.Errf("maildir: unrecognized subdirective %q", d.Val())
 		}

@@ -254,3 +254,51 @@ func TestProvisionUIDLFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestHeaderXUIDL(t *testing.T) {
+	long := "X-Long: " + strings.Repeat("x", 10000) + "\r\n"
+	cases := map[string]string{
+		"X-UIDL: abc123\r\nSubject: a\r\n\r\nbody":        "abc123",
+		"Subject: a\nx-uidl:   spaced \n\nbody":           "spaced",
+		"Subject: a\r\n\r\nX-UIDL: in-body\r\n":           "",
+		"X-UIDL: two words\r\n\r\n":                       "",
+		"X-UIDL: \r\n\r\n":                                "",
+		long + "X-UIDL: after-long\r\n\r\n":               "after-long",
+		"X-UIDL: " + strings.Repeat("a", 71) + "\r\n\r\n": "",
+		"X-UIDL: at-eof":                                  "at-eof",
+	}
+	for in, want := range cases {
+		if got := headerXUIDL(strings.NewReader(in)); got != want {
+			t.Errorf("headerXUIDL(%.40q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestReuseXUIDL(t *testing.T) {
+	m, dir := newTestStore(t)
+	root := filepath.Join(dir, "alice", "Maildir")
+	writeMaildirFile(t, root, dirCur, "1700000000.M1P1.host:2,", []byte("X-UIDL: listed\r\n\r\na\n"))
+	writeMaildirFile(t, root, dirCur, "1700000001.M2P1.host:2,", []byte("X-UIDL: qpopper-uidl\r\n\r\nb\n"))
+	writeMaildirFile(t, root, dirCur, "1700000002.M3P1.host:2,", []byte("X-UIDL: qpopper-uidl\r\n\r\nc\n"))     // a duplicate
+	writeMaildirFile(t, root, dirCur, "1700000003.M4P1.host:2,", []byte("X-UIDL: 0000000100000007\r\n\r\nd\n")) // a's
+	writeMaildirFile(t, root, dirCur, "1700000004.M5P1.host:2,", []byte("Subject: e\r\n\r\ne\n"))
+	writeUIDList(t, root, "3 V7 N2\n1 :1700000000.M1P1.host\n")
+
+	if got := uidlsByContent(t, m, dir)["X-UIDL: qpopper-uidl\r\n\r\nb\n"]; got != "1700000001.M2P1.host" {
+		t.Errorf("without reuse_xuidl, b has UIDL %q, want its base name", got)
+	}
+	m.ReuseXUIDL = true
+	got := uidlsByContent(t, m, dir)
+	want := map[string]string{
+		"X-UIDL: listed\r\n\r\na\n":           "0000000100000007", // dovecot-uidlist comes first
+		"X-UIDL: qpopper-uidl\r\n\r\nb\n":     "qpopper-uidl",
+		"X-UIDL: qpopper-uidl\r\n\r\nc\n":     "1700000002.M3P1.host", // taken: its base name
+		"X-UIDL: 0000000100000007\r\n\r\nd\n": "1700000003.M4P1.host", // taken by a
+		"Subject: e\r\n\r\ne\n":               "1700000004.M5P1.host",
+	}
+	for c, uid := range want {
+		if got[c] != uid {
+			t.Errorf("with reuse_xuidl, %q has UIDL %q, want %q", c, got[c], uid)
+		}
+	}
+}

@@ -24,9 +24,11 @@ type maildrop struct {
 	lock   *storage.OwnerLock
 	logger *zap.Logger
 	format *uidlFormat // for messages listed in dovecot-uidlist
-	files  []file
-	msgs   []storage.Message
-	closed bool
+	// reuseXUIDL gives messages their X-UIDL header's value (reuse_xuidl).
+	reuseXUIDL bool
+	files      []file
+	msgs       []storage.Message
+	closed     bool
 }
 
 // Messages returns the snapshot taken at Open.

@@ -59,6 +59,13 @@ type Maildir struct {
 	// width and X (hex) modifier. Default: %08Xu%08Xv, Dovecot's default.
 	UIDLFormat string `json:"uidl_format,omitempty"`
 
+	// ReuseXUIDL, as Dovecot's pop3_reuse_xuidl, gives a message that
+	// dovecot-uidlist does not name the value of its X-UIDL header field
+	// as its UIDL, when that is a valid UIDL no other message has. Off by
+	// default: the header comes from the sender, and every listing that
+	// is not cached then reads the header of every message.
+	ReuseXUIDL bool `json:"reuse_xuidl,omitempty"`
+
 	logger *zap.Logger
 	format *uidlFormat
 }
@@ -129,7 +136,7 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 		}
 		return nil, fmt.Errorf("maildir %s: %w", root, err)
 	}
-	md := &maildrop{root: root, dir: rootDir, lock: lock, logger: m.log(), format: m.uidlFormat()}
+	md := &maildrop{root: root, dir: rootDir, lock: lock, logger: m.log(), format: m.uidlFormat(), reuseXUIDL: m.ReuseXUIDL}
 	if err := md.openSubdirs(); err != nil {
 		_ = md.release()
 		return nil, err

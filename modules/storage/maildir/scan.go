@@ -34,6 +34,9 @@ func (md *maildrop) scan() error {
 	uidStamp, errUID := stampFile(filepath.Join(md.root, DovecotUIDListName))
 	stamped := errCur == nil && errNew == nil && errUID == nil
 	format := md.format.source
+	if md.reuseXUIDL {
+		format += "\x00reuse_xuidl"
+	}
 	if stamped {
 		if files, msgs, ok := listings.get(md.root, format, curStamp, newStamp, uidStamp); ok {
 			md.files, md.msgs = files, msgs
@@ -149,6 +152,19 @@ func (md *maildrop) list() (changed bool, err error) {
 				continue
 			}
 			if uid := md.format.uidl(ul.validity, rec); validUID(uid) && !used[uid] {
+				used[uid] = true
+				derived[i] = uid
+			}
+		}
+	}
+	// reuse_xuidl: then a message's X-UIDL header, as Dovecot's
+	// pop3_reuse_xuidl, for messages dovecot-uidlist did not name.
+	if md.reuseXUIDL {
+		for i, e := range entries {
+			if derived[i] != "" {
+				continue
+			}
+			if uid := md.xUIDLOf(e.file); uid != "" && !used[uid] {
 				used[uid] = true
 				derived[i] = uid
 			}
