@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash"
 	"io"
 	"strconv"
@@ -35,17 +36,22 @@ var volatileFields = [][]byte{
 //     UIDL given at delivery.
 //   - Any other message takes the next UIDL saved for its content hash
 //     that no message before it took: the UIDL it was shown with before.
-//   - A message seen for the first time gets the value of its X-UIDL
-//     header field (as qpopper, UW-IMAP and Dovecot's pop3 wrote it), when
-//     it is a valid UIDL that no other message has and that is not saved;
-//     else "h" and the first 32 hex digits of its content hash, with
-//     "-2", "-3", ... when that is taken.
+//   - A message seen for the first time gets the UIDL Dovecot showed for
+//     it when the spool has Dovecot's (or UW-IMAP's) X-IMAPbase/X-IMAP
+//     UIDVALIDITY and the message an X-UID: Dovecot's default
+//     pop3_uidl_format %08Xu%08Xv, the UID and the UIDVALIDITY in 8 hex
+//     digits each. Else the value of its X-UIDL header field (as qpopper,
+//     UW-IMAP and Dovecot's pop3 wrote it). Either only when it is a
+//     valid UIDL that no other message has and that is not saved; else
+//     "h" and the first 32 hex digits of its content hash, with "-2",
+//     "-3", ... when that is taken.
 //
 // No UIDL is given twice. Once shown, a UIDL stays with its message: a
 // second message with the same X-UIDL, or the second of two identical
 // messages, keeps the UIDL it got when the first is deleted.
 func describe(f io.ReaderAt, lay *layout, saved []uidEntry) ([]uidEntry, error) {
 	used := make(map[string]bool, len(lay.msgs))
+	validity := spoolValidity(lay)
 	for i := range lay.msgs {
 		m := &lay.msgs[i]
 		sum, err := measure(f, m)
@@ -76,6 +82,21 @@ func describe(f io.ReaderAt, lay *layout, saved []uidEntry) ([]uidEntry, error) 
 				pool[m.key] = q[1:]
 				used[m.uid] = true
 				break
+			}
+		}
+	}
+	// Messages seen for the first time that Dovecot listed take the UIDL
+	// it showed before any X-UIDL header (which may come from a sender)
+	// can take it.
+	if validity != 0 {
+		for i := range lay.msgs {
+			m := &lay.msgs[i]
+			if m.uid != "" || m.xUID == 0 {
+				continue
+			}
+			if u := dovecotUIDL(m.xUID, validity); !used[u] && !reserved[u] {
+				m.uid = u
+				used[u] = true
 			}
 		}
 	}
@@ -110,6 +131,24 @@ func newUIDFor(m *message, used, reserved map[string]bool) string {
 			return u
 		}
 	}
+}
+
+// dovecotUIDL is the UIDL Dovecot shows with its default pop3_uidl_format
+// %08Xu%08Xv: the IMAP UID and the UIDVALIDITY, 8 hex digits each.
+func dovecotUIDL(uid, validity uint32) string {
+	return fmt.Sprintf("%08x%08x", uid, validity)
+}
+
+// spoolValidity returns the UIDVALIDITY that Dovecot or UW-IMAP recorded
+// in the spool: in an X-IMAPbase (or X-IMAP) field of its first message
+// that has one. 0 when there is none.
+func spoolValidity(lay *layout) uint32 {
+	for i := range lay.msgs {
+		if v := lay.msgs[i].validity; v != 0 {
+			return v
+		}
+	}
+	return 0
 }
 
 // measure reads the content of m from f, sets m.size and returns the
