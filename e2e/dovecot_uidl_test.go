@@ -19,8 +19,8 @@ import (
 
 // dovecotConf is a private Dovecot serving POP3 on one loopback port from
 // <dir>/mail/<user>/Maildir, every password accepted for alice only. The
-// verbs are the directory, the uid and gid mail runs as, the port (twice)
-// and pop3_uidl_format.
+// verbs are the directory, the uid and gid mail runs as, the port (twice),
+// pop3_uidl_format and mail_location.
 const dovecotConf = `instance_name = caddy-pop3-e2e-%[5]d
 base_dir = %[1]s/run
 state_dir = %[1]s/state
@@ -42,7 +42,7 @@ userdb {
   driver = static
   args = uid=%[2]d gid=%[3]d home=%[1]s/mail/%%u
 }
-mail_location = maildir:~/Maildir
+mail_location = %[7]s
 pop3_lock_session = yes
 protocol pop3 {
   pop3_uidl_format = %[6]s
@@ -68,7 +68,7 @@ service imap-login {
 
 // startDovecot runs a private Dovecot (dovecot-pop3d) in dir in the
 // foreground and stops it when the test ends (or when stop is called).
-func startDovecot(t *testing.T, dir, uidlFormat string) (addr string, stop func()) {
+func startDovecot(t *testing.T, dir, uidlFormat, mailLocation string) (addr string, stop func()) {
 	t.Helper()
 	dovecot := requireTool(t, "dovecot", "dovecot-core")
 	if _, err := os.Stat("/usr/lib/dovecot/pop3"); err != nil {
@@ -97,7 +97,7 @@ func startDovecot(t *testing.T, dir, uidlFormat string) (addr string, stop func(
 	}
 	port := freePort(t)
 	conf := filepath.Join(dir, "dovecot.conf")
-	text := fmt.Sprintf(dovecotConf, dir, uid, gid, port, port, uidlFormat)
+	text := fmt.Sprintf(dovecotConf, dir, uid, gid, port, port, uidlFormat, mailLocation)
 	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func testDovecotUIDLsKept(t *testing.T, format string) {
 		deliverTo(t, maildir, base, fmt.Sprintf("<old%d@e2e>", i))
 	}
 
-	addr, stopDovecot := startDovecot(t, dir, format)
+	addr, stopDovecot := startDovecot(t, dir, format, "maildir:~/Maildir")
 	p := dialPOP3(t, addr)
 	dovecot := listByMessageID(t, p, filepath.Join(dir, "dovecot.log"))
 	if len(dovecot) != before {
@@ -366,5 +366,108 @@ func testDovecotUIDLsKept(t *testing.T, format string) {
 	}
 	if after, _ := os.ReadFile(filepath.Join(maildir, "dovecot-uidlist")); string(after) != string(uidlist) {
 		t.Errorf("dovecot-uidlist was changed:\n%s", after)
+	}
+}
+
+// mboxMessage is one message of an mbox spool with the given Message-ID.
+func mboxMessage(id string, extra string) string {
+	return "From bob@example.org Tue Dec  1 10:00:00 2026\nFrom: bob@example.org\nTo: alice@example.org\nSubject: " + id +
+		"\nMessage-ID: " + id + "\n" + extra + "\nBody of " + id + ".\n>From a quoted line\n\n"
+}
+
+// TestDovecotMboxUIDLsKept is TestDovecotUIDLsKept for an mbox spool:
+// Dovecot serves it (and writes its X-IMAPbase and X-UID headers), two
+// messages are deleted, new mail is appended, then caddy-pop3 serves the
+// spool: every message Dovecot listed has the UIDL Dovecot showed, even
+// one with an older X-UIDL header; the new ones have UIDLs of their own.
+func TestDovecotMboxUIDLsKept(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "mail", testUser)
+	if err := os.MkdirAll(filepath.Join(home, "mail"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	spool := filepath.Join(home, "mbox")
+	const before = 6
+	var text strings.Builder
+	for i := range before {
+		extra := ""
+		if i == 1 {
+			extra = "X-UIDL: left-by-qpopper\n" // Dovecot does not show it (pop3_reuse_xuidl = no)
+		}
+		text.WriteString(mboxMessage(fmt.Sprintf("<old%d@e2e>", i), extra))
+	}
+	if err := os.WriteFile(spool, []byte(text.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	addr, stopDovecot := startDovecot(t, dir, "%08Xu%08Xv", "mbox:~/mail:INBOX=~/mbox")
+	p := dialPOP3(t, addr)
+	dovecot := listByMessageID(t, p, filepath.Join(dir, "dovecot.log"))
+	if len(dovecot) != before {
+		t.Fatalf("Dovecot listed %d messages, want %d", len(dovecot), before)
+	}
+	deleted := map[string]bool{"<old2@e2e>": true, "<old4@e2e>": true}
+	for id := range deleted {
+		if r := p.cmd(fmt.Sprintf("DELE %d", dovecot[id].num)); !strings.HasPrefix(r, "+OK") {
+			t.Fatalf("DELE: %q", r)
+		}
+	}
+	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("QUIT: %q", r)
+	}
+	stopDovecot()
+	served, err := os.ReadFile(spool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the spool after Dovecot:\n%s", served)
+	newIDs := []string{"<new0@e2e>", "<new1@e2e>"}
+	f, err := os.OpenFile(spool, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range newIDs {
+		if _, err := f.WriteString(mboxMessage(id, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	s, _ := startStorageServer(t, func(string) string {
+		return "storage mbox {\n\t\t\t\t\t\tpath " + filepath.Join(dir, "mail") + "/{pop3.user}/mbox\n\t\t\t\t\t\tlock_timeout 30s\n\t\t\t\t\t}"
+	})
+	for round := range 2 {
+		c := dialPOP3(t, s.Addr)
+		ours := listByMessageID(t, c, "")
+		if r := c.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+			t.Fatalf("QUIT: %q", r)
+		}
+		if want := before - len(deleted) + len(newIDs); len(ours) != want {
+			t.Errorf("round %d: caddy-pop3 serves %d messages, want %d", round, len(ours), want)
+		}
+		dovecotUIDLs := map[string]bool{}
+		for id, d := range dovecot {
+			dovecotUIDLs[d.uidl] = true
+			o, ok := ours[id]
+			switch {
+			case deleted[id] && ok:
+				t.Errorf("round %d: %s, deleted through Dovecot, is served", round, id)
+			case deleted[id]:
+			case !ok:
+				t.Errorf("round %d: %s is lost", round, id)
+			case o.uidl != d.uidl:
+				t.Errorf("round %d: %s has UIDL %q, Dovecot showed %q", round, id, o.uidl, d.uidl)
+			}
+		}
+		for _, id := range newIDs {
+			o, ok := ours[id]
+			if !ok {
+				t.Errorf("round %d: new message %s is not served", round, id)
+			} else if dovecotUIDLs[o.uidl] {
+				t.Errorf("round %d: new message %s has UIDL %q, which Dovecot gave another message", round, id, o.uidl)
+			}
+		}
 	}
 }
