@@ -380,7 +380,17 @@ func mboxMessage(id string, extra string) string {
 // messages are deleted, new mail is appended, then caddy-pop3 serves the
 // spool: every message Dovecot listed has the UIDL Dovecot showed, even
 // one with an older X-UIDL header; the new ones have UIDLs of their own.
+//
+// It runs for Dovecot's default pop3_uidl_format and for %v.%u (with
+// uidl_format in the Caddyfile).
 func TestDovecotMboxUIDLsKept(t *testing.T) {
+	for _, format := range []string{"%08Xu%08Xv", "%v.%u"} {
+		name := strings.ReplaceAll(format, "%", "") // see TestDovecotUIDLsKept
+		t.Run(name, func(t *testing.T) { testDovecotMboxUIDLsKept(t, format) })
+	}
+}
+
+func testDovecotMboxUIDLsKept(t *testing.T, format string) {
 	dir := t.TempDir()
 	home := filepath.Join(dir, "mail", testUser)
 	if err := os.MkdirAll(filepath.Join(home, "mail"), 0o700); err != nil {
@@ -400,7 +410,7 @@ func TestDovecotMboxUIDLsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	addr, stopDovecot := startDovecot(t, dir, "%08Xu%08Xv", "mbox:~/mail:INBOX=~/mbox")
+	addr, stopDovecot := startDovecot(t, dir, format, "mbox:~/mail:INBOX=~/mbox")
 	p := dialPOP3(t, addr)
 	dovecot := listByMessageID(t, p, filepath.Join(dir, "dovecot.log"))
 	if len(dovecot) != before {
@@ -420,7 +430,9 @@ func TestDovecotMboxUIDLsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("the spool after Dovecot:\n%s", served)
+	if !strings.Contains(string(served), "X-IMAPbase: ") {
+		t.Fatalf("Dovecot wrote no X-IMAPbase header:\n%s", served)
+	}
 	newIDs := []string{"<new0@e2e>", "<new1@e2e>"}
 	f, err := os.OpenFile(spool, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
@@ -435,8 +447,12 @@ func TestDovecotMboxUIDLsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	uidlFormat := ""
+	if format != "%08Xu%08Xv" {
+		uidlFormat = "\t\t\t\t\t\tuidl_format " + format + "\n"
+	}
 	s, _ := startStorageServer(t, func(string) string {
-		return "storage mbox {\n\t\t\t\t\t\tpath " + filepath.Join(dir, "mail") + "/{pop3.user}/mbox\n\t\t\t\t\t\tlock_timeout 30s\n\t\t\t\t\t}"
+		return "storage mbox {\n\t\t\t\t\t\tpath " + filepath.Join(dir, "mail") + "/{pop3.user}/mbox\n\t\t\t\t\t\tlock_timeout 30s\n" + uidlFormat + "\t\t\t\t\t}"
 	})
 	for round := range 2 {
 		c := dialPOP3(t, s.Addr)

@@ -3,6 +3,7 @@
 package mbox
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -47,6 +48,27 @@ func TestDovecotUIDs(t *testing.T) {
 	for i, msg := range again {
 		if msg.UID != uids[i] {
 			t.Errorf("second login: message %d has UIDL %q, was %q", i+1, msg.UID, uids[i])
+		}
+	}
+}
+
+// TestDovecotUIDsFormat checks uidl_format for a spool Dovecot served
+// with pop3_uidl_format = %v.%u, and that only %u and %v are accepted.
+func TestDovecotUIDsFormat(t *testing.T) {
+	const from = "From bob@example.org Tue Dec  1 10:00:01 2026\n"
+	m, dir := newTestStore(t)
+	m.UIDLFormat = "%v.%u"
+	if err := m.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	writeTestSpool(t, dir, from+"X-IMAPbase: 1796166000 3\nX-UID: 2\n\nbody\n\n")
+	if msgs, _ := contents(t, m, alice); len(msgs) != 1 || msgs[0].UID != "1796166000.2" {
+		t.Errorf("messages %+v, want one with UIDL 1796166000.2", msgs)
+	}
+	for _, bad := range []string{"%f", "%g", "%m", "%08Xu%q"} {
+		m := &Mbox{UIDLFormat: bad}
+		if err := m.Validate(); err == nil || !strings.Contains(err.Error(), "uidl_format") {
+			t.Errorf("uidl_format %q: error %v, want one naming uidl_format", bad, err)
 		}
 	}
 }

@@ -8,11 +8,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"hash"
 	"io"
 	"strconv"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/dovecotuidl"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -38,9 +38,8 @@ var volatileFields = [][]byte{
 //     that no message before it took: the UIDL it was shown with before.
 //   - A message seen for the first time gets the UIDL Dovecot showed for
 //     it when the spool has Dovecot's (or UW-IMAP's) X-IMAPbase/X-IMAP
-//     UIDVALIDITY and the message an X-UID: Dovecot's default
-//     pop3_uidl_format %08Xu%08Xv, the UID and the UIDVALIDITY in 8 hex
-//     digits each. Else the value of its X-UIDL header field (as qpopper,
+//     UIDVALIDITY and the message an X-UID: format (uidl_format, by
+//     default Dovecot's %08Xu%08Xv) applied to them. Else the value of its X-UIDL header field (as qpopper,
 //     UW-IMAP and Dovecot's pop3 wrote it). Either only when it is a
 //     valid UIDL that no other message has and that is not saved; else
 //     "h" and the first 32 hex digits of its content hash, with "-2",
@@ -49,7 +48,7 @@ var volatileFields = [][]byte{
 // No UIDL is given twice. Once shown, a UIDL stays with its message: a
 // second message with the same X-UIDL, or the second of two identical
 // messages, keeps the UIDL it got when the first is deleted.
-func describe(f io.ReaderAt, lay *layout, saved []uidEntry) ([]uidEntry, error) {
+func describe(f io.ReaderAt, lay *layout, saved []uidEntry, format *dovecotuidl.Format) ([]uidEntry, error) {
 	used := make(map[string]bool, len(lay.msgs))
 	validity := spoolValidity(lay)
 	for i := range lay.msgs {
@@ -94,7 +93,7 @@ func describe(f io.ReaderAt, lay *layout, saved []uidEntry) ([]uidEntry, error) 
 			if m.uid != "" || m.xUID == 0 {
 				continue
 			}
-			if u := dovecotUIDL(m.xUID, validity); !used[u] && !reserved[u] {
+			if u := format.Expand(dovecotuidl.Vars{UID: m.xUID, Validity: validity}); validUID([]byte(u)) && !used[u] && !reserved[u] {
 				m.uid = u
 				used[u] = true
 			}
@@ -131,12 +130,6 @@ func newUIDFor(m *message, used, reserved map[string]bool) string {
 			return u
 		}
 	}
-}
-
-// dovecotUIDL is the UIDL Dovecot shows with its default pop3_uidl_format
-// %08Xu%08Xv: the IMAP UID and the UIDVALIDITY, 8 hex digits each.
-func dovecotUIDL(uid, validity uint32) string {
-	return fmt.Sprintf("%08x%08x", uid, validity)
 }
 
 // spoolValidity returns the UIDVALIDITY that Dovecot or UW-IMAP recorded
