@@ -101,6 +101,8 @@ type server struct {
 	// nofile, when set, is the RLIMIT_NOFILE (soft and hard) caddy runs
 	// with, set by prlimit(1).
 	nofile uint64
+	// env is added to caddy's environment (NAME=value).
+	env []string
 }
 
 // caddyfile returns the server's Caddyfile with the given host name.
@@ -231,6 +233,7 @@ func (s *server) launch(t *testing.T, args []string, home string, ready func() e
 		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
 		"XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),
 	)
+	s.cmd.Env = append(s.cmd.Env, s.env...)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 	if err := s.cmd.Start(); err != nil {
 		return err

@@ -20,7 +20,15 @@ import (
 // a session sees the message at its next login. tmp/, new/ and cur/ are
 // opened (or created) relative to root, refusing symbolic links, so a
 // delivery never writes outside the maildir.
-func deliver(ctx context.Context, root *dir, msg io.Reader) (err error) {
+func deliver(ctx context.Context, root *dir, msg io.Reader) error {
+	return deliverAs(ctx, root, "", time.Time{}, msg)
+}
+
+// deliverAs is deliver with a chosen base name for the message (the
+// tmp/ name when base is empty) and, unless received is zero, that time
+// as the file's modification time (the received time of maildir
+// software).
+func deliverAs(ctx context.Context, root *dir, base string, received time.Time, msg io.Reader) (err error) {
 	var tmp, newDir *dir
 	defer func() { tmp.close(); newDir.close() }()
 	for _, sub := range []struct {
@@ -56,6 +64,11 @@ func deliver(ctx context.Context, root *dir, msg io.Reader) (err error) {
 	if err != nil {
 		return fmt.Errorf("delivering to maildir %s: writing %s: %w", root.path, tmpPath, err)
 	}
+	if !received.IsZero() {
+		if err = setMtime(f, received); err != nil {
+			return fmt.Errorf("delivering to maildir %s: setting the received time of %s: %w", root.path, tmpPath, err)
+		}
+	}
 	if err = f.Sync(); err != nil {
 		return fmt.Errorf("delivering to maildir %s: syncing %s: %w", root.path, tmpPath, err)
 	}
@@ -66,7 +79,10 @@ func deliver(ctx context.Context, root *dir, msg io.Reader) (err error) {
 		return err
 	}
 
-	final := name + ",S=" + strconv.FormatInt(n, 10) + ",W=" + strconv.FormatInt(sizer.Size(), 10)
+	if base == "" {
+		base = name
+	}
+	final := base + ",S=" + strconv.FormatInt(n, 10) + ",W=" + strconv.FormatInt(sizer.Size(), 10)
 	if err = moveNoReplace(tmp, name, newDir, final); err != nil {
 		return fmt.Errorf("delivering to maildir %s: %w", root.path, err)
 	}

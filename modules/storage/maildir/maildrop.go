@@ -29,6 +29,10 @@ type maildrop struct {
 	files      []file
 	msgs       []storage.Message
 	closed     bool
+
+	// readOnly is set for a migration's source (see OpenSource): the
+	// listing moves, renames and removes nothing, and there is no lock.
+	readOnly bool
 }
 
 // Messages returns the snapshot taken at Open.

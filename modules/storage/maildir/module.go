@@ -66,8 +66,9 @@ type Maildir struct {
 	// is not cached then reads the header of every message.
 	ReuseXUIDL bool `json:"reuse_xuidl,omitempty"`
 
-	logger *zap.Logger
-	format *uidlFormat
+	logger   *zap.Logger
+	format   *uidlFormat
+	imported *storage.ImportIndex // see Import; made on first use
 }
 
 // CaddyModule returns the Caddy module information.

@@ -33,7 +33,7 @@ func (md *maildrop) scan() error {
 	newStamp, errNew := stampDir(filepath.Join(md.root, dirNew))
 	uidStamp, errUID := stampFile(filepath.Join(md.root, DovecotUIDListName))
 	stamped := errCur == nil && errNew == nil && errUID == nil
-	format := md.format.source
+	format := md.uidlFormat().source
 	if md.reuseXUIDL {
 		format += "\x00reuse_xuidl"
 	}
@@ -102,9 +102,11 @@ func (md *maildrop) list() (changed bool, err error) {
 		if dir != dirCur || name != target {
 			changed = true
 		}
-		dir, name, dup := md.settle(dir, name, target, listed)
-		if dup {
-			return
+		if !md.readOnly {
+			var dup bool
+			if dir, name, dup = md.settle(dir, name, target, listed); dup {
+				return
+			}
 		}
 		entries = append(entries, entry{file: file{dir: dir, name: name, base: base}, size: size})
 	}
@@ -126,6 +128,9 @@ func (md *maildrop) list() (changed bool, err error) {
 	entries = slices.CompactFunc(entries, func(a, b entry) bool {
 		if a.base != b.base || !sameFile(md.dirOf(a.dir), a.name, md.dirOf(b.dir), b.name) {
 			return false
+		}
+		if md.readOnly {
+			return true
 		}
 		if err := md.dirOf(b.dir).unlink(b.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			md.logger.Warn("removing duplicate name of a message", zap.String("file", md.path(b.file)), zap.Error(err))
@@ -151,7 +156,7 @@ func (md *maildrop) list() (changed bool, err error) {
 			if !ok {
 				continue
 			}
-			if uid := md.format.uidl(ul.validity, rec); validUID(uid) && !used[uid] {
+			if uid := md.uidlFormat().uidl(ul.validity, rec); validUID(uid) && !used[uid] {
 				used[uid] = true
 				derived[i] = uid
 			}
@@ -205,6 +210,15 @@ func (md *maildrop) settle(dir, name, target string, listed map[string]bool) (st
 	}
 	md.logger.Warn("cannot rename message, serving it under its old name", zap.String("file", src), zap.String("to", dst), zap.Error(err))
 	return dir, name, false
+}
+
+// uidlFormat returns the maildrop's uidl_format, the default when it has
+// none (a migration's source).
+func (md *maildrop) uidlFormat() *uidlFormat {
+	if md.format == nil {
+		return defaultUIDLFormat
+	}
+	return md.format
 }
 
 // uniqueUID returns the UIDL for a message with the given base, made

@@ -49,7 +49,13 @@ func (m *Mbox) Deliver(ctx context.Context, user string, msg io.Reader) error {
 			zap.String("spool", path), zap.Error(err))
 	}
 	rec := buildRecord(senderFrom(ctx), time.Now(), uid, data, key)
+	return m.appendToSpool(ctx, path, rec)
+}
 
+// appendToSpool appends the record rec to the spool at path under its
+// locks (waiting up to the lock timeout), or under the locks of this
+// process's session that holds the spool.
+func (m *Mbox) appendToSpool(ctx context.Context, path string, rec []byte) error {
 	e := spools.acquire(path)
 	defer spools.release(path, e)
 	deadline := time.Now().Add(m.lockTimeout())

@@ -89,7 +89,8 @@ type Mbox struct {
 
 	logger   *zap.Logger
 	format   *dovecotuidl.Format
-	openWait time.Duration // openLockWait, unless set (tests)
+	imported *storage.ImportIndex // see Import; made on first use
+	openWait time.Duration        // openLockWait, unless set (tests)
 }
 
 // CaddyModule returns the Caddy module information.

@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -31,16 +34,19 @@ func (p *Postgres) Deliver(ctx context.Context, user string, msg io.Reader) erro
 	if err := p.ensureSchema(ctx); err != nil {
 		return err
 	}
-	if err := p.deliver(ctx, user, msg); err != nil {
+	if err := p.deliver(ctx, user, "", time.Time{}, msg); err != nil {
 		return fmt.Errorf("postgres: delivering: %w", err)
 	}
 	return nil
 }
 
-// deliver is the transaction of Deliver. Every statement has its own
+// deliver is the transaction of Deliver, and of Import when uidl is not
+// empty: then the row gets that UIDL and received time (now when zero),
+// and when the mailbox has a row with the UIDL already, nothing is
+// stored and the error wraps errUIDLTaken. Every statement has its own
 // timeout; reading msg does not (the sender may be slow), but the whole
 // delivery ends with ctx.
-func (p *Postgres) deliver(ctx context.Context, user string, msg io.Reader) error {
+func (p *Postgres) deliver(ctx context.Context, user, uidl string, received time.Time, msg io.Reader) error {
 	bctx, cancel := p.opCtx(ctx)
 	tx, err := p.pool.Begin(bctx)
 	cancel()
@@ -52,10 +58,26 @@ func (p *Postgres) deliver(ctx context.Context, user string, msg io.Reader) erro
 	octx, cancel := p.opCtx(ctx)
 	mailbox, err := mailboxID(octx, tx, user)
 	var id int64
-	if err == nil {
+	switch {
+	case err != nil:
+	case uidl == "":
 		err = tx.QueryRow(octx, `INSERT INTO pop3_messages (id, mailbox_id, uidl, size, octets)
 			SELECT n, $1, 'pg' || n, 0, 0 FROM nextval(pg_get_serial_sequence('pop3_messages', 'id')) AS n
 			RETURNING id`, mailbox).Scan(&id)
+	default:
+		if received.IsZero() {
+			received = time.Now()
+		}
+		err = tx.QueryRow(octx, `INSERT INTO pop3_messages (mailbox_id, uidl, size, octets, received)
+			VALUES ($1, $2, 0, 0, $3) ON CONFLICT (mailbox_id, uidl) DO NOTHING
+			RETURNING id`, mailbox, uidl, received).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			var size int64
+			err = tx.QueryRow(octx, `SELECT size FROM pop3_messages WHERE mailbox_id = $1 AND uidl = $2`, mailbox, uidl).Scan(&size)
+			if err == nil {
+				err = &uidlTaken{size: size}
+			}
+		}
 	}
 	cancel()
 	if err != nil {

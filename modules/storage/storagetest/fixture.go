@@ -116,6 +116,7 @@ func Run(t *testing.T, newFixture func(t *testing.T) Fixture) {
 	t.Run("UIDLIdentical", s.testUIDLIdentical)
 	t.Run("Vanished", s.testVanished)
 	t.Run("NonRegular", s.testNonRegular)
+	t.Run("Import", s.testImport)
 }
 
 // suite holds what every subtest needs.

@@ -1,0 +1,22 @@
+//go:build unix
+
+package pop3cmd
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/maildir"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/mbox"
+)
+
+// openSource opens the maildir or mbox spool at path read-only.
+func openSource(ctx context.Context, kind, path string) (source, error) {
+	switch kind {
+	case "maildir":
+		return maildir.OpenSource(ctx, path)
+	case "mbox":
+		return mbox.OpenSource(ctx, path)
+	}
+	return nil, fmt.Errorf("unknown source kind %q", kind)
+}

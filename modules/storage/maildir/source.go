@@ -1,0 +1,82 @@
+package maildir
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+// Source is a maildir opened read-only, to copy its mail elsewhere (`caddy
+// pop3 migrate`). It lists messages with the UIDLs and sizes a session
+// shows, but unlike a session it moves nothing from new/ to cur/, renames
+// and removes nothing, takes no lock and writes no file: another server
+// may still be serving the maildir.
+type Source struct {
+	md *maildrop
+}
+
+// OpenSource opens the maildir at path (a directory with cur/ and new/)
+// read-only and lists its messages. Symbolic links are not followed below
+// path.
+func OpenSource(ctx context.Context, path string) (*Source, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	root, err := openTree(filepath.Dir(abs), filepath.Base(abs), false)
+	if err != nil {
+		return nil, fmt.Errorf("opening maildir %s: %w", abs, err)
+	}
+	md := &maildrop{root: abs, dir: root, logger: zap.NewNop(), readOnly: true}
+	s := &Source{md: md}
+	if md.cur, err = root.sub(dirCur, false); err == nil {
+		md.new, err = root.sub(dirNew, false)
+	}
+	if err == nil {
+		_, err = md.list()
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("maildir %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+// Messages returns the messages, oldest first, as a session lists them.
+func (s *Source) Messages() []storage.Message { return s.md.msgs }
+
+// Open returns the content of message i (found again by its base name
+// when another program renamed it; storage.ErrGone when it was removed).
+func (s *Source) Open(i int) (io.ReadCloser, error) { return s.md.Open(i) }
+
+// Received returns when message i was delivered: the modification time
+// of its file, which maildir software leaves alone.
+func (s *Source) Received(i int) (time.Time, error) {
+	if i < 0 || i >= len(s.md.files) {
+		return time.Time{}, storage.ErrNoSuchMessage
+	}
+	f := s.md.files[i]
+	st, err := s.md.dirOf(f.dir).lstat(f.name)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return st.mtime, nil
+}
+
+// Close closes the maildir's directories.
+func (s *Source) Close() error {
+	s.md.closed = true
+	s.md.cur.close()
+	s.md.new.close()
+	s.md.dir.close()
+	return nil
+}
