@@ -367,6 +367,53 @@ func testDovecotUIDLsKept(t *testing.T, format string) {
 	if after, _ := os.ReadFile(filepath.Join(maildir, "dovecot-uidlist")); string(after) != string(uidlist) {
 		t.Errorf("dovecot-uidlist was changed:\n%s", after)
 	}
+	if format == dovecotuidlDefault {
+		migrateKeepsDovecotUIDLs(t, "maildir:"+maildir, dovecot, map[string]bool{deleted[0]: true, deleted[1]: true}, newIDs)
+	}
+}
+
+// dovecotuidlDefault is Dovecot's default pop3_uidl_format, the one
+// `caddy pop3 migrate` reads sources with.
+const dovecotuidlDefault = "%08Xu%08Xv"
+
+// migrateKeepsDovecotUIDLs runs `caddy pop3 migrate` from the maildrop
+// Dovecot served (from) into a fresh maildir, and checks that the copy
+// shows every message Dovecot listed, and did not delete, with the UIDL
+// Dovecot showed, and the new ones with UIDLs of their own.
+func migrateKeepsDovecotUIDLs(t *testing.T, from string, dovecot map[string]popMessage, deleted map[string]bool, newIDs []string) {
+	t.Helper()
+	s, config := startStorageServer(t, storageBackends[0].storage)
+	out, stderr, code := runCommand(t, s.Dir, caddyEnv(s.Dir), caddyBin, "pop3", "migrate", "--config", config, "--user", testUser, "--from", from)
+	if code != 0 {
+		t.Fatalf("caddy pop3 migrate: exit %d\n%s\n%s", code, out, stderr)
+	}
+	t.Logf("caddy pop3 migrate --from %s: %s%s", from, out, stderr)
+	c := dialPOP3(t, s.Addr)
+	copied := listByMessageID(t, c, "")
+	if r := c.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("QUIT: %q", r)
+	}
+	dovecotUIDLs := map[string]bool{}
+	for id, d := range dovecot {
+		dovecotUIDLs[d.uidl] = true
+		o, ok := copied[id]
+		switch {
+		case deleted[id] && ok:
+			t.Errorf("migrated: %s, deleted through Dovecot, was copied", id)
+		case deleted[id]:
+		case !ok:
+			t.Errorf("migrated: %s is lost", id)
+		case o.uidl != d.uidl:
+			t.Errorf("migrated: %s has UIDL %q, Dovecot showed %q", id, o.uidl, d.uidl)
+		}
+	}
+	for _, id := range newIDs {
+		if o, ok := copied[id]; !ok {
+			t.Errorf("migrated: new message %s was not copied", id)
+		} else if dovecotUIDLs[o.uidl] {
+			t.Errorf("migrated: new message %s has UIDL %q, which Dovecot gave another message", id, o.uidl)
+		}
+	}
 }
 
 // mboxMessage is one message of an mbox spool with the given Message-ID.
@@ -485,5 +532,8 @@ func testDovecotMboxUIDLsKept(t *testing.T, format string) {
 				t.Errorf("round %d: new message %s has UIDL %q, which Dovecot gave another message", round, id, o.uidl)
 			}
 		}
+	}
+	if format == dovecotuidlDefault {
+		migrateKeepsDovecotUIDLs(t, "mbox:"+spool, dovecot, deleted, newIDs)
 	}
 }
