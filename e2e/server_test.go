@@ -74,6 +74,9 @@ type serverOptions struct {
 	// mailRoot, when set, is the MailRoot to serve instead of a new one:
 	// a second server on the same maildirs.
 	mailRoot string
+
+	// maildir, when set, is more subdirectives of `storage maildir`.
+	maildir string
 }
 
 // server is a running `caddy run` process with one POP3 listener.
@@ -94,6 +97,7 @@ type server struct {
 	adminPort int
 	config    string // the Caddyfile
 	auth      string // the auth directive in the Caddyfile
+	maildir   string // more subdirectives of storage maildir
 	// nofile, when set, is the RLIMIT_NOFILE (soft and hard) caddy runs
 	// with, set by prlimit(1).
 	nofile uint64
@@ -103,7 +107,7 @@ type server struct {
 
 // caddyfile returns the server's Caddyfile with the given host name.
 func (s *server) caddyfile(hostname string) string {
-	return fmt.Sprintf(caddyfileTemplate, s.adminPort, s.Port, hostname, s.MailRoot, s.auth)
+	return fmt.Sprintf(caddyfileTemplate, s.adminPort, s.Port, hostname, s.MailRoot, s.maildir, s.auth)
 }
 
 // Maildir returns the maildir of user.
@@ -122,6 +126,7 @@ const caddyfileTemplate = `{
 					hostname %s
 					storage maildir {
 						path %s/{pop3.user}/Maildir
+						%s
 					}
 					%s
 					idle_timeout 10m
@@ -191,7 +196,7 @@ func tryStartServer(t *testing.T, dir string, opts serverOptions) (*server, erro
 		}
 	}
 	config := filepath.Join(dir, "Caddyfile")
-	s.adminPort, s.config, s.auth = adminPort, config, opts.auth
+	s.adminPort, s.config, s.auth, s.maildir = adminPort, config, opts.auth, opts.maildir
 	text := s.caddyfile(testHostname)
 	args := []string{"run", "--config", config, "--adapter", "caddyfile"}
 	if opts.tls != nil {

@@ -51,7 +51,9 @@ func (s dirStamp) settledBy(now time.Time) bool {
 
 // listing is the snapshot of one maildir as a scan made it.
 type listing struct {
+	format   string // the uidl_format the UIDLs were made with
 	cur, new dirStamp
+	uidlist  dirStamp // of dovecot-uidlist; zero when there is none
 	files    []file
 	msgs     []storage.Message
 }
@@ -71,12 +73,14 @@ func (l *listing) weight() int { return 1 + len(l.msgs) }
 // maildir is the same directory whichever config opened it.
 var listings = &listingCache{byRoot: map[string]*listing{}}
 
-// get returns a copy of the listing of root if the stamps still match.
-func (c *listingCache) get(root string, cur, new dirStamp) (files []file, msgs []storage.Message, ok bool) {
+// get returns a copy of the listing of root if it was made with the
+// given uidl_format and the stamps (of cur/, new/ and dovecot-uidlist)
+// still match.
+func (c *listingCache) get(root, format string, cur, new, uidlist dirStamp) (files []file, msgs []storage.Message, ok bool) {
 	c.mu.Lock()
 	l := c.byRoot[root]
 	c.mu.Unlock()
-	if l == nil || l.cur != cur || l.new != new {
+	if l == nil || l.format != format || l.cur != cur || l.new != new || l.uidlist != uidlist {
 		return nil, nil, false
 	}
 	c.hits.Add(1)

@@ -38,3 +38,32 @@ func stampDir(path string) (dirStamp, error) {
 		size:  st.Size,
 	}, nil
 }
+
+// stampFile returns the stamp of the file at path, not following a
+// symbolic link; a missing file has the zero stamp.
+func stampFile(path string) (dirStamp, error) {
+	var st unix.Stat_t
+	for {
+		err := unix.Lstat(path, &st)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if errors.Is(err, unix.ENOENT) {
+			return dirStamp{}, nil
+		}
+		if err != nil {
+			return dirStamp{}, &fs.PathError{Op: "lstat", Path: path, Err: err}
+		}
+		break
+	}
+	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFREG {
+		return dirStamp{}, fmt.Errorf("maildir: %s is not a regular file", path)
+	}
+	return dirStamp{
+		dev:   uint64(st.Dev), //nolint:unconvert // Dev is not uint64 everywhere
+		ino:   st.Ino,
+		mtime: st.Mtim.Nano(),
+		ctime: st.Ctim.Nano(),
+		size:  st.Size,
+	}, nil
+}

@@ -13,3 +13,8 @@ var errNoStamp = errors.New("maildir: directory stamps are not available on Wind
 func stampDir(string) (dirStamp, error) {
 	return dirStamp{}, errNoStamp
 }
+
+// stampFile always fails, as stampDir does.
+func stampFile(string) (dirStamp, error) {
+	return dirStamp{}, errNoStamp
+}

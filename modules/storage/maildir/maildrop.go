@@ -23,9 +23,12 @@ type maildrop struct {
 	new    *dir
 	lock   *storage.OwnerLock
 	logger *zap.Logger
-	files  []file
-	msgs   []storage.Message
-	closed bool
+	format *uidlFormat // for messages listed in dovecot-uidlist
+	// reuseXUIDL gives messages their X-UIDL header's value (reuse_xuidl).
+	reuseXUIDL bool
+	files      []file
+	msgs       []storage.Message
+	closed     bool
 
 	// readOnly is set for a migration's source (see OpenSource): the
 	// listing moves, renames and removes nothing, and there is no lock.

@@ -51,7 +51,23 @@ type Maildir struct {
 	// <caddy data dir>/pop3/mail/{pop3.user}/Maildir.
 	Path string `json:"path,omitempty"`
 
+	// UIDLFormat is Dovecot's pop3_uidl_format as the site had it: the
+	// UIDL of each message listed in a maildir's dovecot-uidlist is made
+	// with it, so that clients do not download again what Dovecot served
+	// them. One of Dovecot's variables %u (IMAP UID), %v (UIDVALIDITY),
+	// %f (file name up to its ':') and %g (GUID), with an optional zero-padded
+	// width and X (hex) modifier. Default: %08Xu%08Xv, Dovecot's default.
+	UIDLFormat string `json:"uidl_format,omitempty"`
+
+	// ReuseXUIDL, as Dovecot's pop3_reuse_xuidl, gives a message that
+	// dovecot-uidlist does not name the value of its X-UIDL header field
+	// as its UIDL, when that is a valid UIDL no other message has. Off by
+	// default: the header comes from the sender, and every listing that
+	// is not cached then reads the header of every message.
+	ReuseXUIDL bool `json:"reuse_xuidl,omitempty"`
+
 	logger   *zap.Logger
+	format   *uidlFormat
 	imported *storage.ImportIndex // see Import; made on first use
 }
 
@@ -79,7 +95,23 @@ func (m *Maildir) Provision(ctx caddy.Context) error {
 	if err := storage.ValidateTemplate(m.Path); err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
+	if m.UIDLFormat != "" {
+		f, err := parseUIDLFormat(m.UIDLFormat)
+		if err != nil {
+			return fmt.Errorf("maildir: uidl_format: %w", err)
+		}
+		m.format = f
+	}
 	return nil
+}
+
+// uidlFormat returns the compiled uidl_format (the default when none is
+// set or the module was not provisioned).
+func (m *Maildir) uidlFormat() *uidlFormat {
+	if m.format == nil {
+		return defaultUIDLFormat
+	}
+	return m.format
 }
 
 // Open locks the user's maildir, creating it if it does not exist, moves
@@ -105,7 +137,7 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 		}
 		return nil, fmt.Errorf("maildir %s: %w", root, err)
 	}
-	md := &maildrop{root: root, dir: rootDir, lock: lock, logger: m.log()}
+	md := &maildrop{root: root, dir: rootDir, lock: lock, logger: m.log(), format: m.uidlFormat(), reuseXUIDL: m.ReuseXUIDL}
 	if err := md.openSubdirs(); err != nil {
 		_ = md.release()
 		return nil, err

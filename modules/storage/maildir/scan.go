@@ -31,9 +31,14 @@ func (md *maildrop) scan() error {
 	now := time.Now()
 	curStamp, errCur := stampDir(filepath.Join(md.root, dirCur))
 	newStamp, errNew := stampDir(filepath.Join(md.root, dirNew))
-	stamped := errCur == nil && errNew == nil
+	uidStamp, errUID := stampFile(filepath.Join(md.root, DovecotUIDListName))
+	stamped := errCur == nil && errNew == nil && errUID == nil
+	format := md.uidlFormat().source
+	if md.reuseXUIDL {
+		format += "\x00reuse_xuidl"
+	}
 	if stamped {
-		if files, msgs, ok := listings.get(md.root, curStamp, newStamp); ok {
+		if files, msgs, ok := listings.get(md.root, format, curStamp, newStamp, uidStamp); ok {
 			md.files, md.msgs = files, msgs
 			return nil
 		}
@@ -42,9 +47,9 @@ func (md *maildrop) scan() error {
 	if err != nil {
 		return err
 	}
-	if stamped && !changed && curStamp.settledBy(now) && newStamp.settledBy(now) {
+	if stamped && !changed && curStamp.settledBy(now) && newStamp.settledBy(now) && uidStamp.settledBy(now) {
 		listings.put(md.root, &listing{
-			cur: curStamp, new: newStamp,
+			format: format, cur: curStamp, new: newStamp, uidlist: uidStamp,
 			files: slices.Clone(md.files), msgs: slices.Clone(md.msgs),
 		})
 	}
@@ -136,9 +141,47 @@ func (md *maildrop) list() (changed bool, err error) {
 	md.files = make([]file, len(entries))
 	md.msgs = make([]storage.Message, len(entries))
 	used := make(map[string]bool, len(entries))
+	// Messages Dovecot listed keep the UIDL it showed, when it is a valid
+	// one no other message has; they are given theirs first, so that a
+	// later message's base name cannot take it.
+	derived := make([]string, len(entries))
+	ul, err := readUIDList(md.dir)
+	if err != nil {
+		md.logger.Warn("ignoring unreadable "+DovecotUIDListName+"; messages get base-name UIDLs", zap.String("maildir", md.root), zap.Error(err))
+		changed = true // not cached, so the next login tries again
+	}
+	if ul != nil {
+		for i, e := range entries {
+			rec, ok := ul.byBase[e.base]
+			if !ok {
+				continue
+			}
+			if uid := md.uidlFormat().uidl(ul.validity, rec); validUID(uid) && !used[uid] {
+				used[uid] = true
+				derived[i] = uid
+			}
+		}
+	}
+	// reuse_xuidl: then a message's X-UIDL header, as Dovecot's
+	// pop3_reuse_xuidl, for messages dovecot-uidlist did not name.
+	if md.reuseXUIDL {
+		for i, e := range entries {
+			if derived[i] != "" {
+				continue
+			}
+			if uid := md.xUIDLOf(e.file); uid != "" && !used[uid] {
+				used[uid] = true
+				derived[i] = uid
+			}
+		}
+	}
 	for i, e := range entries {
 		md.files[i] = e.file
-		md.msgs[i] = storage.Message{UID: uniqueUID(e.base, used), Size: e.size}
+		uid := derived[i]
+		if uid == "" {
+			uid = uniqueUID(e.base, used)
+		}
+		md.msgs[i] = storage.Message{UID: uid, Size: e.size}
 	}
 	return changed, nil
 }
@@ -167,6 +210,15 @@ func (md *maildrop) settle(dir, name, target string, listed map[string]bool) (st
 	}
 	md.logger.Warn("cannot rename message, serving it under its old name", zap.String("file", src), zap.String("to", dst), zap.Error(err))
 	return dir, name, false
+}
+
+// uidlFormat returns the maildrop's uidl_format, the default when it has
+// none (a migration's source).
+func (md *maildrop) uidlFormat() *uidlFormat {
+	if md.format == nil {
+		return defaultUIDLFormat
+	}
+	return md.format
 }
 
 // uniqueUID returns the UIDL for a message with the given base, made

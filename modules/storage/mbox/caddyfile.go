@@ -4,6 +4,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/dovecotuidl"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -12,6 +13,7 @@ import (
 //	mbox [<path>] {
 //		path <path>
 //		lock_timeout <duration>
+//		uidl_format <dovecot pop3_uidl_format>
 //	}
 //
 // The path may be given on the same line or in the block, not both. With
@@ -47,6 +49,20 @@ func (m *Mbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			if d.NextBlock(d.Nesting()) {
 				return d.Err("lock_timeout: takes no block")
+			}
+		case "uidl_format":
+			if m.UIDLFormat != "" {
+				return d.Err("uidl_format: already set")
+			}
+			if !d.NextArg() {
+				return d.Err("uidl_format: missing value")
+			}
+			m.UIDLFormat = d.Val()
+			if _, err := dovecotuidl.Parse(m.UIDLFormat, mboxVars); err != nil {
+				return d.Errf("uidl_format: %v", err)
+			}
+			if d.NextArg() {
+				return d.Errf("uidl_format: unexpected argument %q", d.Val())
 			}
 		default:
 			return d.Errf("mbox: unrecognized subdirective %q", d.Val())

@@ -117,7 +117,7 @@ func (md *maildrop) toDrop(src *os.File, lay *layout, del map[int]bool) (map[int
 	}
 	md.store.log().Warn("the spool changed during the session although it was locked (a program ignored the locks): deleting by UIDL",
 		zap.String("spool", md.path))
-	if _, err := describe(src, lay, md.saved); err != nil {
+	if _, err := describe(src, lay, md.saved, md.store.uidlFormat()); err != nil {
 		return nil, fmt.Errorf("reading: %w", err)
 	}
 	uids := make(map[string]bool, len(del))

@@ -165,7 +165,7 @@ func FuzzSpoolRoundTrip(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := describe(bytes.NewReader(spool), &lay, nil); err != nil {
+		if _, err := describe(bytes.NewReader(spool), &lay, nil, defaultUIDLFormat); err != nil {
 			t.Fatal(err)
 		}
 		if len(lay.msgs) != len(msgs) {

@@ -70,7 +70,7 @@ func (m *Mbox) snapshot(path string, e *spoolEntry, lk *spoolLock) (*maildrop, e
 		if err != nil {
 			m.log().Error("cannot read the spool's UIDL list", zap.String("spool", path), zap.Error(err))
 		}
-		md.saved, err = describe(lk.f, &md.lay, saved)
+		md.saved, err = describe(lk.f, &md.lay, saved, m.uidlFormat())
 		if err != nil {
 			return nil, fmt.Errorf("mbox %s: reading: %w", path, err)
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/dovecotuidl"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -78,7 +79,16 @@ type Mbox struct {
 	// temporary error. Default: 30s.
 	LockTimeout caddy.Duration `json:"lock_timeout,omitempty"`
 
+	// UIDLFormat is Dovecot's pop3_uidl_format as the site had it: a
+	// message Dovecot served (an X-UID header, with the UIDVALIDITY of an
+	// X-IMAPbase or X-IMAP header in the spool) is first shown with the
+	// UIDL this format gives. %u (IMAP UID) and %v (UIDVALIDITY), with an
+	// optional zero-padded width and the X (hex) modifier. Default:
+	// %08Xu%08Xv, Dovecot's default.
+	UIDLFormat string `json:"uidl_format,omitempty"`
+
 	logger   *zap.Logger
+	format   *dovecotuidl.Format
 	imported *storage.ImportIndex // see Import; made on first use
 	openWait time.Duration        // openLockWait, unless set (tests)
 }
@@ -120,7 +130,29 @@ func (m *Mbox) Validate() error {
 	if m.LockTimeout < 0 {
 		return fmt.Errorf("mbox: lock_timeout must not be negative")
 	}
+	if m.UIDLFormat != "" {
+		f, err := dovecotuidl.Parse(m.UIDLFormat, mboxVars)
+		if err != nil {
+			return fmt.Errorf("mbox: uidl_format: %w", err)
+		}
+		m.format = f
+	}
 	return nil
+}
+
+// mboxVars are the pop3_uidl_format variables an mbox spool can derive.
+const mboxVars = "uv"
+
+// defaultUIDLFormat is Dovecot's default pop3_uidl_format, compiled.
+var defaultUIDLFormat = dovecotuidl.MustParse(dovecotuidl.Default, mboxVars)
+
+// uidlFormat returns the compiled uidl_format (the default when none is
+// set or the module was not provisioned).
+func (m *Mbox) uidlFormat() *dovecotuidl.Format {
+	if m == nil || m.format == nil {
+		return defaultUIDLFormat
+	}
+	return m.format
 }
 
 // spoolPath expands the path template for user into an absolute, clean

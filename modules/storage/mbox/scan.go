@@ -19,6 +19,8 @@ type message struct {
 	fromLine  []byte // the From_ line without its line ending
 	markerUID string // the UIDL of our marker line, "" without one
 	xUIDL     string // the value of an X-UIDL header field, "" without one
+	xUID      uint32 // the IMAP UID of an X-UID header field (Dovecot, UW-IMAP), 0 without one
+	validity  uint32 // the UIDVALIDITY of an X-IMAPbase or X-IMAP field, 0 without one
 
 	uid  string // the UIDL given by describe
 	key  string // the content hash, in hex (see measure)
@@ -187,6 +189,16 @@ func (s *scanner) lineStart(frag []byte) {
 	case bytes.EqualFold(name, []byte("X-UIDL")):
 		if m.xUIDL == "" && validUID(value) {
 			m.xUIDL = string(value)
+		}
+	case bytes.EqualFold(name, []byte("X-UID")):
+		if n, err := strconv.ParseUint(string(value), 10, 32); err == nil && m.xUID == 0 {
+			m.xUID = uint32(n)
+		}
+	case bytes.EqualFold(name, []byte("X-IMAPbase")), bytes.EqualFold(name, []byte("X-IMAP")):
+		// "<uidvalidity> <uidnext> [keywords]"
+		first, _, _ := bytes.Cut(value, []byte(" "))
+		if n, err := strconv.ParseUint(string(first), 10, 32); err == nil && m.validity == 0 {
+			m.validity = uint32(n)
 		}
 	}
 }

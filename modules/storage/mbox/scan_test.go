@@ -257,7 +257,7 @@ func FuzzScan(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := describe(bytes.NewReader(spool), &lay, nil); err != nil {
+		if _, err := describe(bytes.NewReader(spool), &lay, nil, defaultUIDLFormat); err != nil {
 			t.Fatal(err)
 		}
 		next := lay.preamble

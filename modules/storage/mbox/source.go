@@ -66,7 +66,7 @@ func (s *Source) read(path string) error {
 	if err != nil {
 		return fmt.Errorf("the UIDL list: %w", err)
 	}
-	if _, err := describe(s.f, &s.lay, saved); err != nil {
+	if _, err := describe(s.f, &s.lay, saved, defaultUIDLFormat); err != nil {
 		return err
 	}
 	s.msg = make([]storage.Message, len(s.lay.msgs))

@@ -133,7 +133,7 @@ func rewriteWithout(t testing.TB, spool, uid string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := describe(f, &lay, saved); err != nil {
+	if _, err := describe(f, &lay, saved, defaultUIDLFormat); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer

@@ -12,6 +12,7 @@ import (
 	"io"
 	"strconv"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/dovecotuidl"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -35,17 +36,21 @@ var volatileFields = [][]byte{
 //     UIDL given at delivery.
 //   - Any other message takes the next UIDL saved for its content hash
 //     that no message before it took: the UIDL it was shown with before.
-//   - A message seen for the first time gets the value of its X-UIDL
-//     header field (as qpopper, UW-IMAP and Dovecot's pop3 wrote it), when
-//     it is a valid UIDL that no other message has and that is not saved;
-//     else "h" and the first 32 hex digits of its content hash, with
-//     "-2", "-3", ... when that is taken.
+//   - A message seen for the first time gets the UIDL Dovecot showed for
+//     it when the spool has Dovecot's (or UW-IMAP's) X-IMAPbase/X-IMAP
+//     UIDVALIDITY and the message an X-UID: format (uidl_format, by
+//     default Dovecot's %08Xu%08Xv) applied to them. Else the value of its X-UIDL header field (as qpopper,
+//     UW-IMAP and Dovecot's pop3 wrote it). Either only when it is a
+//     valid UIDL that no other message has and that is not saved; else
+//     "h" and the first 32 hex digits of its content hash, with "-2",
+//     "-3", ... when that is taken.
 //
 // No UIDL is given twice. Once shown, a UIDL stays with its message: a
 // second message with the same X-UIDL, or the second of two identical
 // messages, keeps the UIDL it got when the first is deleted.
-func describe(f io.ReaderAt, lay *layout, saved []uidEntry) ([]uidEntry, error) {
+func describe(f io.ReaderAt, lay *layout, saved []uidEntry, format *dovecotuidl.Format) ([]uidEntry, error) {
 	used := make(map[string]bool, len(lay.msgs))
+	validity := spoolValidity(lay)
 	for i := range lay.msgs {
 		m := &lay.msgs[i]
 		sum, err := measure(f, m)
@@ -76,6 +81,21 @@ func describe(f io.ReaderAt, lay *layout, saved []uidEntry) ([]uidEntry, error) 
 				pool[m.key] = q[1:]
 				used[m.uid] = true
 				break
+			}
+		}
+	}
+	// Messages seen for the first time that Dovecot listed take the UIDL
+	// it showed before any X-UIDL header (which may come from a sender)
+	// can take it.
+	if validity != 0 {
+		for i := range lay.msgs {
+			m := &lay.msgs[i]
+			if m.uid != "" || m.xUID == 0 {
+				continue
+			}
+			if u := format.Expand(dovecotuidl.Vars{UID: m.xUID, Validity: validity}); validUID([]byte(u)) && !used[u] && !reserved[u] {
+				m.uid = u
+				used[u] = true
 			}
 		}
 	}
@@ -110,6 +130,18 @@ func newUIDFor(m *message, used, reserved map[string]bool) string {
 			return u
 		}
 	}
+}
+
+// spoolValidity returns the UIDVALIDITY that Dovecot or UW-IMAP recorded
+// in the spool: in an X-IMAPbase (or X-IMAP) field of its first message
+// that has one. 0 when there is none.
+func spoolValidity(lay *layout) uint32 {
+	for i := range lay.msgs {
+		if v := lay.msgs[i].validity; v != 0 {
+			return v
+		}
+	}
+	return 0
 }
 
 // measure reads the content of m from f, sets m.size and returns the
