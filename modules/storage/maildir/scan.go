@@ -37,6 +37,7 @@ func (md *maildrop) scan() error {
 	if md.reuseXUIDL {
 		format += "\x00reuse_xuidl"
 	}
+	stamped = stamped && !md.noCache
 	if stamped {
 		if files, msgs, ok := listings.get(md.root, format, curStamp, newStamp, uidStamp); ok {
 			md.files, md.msgs = files, msgs
@@ -48,10 +49,7 @@ func (md *maildrop) scan() error {
 		return err
 	}
 	if stamped && !changed && curStamp.settledBy(now) && newStamp.settledBy(now) && uidStamp.settledBy(now) {
-		listings.put(md.root, &listing{
-			format: format, cur: curStamp, new: newStamp, uidlist: uidStamp,
-			files: slices.Clone(md.files), msgs: slices.Clone(md.msgs),
-		})
+		listings.put(md.root, format, curStamp, newStamp, uidStamp, newListing(md.files, md.msgs))
 	}
 	return nil
 }
