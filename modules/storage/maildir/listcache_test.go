@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
+
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -310,5 +312,37 @@ func TestListingCacheLarge(t *testing.T) {
 			open(t, m).Close() // settled again: cached
 			check(t, true, tc.want)
 		})
+	}
+}
+
+// TestProvisionListingCacheSize checks that listing_cache_size sets the
+// budget of the shared cache, that off leaves it alone, and that a
+// negative JSON value other than -1 is an error naming the field.
+func TestProvisionListingCacheSize(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	defer listings.setBudget(DefaultListingCacheSize)
+	for _, tc := range []struct {
+		size   int64
+		ok     bool
+		budget int64
+	}{
+		{1 << 20, true, 1 << 20},
+		{ListingCacheOff, true, 1 << 20},
+		{0, true, DefaultListingCacheSize},
+		{-5, false, DefaultListingCacheSize},
+	} {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		m := Maildir{ListingCacheSize: tc.size}
+		err := m.Provision(ctx)
+		cancel()
+		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "listing_cache_size")) {
+			t.Errorf("listing_cache_size %d: error %v", tc.size, err)
+		}
+		listings.mu.Lock()
+		budget := listings.budget
+		listings.mu.Unlock()
+		if budget != tc.budget {
+			t.Errorf("after listing_cache_size %d the budget is %d, want %d", tc.size, budget, tc.budget)
+		}
 	}
 }
