@@ -43,13 +43,24 @@ func (md *maildrop) scan() error {
 			md.files, md.msgs = files, msgs
 			return nil
 		}
+		// The first login after a restart: the index file, if current.
+		if l := md.readIndex(format, curStamp, newStamp, uidStamp); l != nil {
+			indexHits.Add(1)
+			md.files, md.msgs = l.expand()
+			listings.put(md.root, format, curStamp, newStamp, uidStamp, l)
+			return nil
+		}
 	}
 	changed, err := md.list()
 	if err != nil {
 		return err
 	}
 	if stamped && !changed && curStamp.settledBy(now) && newStamp.settledBy(now) && uidStamp.settledBy(now) {
-		listings.put(md.root, format, curStamp, newStamp, uidStamp, newListing(md.files, md.msgs))
+		l := newListing(md.files, md.msgs)
+		listings.put(md.root, format, curStamp, newStamp, uidStamp, l)
+		if l != nil && !md.readOnly {
+			md.writeIndex(l)
+		}
 	}
 	return nil
 }
