@@ -33,6 +33,12 @@
 #	              under the 32-client load [1]
 #	SERVERS       which servers to run [ours dovecot]
 #	PORT_OURS, PORT_DOVECOT, PORT_ADMIN  [11110, 11111, 12019]
+#	POLL          1: instead of the loads above, the poll of one big
+#	              maildrop (a help-desk mailbox): POLL_MESSAGES x POLL_SIZE
+#	              for user000, both servers up at once; per round, the
+#	              first login after the server's start, then POLLS polls
+#	              of login + STAT + UIDL + QUIT on each server [0]
+#	POLL_MESSAGES, POLL_SIZE, POLLS   [50000, 2048, 10]
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,6 +61,10 @@ SERVERS=${SERVERS:-ours dovecot}
 PORT_OURS=${PORT_OURS:-11110}
 PORT_DOVECOT=${PORT_DOVECOT:-11111}
 PORT_ADMIN=${PORT_ADMIN:-12019}
+POLL=${POLL:-0}
+POLL_MESSAGES=${POLL_MESSAGES:-50000}
+POLL_SIZE=${POLL_SIZE:-2048}
+POLLS=${POLLS:-10}
 PASSWORD=bench
 CORES=$(nproc)
 
@@ -128,6 +138,16 @@ generate_mail() {
 	"$BIN/pop3bench" gen -out "$WORK/src" -first-user "$BIG_FIRST" -users "$BIG_USERS" -messages "$BIG_MESSAGES" -size "$BIG_SIZE" >/dev/null
 	"$BIN/pop3bench" gen -out "$WORK/src" -first-user "$IDLE_FIRST" -users "$IDLE_USERS" -messages 1 -size "$SMALL_SIZE" >/dev/null
 	# Each server gets its own copy: both rename files as they go.
+	cp -a "$WORK/src" "$WORK/ours-mail"
+	cp -a "$WORK/src" "$WORK/dovecot-mail"
+	chown -R vmail:vmail "$WORK/ours-mail" "$WORK/dovecot-mail"
+}
+
+# generate_poll_mail: the one big maildrop of POLL=1, user000's.
+generate_poll_mail() {
+	log "generating mail: 1 user x $POLL_MESSAGES x $POLL_SIZE B"
+	rm -rf "$WORK/src" "$WORK/ours-mail" "$WORK/dovecot-mail"
+	"$BIN/pop3bench" gen -out "$WORK/src" -users 1 -messages "$POLL_MESSAGES" -size "$POLL_SIZE" >/dev/null
 	cp -a "$WORK/src" "$WORK/ours-mail"
 	cp -a "$WORK/src" "$WORK/dovecot-mail"
 	chown -R vmail:vmail "$WORK/ours-mail" "$WORK/dovecot-mail"
@@ -322,6 +342,53 @@ run_loads() {
 	stop_all
 }
 
+# run_poll: POLL=1. Every round restarts both servers (so that the first
+# poll is the first login after a restart), then polls each, alternating
+# which goes first.
+run_poll() {
+	local -A pid port
+	local s r order
+	for r in $(seq 1 "$ROUNDS"); do
+		for s in $SERVERS; do
+			start "$s"
+			pid[$s]=$SERVER_PID port[$s]=$PORT
+			OTHER_PIDS+=("$SERVER_PID")
+			SERVER_PID=
+		done
+		order=$SERVERS
+		((r % 2 == 0)) && order=$(tr ' ' '\n' <<<"$SERVERS" | tac | tr '\n' ' ')
+		for s in $order; do
+			bench "$s-pollfirst-r$r" "${port[$s]}" -mode poll -polls 1 -users 1 -pid "${pid[$s]}"
+		done
+		for s in $order; do
+			bench "$s-poll-r$r" "${port[$s]}" -mode poll -polls "$POLLS" -users 1 -pid "${pid[$s]}"
+		done
+		stop_all
+	done
+}
+
+poll_table() {
+	local p='(.*100|round)/100'
+	{
+		echo
+		echo "caddy-pop3 $(git -C "$REPO" rev-parse --short HEAD) vs Dovecot $(dovecot --version | cut -d' ' -f1), $CORES cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+		echo "load average at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews the numbers)"
+		echo "poll of user000: $POLL_MESSAGES x $POLL_SIZE B, auth $AUTH, scheme $SCHEME; $POLLS polls per round, medians of $ROUNDS rounds"
+		printf "%-44s %12s %12s %9s   %-8s %-8s %s\n" metric caddy-pop3 dovecot ratio target verdict "ratio of each round"
+		row "poll total p50 ms (login+UIDL+QUIT)" ".poll.total_latency.p50_ms|$p" poll max 0.25
+		row "poll total p90 ms" ".poll.total_latency.p90_ms|$p" poll info 0
+		row "login p50 ms" ".poll.login_latency.p50_ms|$p" poll info 0
+		row "login p90 ms" ".poll.login_latency.p90_ms|$p" poll info 0
+		row "STAT+UIDL p50 ms" ".poll.uidl_latency.p50_ms|$p" poll info 0
+		row "STAT+UIDL p90 ms" ".poll.uidl_latency.p90_ms|$p" poll info 0
+		row "QUIT p50 ms" ".poll.quit_latency.p50_ms|$p" poll info 0
+		row "QUIT p90 ms" ".poll.quit_latency.p90_ms|$p" poll info 0
+		row "first poll after a restart, total ms" ".poll.total_latency.p50_ms|$p" pollfirst max 1
+		row "server CPU ms per poll" ".server_cpu_ms_per_session|$p" poll info 0
+		printf "%-44s %12s %12s\n" "errors/integrity errors, all runs" "$(errors_of ours)" "$(errors_of dovecot)"
+	} | tee "$OUT/table.txt"
+}
+
 # --- table --------------------------------------------------------------------
 
 # runs SERVER SUFFIX: the result files of one measurement: the single run
@@ -438,6 +505,14 @@ install_packages
 ensure_vmail
 raise_nofile
 build
+if [[ $POLL == 1 ]]; then
+	generate_poll_mail
+	choose_scheme
+	run_poll
+	poll_table
+	log "results: $OUT"
+	exit 0
+fi
 generate_mail
 choose_scheme
 for s in $SERVERS; do

@@ -15,6 +15,7 @@ const (
 	modeSmall = "small" // many small messages: sessions per second
 	modeBig   = "big"   // few big messages: RETR throughput
 	modeIdle  = "idle"  // many idle authenticated connections: memory
+	modePoll  = "poll"  // one user's maildrop polled: login, UIDL, QUIT
 )
 
 // The login mechanisms.
@@ -57,6 +58,7 @@ type config struct {
 	bufSize     int
 	cpuProfile  string
 	procs       int
+	polls       int
 }
 
 // parseRunFlags reads the flags of a benchmark run.
@@ -64,7 +66,8 @@ func parseRunFlags(args []string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("pop3bench run", flag.ContinueOnError)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:110", "POP3 server `host:port` (loopback only)")
-	fs.StringVar(&c.mode, "mode", modeSmall, "small (sessions/s), big (RETR MB/s) or idle (memory per connection)")
+	fs.StringVar(&c.mode, "mode", modeSmall, "small (sessions/s), big (RETR MB/s), idle (memory per connection) or poll (one user: login, UIDL, QUIT latencies)")
+	fs.IntVar(&c.polls, "polls", 10, "polls of the first user, one after the other (poll)")
 	fs.IntVar(&c.clients, "clients", 8, "concurrent clients looping full sessions (small, big)")
 	fs.IntVar(&c.connections, "connections", 1000, "idle authenticated connections to hold (idle)")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long to run (small, big)")
@@ -116,9 +119,9 @@ func parseRunFlags(args []string) (*config, error) {
 
 func (c *config) validate() error {
 	switch c.mode {
-	case modeSmall, modeBig, modeIdle:
+	case modeSmall, modeBig, modeIdle, modePoll:
 	default:
-		return fmt.Errorf("-mode: %q is not small, big or idle", c.mode)
+		return fmt.Errorf("-mode: %q is not small, big, idle or poll", c.mode)
 	}
 	switch c.auth {
 	case authUserPass, authPlain:
@@ -149,6 +152,8 @@ func (c *config) validate() error {
 		return errors.New("-dial-parallel: must be 1..1024")
 	case c.bufSize < 512 || c.bufSize > 16<<20:
 		return errors.New("-read-buffer: must be 512 bytes..16 MiB")
+	case c.polls < 1 || c.polls > 100000:
+		return errors.New("-polls: must be 1..100000")
 	case c.procs < 0 || c.procs > 1024:
 		return errors.New("-procs: must be 0..1024")
 	case c.mode == modeIdle && c.connections > c.users:

@@ -22,6 +22,19 @@ func writeText(w io.Writer, r *Result) {
 			fmt.Fprintf(w, "  steal      %.1f%% of the machine's CPU time went to other virtual machines\n", r.StealPercent)
 		}
 	}
+	if p := r.Poll; p != nil {
+		fmt.Fprintf(w, "  poll of %d messages, %d times: login, STAT+UIDL, QUIT\n", p.Messages, p.Polls)
+		writePercentiles(w, "login", p.Login)
+		writePercentiles(w, "uidl", p.UIDL)
+		writePercentiles(w, "quit", p.Quit)
+		writePercentiles(w, "total", p.Total)
+		fmt.Fprintf(w, "  verified: %s\n", r.Verified)
+		fmt.Fprintf(w, "  errors %d, integrity errors %d\n", r.Errors, r.IntegrityErrors)
+		for _, s := range r.ErrorSamples {
+			fmt.Fprintf(w, "    %s\n", s)
+		}
+		return
+	}
 	writePercentiles(w, "login", r.Login)
 	if r.Idle == nil {
 		writePercentiles(w, "session", r.Session)

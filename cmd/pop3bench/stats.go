@@ -135,6 +135,7 @@ type Result struct {
 	FailedInWarmup  bool     `json:"failed_in_warmup,omitempty"`
 
 	Idle *IdleResult `json:"idle,omitempty"`
+	Poll *PollResult `json:"poll,omitempty"`
 }
 
 // IdleResult is the memory report of idle mode.

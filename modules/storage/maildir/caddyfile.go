@@ -1,7 +1,10 @@
 package maildir
 
 import (
+	"math"
+
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/dustin/go-humanize"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -12,6 +15,7 @@ import (
 //		path <path>
 //		uidl_format <dovecot pop3_uidl_format>
 //		reuse_xuidl
+//		listing_cache_size <size>|off
 //	}
 //
 // The path may be given on the same line or in the block, not both. With
@@ -46,6 +50,25 @@ func (m *Maildir) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.Errf("maildir: reuse_xuidl takes no argument, got %q", d.Val())
 			}
 			m.ReuseXUIDL = true
+		case "listing_cache_size":
+			if !d.NextArg() {
+				return d.ArgErr()
+			}
+			if m.ListingCacheSize != 0 {
+				return d.Err("maildir: listing_cache_size given twice")
+			}
+			if d.Val() == "off" {
+				m.ListingCacheSize = ListingCacheOff
+			} else {
+				n, err := humanize.ParseBytes(d.Val())
+				if err != nil || n == 0 || n > math.MaxInt64 {
+					return d.Errf("maildir: listing_cache_size: %q is neither a size such as 64MiB nor off", d.Val())
+				}
+				m.ListingCacheSize = int64(n)
+			}
+			if d.NextArg() {
+				return d.ArgErr()
+			}
 		default:
 			return d.Errf("maildir: unrecognized subdirective %q", d.Val())
 		}

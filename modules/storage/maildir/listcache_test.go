@@ -5,9 +5,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -113,26 +118,231 @@ func TestListingCacheSkipsRecentChanges(t *testing.T) {
 	}
 }
 
-// TestListingCacheBounded checks that the cache evicts listings to stay
-// within its weight.
-func TestListingCacheBounded(t *testing.T) {
-	c := &listingCache{byRoot: map[string]*listing{}}
-	big := &listing{msgs: make([]storage.Message, maxCachedListing-1)}
-	for i := range 10 {
-		c.put(fmt.Sprintf("/m/%d", i), big)
-		if c.weight > maxCachedWeight {
-			t.Fatalf("weight %d over %d after %d listings", c.weight, maxCachedWeight, i+1)
+// testListing returns a cached-form listing of n messages with typical
+// names.
+func testListing(n int) *listing {
+	files := make([]file, n)
+	msgs := make([]storage.Message, n)
+	for i := range n {
+		name := fmt.Sprintf("%d.M%dP%d.mx.example.net,S=2048,W=2080:2,S", 1700000000+i, i, 4000+i%1000)
+		files[i] = file{dir: dirCur, name: name, base: baseOf(name)}
+		msgs[i] = storage.Message{UID: files[i].base, Size: 2080}
+	}
+	return newListing(files, msgs)
+}
+
+// TestListingRoundTrip checks that the compact form of a listing gives
+// back exactly the files and messages it was made of.
+func TestListingRoundTrip(t *testing.T) {
+	files := []file{
+		{dir: dirCur, name: "1700000000.M1P1.host,W=10:2,S", base: "1700000000.M1P1.host"},
+		{dir: dirNew, name: "1700000001.M2P1.host", base: "1700000001.M2P1.host"},
+		{dir: dirCur, name: "1700000002.M3P1.host:2,", base: "1700000002.M3P1.host"},
+		{dir: dirCur, name: "1700000003 bad base:2,", base: "1700000003 bad base"},
+	}
+	msgs := []storage.Message{
+		{UID: "1700000000.M1P1.host", Size: 10},
+		{UID: "1700000001.M2P1.host", Size: 1 << 40},
+		{UID: "0000002a5f000001", Size: 0},
+		{UID: hashUID("1700000003 bad base"), Size: 7},
+	}
+	l := newListing(files, msgs)
+	if l == nil {
+		t.Fatal("not cacheable")
+	}
+	gotFiles, gotMsgs := l.expand()
+	if !slices.Equal(gotFiles, files) || !slices.Equal(gotMsgs, msgs) {
+		t.Errorf("expanded to %v %v, want %v %v", gotFiles, gotMsgs, files, msgs)
+	}
+	long := []file{{dir: dirCur, name: strings.Repeat("x", 1<<16), base: "x"}}
+	if newListing(long, []storage.Message{{UID: "x"}}) != nil {
+		t.Error("a name over 65535 bytes was put in the compact form")
+	}
+}
+
+// TestListingEntryCost checks that a cached message costs at most about
+// 150 bytes of heap, measured, and that the cost the cache counts is not
+// below what was allocated.
+func TestListingEntryCost(t *testing.T) {
+	const n = 50000
+	files := make([]file, n)
+	msgs := make([]storage.Message, n)
+	for i := range n {
+		name := fmt.Sprintf("%d.M%dP%d.mx.example.net,S=2048,W=2080:2,S", 1700000000+i, i, 4000+i%1000)
+		files[i] = file{dir: dirCur, name: name, base: baseOf(name)}
+		msgs[i] = storage.Message{UID: files[i].base, Size: 2080}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	l := newListing(files, msgs)
+	runtime.ReadMemStats(&after)
+	allocated := int64(after.TotalAlloc - before.TotalAlloc)
+	t.Logf("%d messages: %d bytes allocated (%d per message), cost counted %d", n, allocated, allocated/n, l.cost())
+	if allocated/n > 150 {
+		t.Errorf("a cached message takes %d bytes, want at most 150", allocated/n)
+	}
+	if l.cost() < allocated*9/10 {
+		t.Errorf("the cache counts %d bytes for a listing that allocated %d", l.cost(), allocated)
+	}
+}
+
+// TestListingCacheEvictsLeastRecentlyUsed checks that the cache stays
+// within its budget by dropping the maildirs used longest ago, and that a
+// listing larger than the whole budget is not cached.
+func TestListingCacheEvictsLeastRecentlyUsed(t *testing.T) {
+	one := testListing(1000).cost()
+	c := newListingCache(2*one + one/2) // room for two listings
+	put := func(root string, n int) { c.put(root, "", dirStamp{}, dirStamp{}, dirStamp{}, testListing(n)) }
+	cached := func(root string) bool { _, ok := c.byRoot[root]; return ok }
+	put("/m/a", 1000)
+	put("/m/b", 1000)
+	if _, _, ok := c.get("/m/a", "", dirStamp{}, dirStamp{}, dirStamp{}); !ok { // a is now the most recent
+		t.Fatal("/m/a not served from the cache")
+	}
+	put("/m/c", 1000)
+	if !cached("/m/a") || cached("/m/b") || !cached("/m/c") {
+		t.Errorf("after using a, b, a, c with room for two: a %v b %v c %v, want a and c", cached("/m/a"), cached("/m/b"), cached("/m/c"))
+	}
+	put("/m/huge", 3000)
+	if cached("/m/huge") {
+		t.Error("a listing over the whole budget was cached")
+	}
+	var sum int64
+	for _, l := range c.byRoot {
+		sum += l.cost()
+	}
+	if sum != c.used || c.used > c.budget || c.lru.Len() != len(c.byRoot) {
+		t.Errorf("used %d, listings cost %d, budget %d, %d in the LRU list for %d listings", c.used, sum, c.budget, c.lru.Len(), len(c.byRoot))
+	}
+	c.setBudget(one + one/2)
+	if len(c.byRoot) != 1 || !cached("/m/c") {
+		t.Errorf("after shrinking the budget to one listing, %d cached", len(c.byRoot))
+	}
+	c.setBudget(0)
+	if len(c.byRoot) != 0 || c.used != 0 {
+		t.Errorf("budget 0 still holds %d listings, %d bytes", len(c.byRoot), c.used)
+	}
+}
+
+// TestListingCacheLarge checks that a maildir over the old fixed cap of
+// 32,768 messages is served from the cache, that every change is still
+// seen by the next login, and that each cached listing is exactly what a
+// store without the cache (listing_cache_size off) lists.
+func TestListingCacheLarge(t *testing.T) {
+	const n = 40000
+	m, dir := newTestStore(t)
+	uncached := &Maildir{Path: m.Path, ListingCacheSize: ListingCacheOff}
+	root := filepath.Join(dir, "alice", "Maildir")
+	for _, d := range []string{dirCur, dirNew, dirTmp} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
+			t.Fatal(err)
 		}
 	}
-	c.put("/huge", &listing{msgs: make([]storage.Message, maxCachedListing)})
-	if _, ok := c.byRoot["/huge"]; ok {
-		t.Error("a listing over maxCachedListing was cached")
+	for i := range n {
+		name := fmt.Sprintf("%d.M%dP1.host,W=%d:2,S", 1700000000+i, i, len(strconv.Itoa(i))+2)
+		if err := os.WriteFile(filepath.Join(root, dirCur, name), []byte(strconv.Itoa(i)+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	sum := 0
-	for _, l := range c.byRoot {
-		sum += l.weight()
+	open := func(t *testing.T, s *Maildir) *maildrop {
+		t.Helper()
+		md, err := s.Open(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return md.(*maildrop)
 	}
-	if sum != c.weight {
-		t.Errorf("weight %d, listings weigh %d", c.weight, sum)
+	// check logs in through the cache and without it and compares them.
+	check := func(t *testing.T, wantHit bool, wantLen int) {
+		t.Helper()
+		hits := listings.hits.Load()
+		md := open(t, m)
+		got := slices.Clone(md.Messages())
+		gotFiles := slices.Clone(md.files)
+		md.Close()
+		if hit := listings.hits.Load() > hits; hit != wantHit {
+			t.Errorf("served from the cache: %v, want %v", hit, wantHit)
+		}
+		hits = listings.hits.Load()
+		ref := open(t, uncached)
+		defer ref.Close()
+		if listings.hits.Load() != hits {
+			t.Error("a store with listing_cache_size off was served from the cache")
+		}
+		if len(got) != wantLen || !slices.Equal(got, ref.Messages()) || !slices.Equal(gotFiles, ref.files) {
+			t.Errorf("login listed %d messages, want %d, identical to the uncached listing of %d", len(got), wantLen, len(ref.Messages()))
+		}
+	}
+	open(t, m).Close()
+	time.Sleep(trustAfter + 100*time.Millisecond)
+	open(t, m).Close() // settled: cached now
+	check(t, true, n)
+
+	changes := []struct {
+		name   string
+		change func(t *testing.T)
+		want   int
+	}{
+		{"delivered to new/", func(t *testing.T) {
+			writeMaildirFile(t, root, dirNew, "1800000000.M1P1.host", []byte("new\n"))
+		}, n + 1},
+		{"removed from cur/", func(t *testing.T) {
+			if err := os.Remove(filepath.Join(root, dirCur, fmt.Sprintf("%d.M%dP1.host,W=%d:2,S", 1700000007, 7, 3))); err != nil {
+				t.Fatal(err)
+			}
+		}, n},
+		{"flags changed by an IMAP server", func(t *testing.T) {
+			old := filepath.Join(root, dirCur, fmt.Sprintf("%d.M%dP1.host,W=%d:2,S", 1700000009, 9, 3))
+			if err := os.Rename(old, old+"R"); err != nil {
+				t.Fatal(err)
+			}
+		}, n},
+		{"dovecot-uidlist written", func(t *testing.T) {
+			content := "3 V1700000000 N2\n1 1700000001.M1P1.host\n"
+			if err := os.WriteFile(filepath.Join(root, DovecotUIDListName), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, n},
+	}
+	for _, tc := range changes {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.change(t)
+			check(t, false, tc.want)
+			time.Sleep(trustAfter + 100*time.Millisecond)
+			open(t, m).Close() // settled again: cached
+			check(t, true, tc.want)
+		})
+	}
+}
+
+// TestProvisionListingCacheSize checks that listing_cache_size sets the
+// budget of the shared cache, that off leaves it alone, and that a
+// negative JSON value other than -1 is an error naming the field.
+func TestProvisionListingCacheSize(t *testing.T) {
+	t.Setenv("XDG_DATA_HOME", t.TempDir())
+	defer listings.setBudget(DefaultListingCacheSize)
+	for _, tc := range []struct {
+		size   int64
+		ok     bool
+		budget int64
+	}{
+		{1 << 20, true, 1 << 20},
+		{ListingCacheOff, true, 1 << 20},
+		{0, true, DefaultListingCacheSize},
+		{-5, false, DefaultListingCacheSize},
+	} {
+		ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+		m := Maildir{ListingCacheSize: tc.size}
+		err := m.Provision(ctx)
+		cancel()
+		if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), "listing_cache_size")) {
+			t.Errorf("listing_cache_size %d: error %v", tc.size, err)
+		}
+		listings.mu.Lock()
+		budget := listings.budget
+		listings.mu.Unlock()
+		if budget != tc.budget {
+			t.Errorf("after listing_cache_size %d the budget is %d, want %d", tc.size, budget, tc.budget)
+		}
 	}
 }

@@ -26,9 +26,12 @@ type maildrop struct {
 	format *uidlFormat // for messages listed in dovecot-uidlist
 	// reuseXUIDL gives messages their X-UIDL header's value (reuse_xuidl).
 	reuseXUIDL bool
-	files      []file
-	msgs       []storage.Message
-	closed     bool
+	// noCache keeps the listing out of the listing cache
+	// (listing_cache_size off).
+	noCache bool
+	files   []file
+	msgs    []storage.Message
+	closed  bool
 
 	// readOnly is set for a migration's source (see OpenSource): the
 	// listing moves, renames and removes nothing, and there is no lock.

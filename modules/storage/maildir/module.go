@@ -66,6 +66,15 @@ type Maildir struct {
 	// is not cached then reads the header of every message.
 	ReuseXUIDL bool `json:"reuse_xuidl,omitempty"`
 
+	// ListingCacheSize is the memory budget in bytes of the listing cache,
+	// which lets a login into an unchanged maildir skip listing and
+	// parsing it; the least recently used maildirs are evicted to stay
+	// within it. The cache is shared by every maildir store of the
+	// process, so the store loaded last sets its size. 0 means
+	// DefaultListingCacheSize (64 MiB, about 800,000 messages); -1 ("off")
+	// keeps this store's maildirs out of the cache.
+	ListingCacheSize int64 `json:"listing_cache_size,omitempty"`
+
 	logger   *zap.Logger
 	format   *uidlFormat
 	imported *storage.ImportIndex // see Import; made on first use
@@ -102,8 +111,21 @@ func (m *Maildir) Provision(ctx caddy.Context) error {
 		}
 		m.format = f
 	}
+	switch {
+	case m.ListingCacheSize == ListingCacheOff:
+	case m.ListingCacheSize == 0:
+		listings.setBudget(DefaultListingCacheSize)
+	case m.ListingCacheSize > 0:
+		listings.setBudget(m.ListingCacheSize)
+	default:
+		return fmt.Errorf("maildir: listing_cache_size: %d is neither a size in bytes nor -1 (off)", m.ListingCacheSize)
+	}
 	return nil
 }
+
+// ListingCacheOff is the ListingCacheSize that keeps a store's maildirs
+// out of the listing cache.
+const ListingCacheOff = -1
 
 // uidlFormat returns the compiled uidl_format (the default when none is
 // set or the module was not provisioned).
@@ -137,7 +159,8 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 		}
 		return nil, fmt.Errorf("maildir %s: %w", root, err)
 	}
-	md := &maildrop{root: root, dir: rootDir, lock: lock, logger: m.log(), format: m.uidlFormat(), reuseXUIDL: m.ReuseXUIDL}
+	md := &maildrop{root: root, dir: rootDir, lock: lock, logger: m.log(), format: m.uidlFormat(), reuseXUIDL: m.ReuseXUIDL,
+		noCache: m.ListingCacheSize == ListingCacheOff}
 	if err := md.openSubdirs(); err != nil {
 		_ = md.release()
 		return nil, err

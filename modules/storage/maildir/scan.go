@@ -37,9 +37,17 @@ func (md *maildrop) scan() error {
 	if md.reuseXUIDL {
 		format += "\x00reuse_xuidl"
 	}
+	stamped = stamped && !md.noCache
 	if stamped {
 		if files, msgs, ok := listings.get(md.root, format, curStamp, newStamp, uidStamp); ok {
 			md.files, md.msgs = files, msgs
+			return nil
+		}
+		// The first login after a restart: the index file, if current.
+		if l := md.readIndex(format, curStamp, newStamp, uidStamp); l != nil {
+			indexHits.Add(1)
+			md.files, md.msgs = l.expand()
+			listings.put(md.root, format, curStamp, newStamp, uidStamp, l)
 			return nil
 		}
 	}
@@ -48,10 +56,11 @@ func (md *maildrop) scan() error {
 		return err
 	}
 	if stamped && !changed && curStamp.settledBy(now) && newStamp.settledBy(now) && uidStamp.settledBy(now) {
-		listings.put(md.root, &listing{
-			format: format, cur: curStamp, new: newStamp, uidlist: uidStamp,
-			files: slices.Clone(md.files), msgs: slices.Clone(md.msgs),
-		})
+		l := newListing(md.files, md.msgs)
+		listings.put(md.root, format, curStamp, newStamp, uidStamp, l)
+		if l != nil && !md.readOnly {
+			md.writeIndex(l)
+		}
 	}
 	return nil
 }
