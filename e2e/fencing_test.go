@@ -3,16 +3,11 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
-
-	"github.com/caddy-pop3/caddy-pop3/internal/pgtest"
 )
 
 // fencingMessages is how many messages alice has in the fencing test;
@@ -37,23 +32,7 @@ const (
 // mailbox is then unowned and unexpired, and only the fencing token —
 // not the owner or the expiry — can tell the stale session apart.
 func TestPostgresFencingAcrossProcesses(t *testing.T) {
-	c := pgtest.StartForTest(t, freePort(t))
-	ctx := context.Background()
-	if err := c.CreateDatabase(ctx, "mail"); err != nil {
-		t.Fatal(err)
-	}
-	dsn := c.DSN("mail")
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE users (username text PRIMARY KEY, password text NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `INSERT INTO users VALUES ($1, $2)`, testUser, testPasswordHash(t)); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
+	_, dsn := startMailDatabase(t)
 
 	a := startPostgresNode(t, dsn)
 	b := startPostgresNode(t, dsn)

@@ -74,23 +74,7 @@ func startPostgresNode(t *testing.T, dsn string) *server {
 // and with the database down a login gets -ERR [SYS/TEMP] until the
 // database is back.
 func TestPostgresTwoNodes(t *testing.T) {
-	c := pgtest.StartForTest(t, freePort(t))
-	ctx := context.Background()
-	if err := c.CreateDatabase(ctx, "mail"); err != nil {
-		t.Fatal(err)
-	}
-	dsn := c.DSN("mail")
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE users (username text PRIMARY KEY, password text NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `INSERT INTO users VALUES ($1, $2)`, testUser, testPasswordHash(t)); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
+	c, dsn := startMailDatabase(t)
 
 	a := startPostgresNode(t, dsn)
 	b := startPostgresNode(t, dsn)
@@ -198,23 +182,7 @@ func TestPostgresLargeRETR(t *testing.T) {
 	if testing.Short() {
 		t.Skip("5 MiB messages")
 	}
-	c := pgtest.StartForTest(t, freePort(t))
-	ctx := context.Background()
-	if err := c.CreateDatabase(ctx, "mail"); err != nil {
-		t.Fatal(err)
-	}
-	dsn := c.DSN("mail")
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE TABLE users (username text PRIMARY KEY, password text NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, `INSERT INTO users VALUES ($1, $2)`, testUser, testPasswordHash(t)); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
+	_, dsn := startMailDatabase(t)
 
 	var msg strings.Builder
 	msg.WriteString("Message-ID: <large@e2e.test>\r\nSubject: large\r\n\r\n")
@@ -277,4 +245,29 @@ func (p *pop3Conn) retrieveHash(n int) (sum [32]byte, size int64) {
 		h.Write(line)
 		size += int64(len(line))
 	}
+}
+
+// startMailDatabase starts a private PostgreSQL (internal/pgtest) with a
+// database "mail" whose users table (the one examples/cluster's auth sql
+// reads) holds alice, and returns the cluster and the database's DSN.
+func startMailDatabase(t *testing.T) (*pgtest.Cluster, string) {
+	t.Helper()
+	c := pgtest.StartForTest(t, freePort(t))
+	ctx := context.Background()
+	if err := c.CreateDatabase(ctx, "mail"); err != nil {
+		t.Fatal(err)
+	}
+	dsn := c.DSN("mail")
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `CREATE TABLE users (username text PRIMARY KEY, password text NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `INSERT INTO users VALUES ($1, $2)`, testUser, testPasswordHash(t)); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	return c, dsn
 }
