@@ -39,6 +39,10 @@
 #	              first login after the server's start, then POLLS polls
 #	              of login + STAT + UIDL + QUIT on each server [0]
 #	POLL_MESSAGES, POLL_SIZE, POLLS   [50000, 2048, 10]
+#	POLL_DELIVER  1 (with POLL=1): per round, also POLLS polls each after
+#	              one small message was delivered into new/ of user000's
+#	              maildir (pop3bench -deliver-between): a lightly changed
+#	              maildrop; the later rounds start with those messages [0]
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,6 +69,7 @@ POLL=${POLL:-0}
 POLL_MESSAGES=${POLL_MESSAGES:-50000}
 POLL_SIZE=${POLL_SIZE:-2048}
 POLLS=${POLLS:-10}
+POLL_DELIVER=${POLL_DELIVER:-0}
 PASSWORD=bench
 CORES=$(nproc)
 
@@ -363,6 +368,12 @@ run_poll() {
 		for s in $order; do
 			bench "$s-poll-r$r" "${port[$s]}" -mode poll -polls "$POLLS" -users 1 -pid "${pid[$s]}"
 		done
+		if [[ $POLL_DELIVER == 1 ]]; then
+			for s in $order; do
+				bench "$s-polldeliver-r$r" "${port[$s]}" -mode poll -polls "$POLLS" -users 1 -pid "${pid[$s]}" \
+					-deliver-between -maildir "$WORK/$s-mail/user000/Maildir"
+			done
+		fi
 		stop_all
 	done
 }
@@ -385,6 +396,10 @@ poll_table() {
 		row "QUIT p90 ms" ".poll.quit_latency.p90_ms|$p" poll info 0
 		row "first poll after a restart, total ms" ".poll.total_latency.p50_ms|$p" pollfirst max 1
 		row "server CPU ms per poll" ".server_cpu_ms_per_session|$p" poll info 0
+		if [[ $POLL_DELIVER == 1 ]]; then
+			row "poll after a delivery, total p50 ms" ".poll.total_latency.p50_ms|$p" polldeliver info 0
+			row "poll after a delivery, total p90 ms" ".poll.total_latency.p90_ms|$p" polldeliver info 0
+		fi
 		printf "%-44s %12s %12s\n" "errors/integrity errors, all runs" "$(errors_of ours)" "$(errors_of dovecot)"
 	} | tee "$OUT/table.txt"
 }

@@ -59,6 +59,8 @@ type config struct {
 	cpuProfile  string
 	procs       int
 	polls       int
+	deliverBtw  bool
+	maildir     string
 }
 
 // parseRunFlags reads the flags of a benchmark run.
@@ -68,6 +70,8 @@ func parseRunFlags(args []string) (*config, error) {
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:110", "POP3 server `host:port` (loopback only)")
 	fs.StringVar(&c.mode, "mode", modeSmall, "small (sessions/s), big (RETR MB/s), idle (memory per connection) or poll (one user: login, UIDL, QUIT latencies)")
 	fs.IntVar(&c.polls, "polls", 10, "polls of the first user, one after the other (poll)")
+	fs.BoolVar(&c.deliverBtw, "deliver-between", false, "before each poll, deliver one small message into -maildir's new/ (poll)")
+	fs.StringVar(&c.maildir, "maildir", "", "the first user's maildir `path` as the server sees it (with -deliver-between)")
 	fs.IntVar(&c.clients, "clients", 8, "concurrent clients looping full sessions (small, big)")
 	fs.IntVar(&c.connections, "connections", 1000, "idle authenticated connections to hold (idle)")
 	fs.DurationVar(&c.duration, "duration", 20*time.Second, "how long to run (small, big)")
@@ -156,6 +160,12 @@ func (c *config) validate() error {
 		return errors.New("-polls: must be 1..100000")
 	case c.procs < 0 || c.procs > 1024:
 		return errors.New("-procs: must be 0..1024")
+	case c.deliverBtw && c.mode != modePoll:
+		return errors.New("-deliver-between: only with -mode poll")
+	case c.deliverBtw && c.maildir == "":
+		return errors.New("-deliver-between needs -maildir <path> (the first user's maildir)")
+	case c.maildir != "" && !c.deliverBtw:
+		return errors.New("-maildir: only with -deliver-between")
 	case c.mode == modeIdle && c.connections > c.users:
 		return fmt.Errorf("-connections %d needs as many users (-users is %d): a maildrop is locked by its session", c.connections, c.users)
 	}

@@ -8,6 +8,7 @@
 //
 //	pop3bench [run] -addr 127.0.0.1:1110 -mode small -clients 8 -duration 20s
 //	pop3bench run -mode poll -polls 10 -users 1 -addr 127.0.0.1:1110
+//	pop3bench run -mode poll -polls 10 -users 1 -deliver-between -maildir /var/mail/user000/Maildir
 //	pop3bench run -mode idle -connections 10000 -users 10000 -pid <server pid>
 //	pop3bench gen -out /srv/mail -users 20 -messages 20 -size 4096
 //

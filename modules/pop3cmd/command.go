@@ -98,7 +98,7 @@ fetchmail (.fetchmailrc):
 // migrateCommand returns the `caddy pop3 migrate` command.
 func migrateCommand() *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "migrate --config <path> (--user <name> | --users-from <passwd-file>) --from maildir:<path>|mbox:<path> [--adapter <name>] [--server <name>]",
+		Use:   "migrate --config <path> (--user <name> | --users-from <passwd-file>) --from maildir:<path>|mbox:<path> [--uidl-format <fmt>] [--adapter <name>] [--server <name>]",
 		Short: "Copy mail from another server into the pop3 handler's storage, keeping UIDLs",
 		Long: `
 Copies the mail of --user, or of every user of the passwd-file --users-from
@@ -111,7 +111,9 @@ time, so POP3 clients that leave mail on the server download nothing again.
 %n its local part, %d its domain (Dovecot's mail_location variables), e.g.
 --from 'maildir:/var/mail/%d/%n/Maildir'. The source is only read: nothing
 is moved from new/ to cur/, renamed, locked or written there. A user of
---users-from without a source is reported and skipped.
+--users-from without a source is reported and skipped. --uidl-format is
+the old server's Dovecot pop3_uidl_format, for a source whose UIDLs come
+from dovecot-uidlist (same formats as storage maildir/mbox uidl_format).
 
 It is idempotent: a message whose UIDL the target maildrop already has is
 not copied again, so a second run copies nothing twice (run it once before
@@ -140,6 +142,7 @@ others are still copied, and the exit code is the first failure's.
 	fl.StringVarP(&opts.User, "user", "u", "", "The user whose mail to copy")
 	fl.StringVar(&opts.UsersFrom, "users-from", "", "A passwd-file: copy the mail of each of its users")
 	fl.StringVar(&opts.From, "from", "", "The source: maildir:<path> or mbox:<path>, with %u, %n, %d (required)")
+	fl.StringVar(&opts.UIDLFormat, "uidl-format", "", "The source server's Dovecot pop3_uidl_format (default %08Xu%08Xv; mbox: %u and %v only)")
 	cmd.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		fmt.Fprintf(c.ErrOrStderr(), "Error: %v\n%s", err, c.UsageString())
 		os.Exit(ExitUsage)

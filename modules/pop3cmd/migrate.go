@@ -15,16 +15,19 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/maildir"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/mbox"
 )
 
 // migrateOptions are the flags of `caddy pop3 migrate`.
 type migrateOptions struct {
-	Config    string // the config file
-	Adapter   string // its adapter ("" to guess from the name)
-	Server    string // the layer4 server whose pop3 handler to use ("" for any)
-	User      string // the one user to migrate
-	UsersFrom string // or a passwd-file whose users to migrate
-	From      string // the source: maildir:<path> or mbox:<path>, with %u, %n, %d
+	Config     string // the config file
+	Adapter    string // its adapter ("" to guess from the name)
+	Server     string // the layer4 server whose pop3 handler to use ("" for any)
+	User       string // the one user to migrate
+	UsersFrom  string // or a passwd-file whose users to migrate
+	From       string // the source: maildir:<path> or mbox:<path>, with %u, %n, %d
+	UIDLFormat string // the source server's Dovecot pop3_uidl_format ("" for the default)
 }
 
 // source is a maildrop opened read-only for a migration.
@@ -73,6 +76,15 @@ func migrate(ctx context.Context, opts migrateOptions, stdout, stderr io.Writer)
 	if !ok || (kind != "maildir" && kind != "mbox") || tmpl == "" {
 		return ExitUsage, fmt.Errorf("--from %q: want maildir:<path> or mbox:<path>", opts.From)
 	}
+	if opts.UIDLFormat != "" {
+		check := maildir.CheckUIDLFormat
+		if kind == "mbox" {
+			check = mbox.CheckUIDLFormat
+		}
+		if err := check(opts.UIDLFormat); err != nil {
+			return ExitUsage, fmt.Errorf("--uidl-format %q: %v", opts.UIDLFormat, err)
+		}
+	}
 	users := []string{opts.User}
 	if opts.UsersFrom != "" {
 		var err error
@@ -103,7 +115,7 @@ func migrate(ctx context.Context, opts migrateOptions, stdout, stderr io.Writer)
 	failed := 0
 	code := ExitOK
 	for _, user := range users {
-		c, ucode, err := migrateOne(cctx, imp, kind, tmpl, user, opts.UsersFrom != "", stdout, stderr)
+		c, ucode, err := migrateOne(cctx, imp, kind, tmpl, opts.UIDLFormat, user, opts.UsersFrom != "", stdout, stderr)
 		total.add(c)
 		if err == nil {
 			continue
@@ -138,9 +150,9 @@ func (e errSource) Unwrap() error { return e.error }
 
 // migrateOne copies the mail of one user and reports it on stdout. A user
 // without a source is skipped when skipMissing is set.
-func migrateOne(ctx context.Context, imp storage.Importer, kind, tmpl, user string, skipMissing bool, stdout, stderr io.Writer) (migrateCounts, int, error) {
+func migrateOne(ctx context.Context, imp storage.Importer, kind, tmpl, format, user string, skipMissing bool, stdout, stderr io.Writer) (migrateCounts, int, error) {
 	path := expandUserPath(tmpl, user)
-	src, err := openSource(ctx, kind, path)
+	src, err := openSource(ctx, kind, path, format)
 	if errors.Is(err, fs.ErrNotExist) && skipMissing {
 		fmt.Fprintf(stdout, "%s: no %s at %s, nothing to copy\n", user, kind, path)
 		return migrateCounts{}, ExitOK, nil

@@ -12,10 +12,10 @@ import (
 
 // openSource opens the maildir at path read-only; mbox spools are not
 // supported on this platform (see the mbox backend).
-func openSource(ctx context.Context, kind, path string) (source, error) {
+func openSource(ctx context.Context, kind, path, format string) (source, error) {
 	switch kind {
 	case "maildir":
-		return maildir.OpenSource(ctx, path)
+		return maildir.OpenSourceFormat(ctx, path, format)
 	case "mbox":
 		return nil, errors.New("mbox sources are not supported on this platform")
 	}

@@ -11,12 +11,12 @@ import (
 )
 
 // openSource opens the maildir or mbox spool at path read-only.
-func openSource(ctx context.Context, kind, path string) (source, error) {
+func openSource(ctx context.Context, kind, path, format string) (source, error) {
 	switch kind {
 	case "maildir":
-		return maildir.OpenSource(ctx, path)
+		return maildir.OpenSourceFormat(ctx, path, format)
 	case "mbox":
-		return mbox.OpenSource(ctx, path)
+		return mbox.OpenSourceFormat(ctx, path, format)
 	}
 	return nil, fmt.Errorf("unknown source kind %q", kind)
 }

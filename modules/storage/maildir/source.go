@@ -25,8 +25,29 @@ type Source struct {
 // read-only and lists its messages. Symbolic links are not followed below
 // path.
 func OpenSource(ctx context.Context, path string) (*Source, error) {
+	return OpenSourceFormat(ctx, path, "")
+}
+
+// CheckUIDLFormat reports whether format is a pop3_uidl_format a maildir
+// can use (as `storage maildir { uidl_format }` accepts).
+func CheckUIDLFormat(format string) error {
+	_, err := parseUIDLFormat(format)
+	return err
+}
+
+// OpenSourceFormat is OpenSource with the Dovecot pop3_uidl_format the
+// source's server used for messages listed in dovecot-uidlist ("" for
+// DefaultUIDLFormat).
+func OpenSourceFormat(ctx context.Context, path, format string) (*Source, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	uf := defaultUIDLFormat
+	if format != "" {
+		var err error
+		if uf, err = parseUIDLFormat(format); err != nil {
+			return nil, fmt.Errorf("uidl format %q: %w", format, err)
+		}
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -36,7 +57,7 @@ func OpenSource(ctx context.Context, path string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening maildir %s: %w", abs, err)
 	}
-	md := &maildrop{root: abs, dir: root, logger: zap.NewNop(), readOnly: true}
+	md := &maildrop{root: abs, dir: root, logger: zap.NewNop(), readOnly: true, format: uf}
 	s := &Source{md: md}
 	if md.cur, err = root.sub(dirCur, false); err == nil {
 		md.new, err = root.sub(dirNew, false)

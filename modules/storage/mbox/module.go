@@ -320,3 +320,10 @@ var (
 	_ storage.Store         = (*Mbox)(nil)
 	_ storage.Deliverer     = (*Mbox)(nil)
 )
+
+// CheckUIDLFormat reports whether format is a pop3_uidl_format an mbox
+// spool can use (as `storage mbox { uidl_format }` accepts: %u and %v).
+func CheckUIDLFormat(format string) error {
+	_, err := dovecotuidl.Parse(format, mboxVars)
+	return err
+}

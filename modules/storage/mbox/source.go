@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/dovecotuidl"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -31,15 +32,28 @@ type Source struct {
 // OpenSource opens the spool at path read-only and lists its messages.
 // A symbolic link or a file that is not regular is refused.
 func OpenSource(ctx context.Context, path string) (*Source, error) {
+	return OpenSourceFormat(ctx, path, "")
+}
+
+// OpenSourceFormat is OpenSource with the Dovecot pop3_uidl_format the
+// spool's server used ("" for Dovecot's default; only %u and %v).
+func OpenSourceFormat(ctx context.Context, path, format string) (*Source, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	uf := defaultUIDLFormat
+	if format != "" {
+		var err error
+		if uf, err = dovecotuidl.Parse(format, mboxVars); err != nil {
+			return nil, fmt.Errorf("uidl format %q: %w", format, err)
+		}
 	}
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, fmt.Errorf("mbox: %w", err)
 	}
 	s := &Source{f: f}
-	if err := s.read(path); err != nil {
+	if err := s.read(path, uf); err != nil {
 		_ = f.Close()
 		return nil, fmt.Errorf("mbox %s: %w", path, err)
 	}
@@ -47,7 +61,7 @@ func OpenSource(ctx context.Context, path string) (*Source, error) {
 }
 
 // read lists the spool.
-func (s *Source) read(path string) error {
+func (s *Source) read(path string, uf *dovecotuidl.Format) error {
 	st, err := s.f.Stat()
 	if err != nil {
 		return err
@@ -66,7 +80,7 @@ func (s *Source) read(path string) error {
 	if err != nil {
 		return fmt.Errorf("the UIDL list: %w", err)
 	}
-	if _, err := describe(s.f, &s.lay, saved, defaultUIDLFormat); err != nil {
+	if _, err := describe(s.f, &s.lay, saved, uf); err != nil {
 		return err
 	}
 	s.msg = make([]storage.Message, len(s.lay.msgs))
