@@ -82,16 +82,24 @@ type storageHolder struct {
 // loadDeliverer provisions the storage module configured by raw and
 // returns it as a Deliverer.
 func loadDeliverer(ctx caddy.Context, raw json.RawMessage) (storage.Deliverer, error) {
+	return loadStorageAs[storage.Deliverer](ctx, raw, "cannot deliver mail")
+}
+
+// loadStorageAs provisions the storage module configured by raw and
+// returns it as a T (an optional storage interface), or an error saying
+// that the module cannot do what T is for.
+func loadStorageAs[T any](ctx caddy.Context, raw json.RawMessage, cannot string) (T, error) {
+	var zero T
 	h := &storageHolder{StorageRaw: raw}
 	mod, err := ctx.LoadModule(h, "StorageRaw")
 	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
+		return zero, fmt.Errorf("storage: %w", err)
 	}
-	d, ok := mod.(storage.Deliverer)
+	t, ok := mod.(T)
 	if !ok {
-		return nil, fmt.Errorf("storage module %T cannot deliver mail", mod)
+		return zero, fmt.Errorf("storage module %T %s", mod, cannot)
 	}
-	return d, nil
+	return t, nil
 }
 
 // exitCode maps a delivery error to an exit code: an invalid user is

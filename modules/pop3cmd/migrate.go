@@ -243,16 +243,7 @@ func readSource(src source, i int) ([]byte, time.Time, error) {
 // loadImporter provisions the storage module configured by raw and
 // returns it as an Importer.
 func loadImporter(ctx caddy.Context, raw []byte) (storage.Importer, error) {
-	h := &storageHolder{StorageRaw: raw}
-	mod, err := ctx.LoadModule(h, "StorageRaw")
-	if err != nil {
-		return nil, fmt.Errorf("storage: %w", err)
-	}
-	imp, ok := mod.(storage.Importer)
-	if !ok {
-		return nil, fmt.Errorf("storage module %T cannot import mail (keep UIDLs)", mod)
-	}
-	return imp, nil
+	return loadStorageAs[storage.Importer](ctx, raw, "cannot import mail (keep UIDLs)")
 }
 
 // expandUserPath expands Dovecot's variables in a source path: %u the

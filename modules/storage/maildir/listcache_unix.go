@@ -30,13 +30,7 @@ func stampDir(path string) (dirStamp, error) {
 	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFDIR {
 		return dirStamp{}, fmt.Errorf("maildir: %s is not a directory", path)
 	}
-	return dirStamp{
-		dev:   uint64(st.Dev), //nolint:unconvert // Dev is not uint64 everywhere
-		ino:   st.Ino,
-		mtime: st.Mtim.Nano(),
-		ctime: st.Ctim.Nano(),
-		size:  st.Size,
-	}, nil
+	return stampOf(&st), nil
 }
 
 // stampFile returns the stamp of the file at path, not following a
@@ -59,11 +53,16 @@ func stampFile(path string) (dirStamp, error) {
 	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFREG {
 		return dirStamp{}, fmt.Errorf("maildir: %s is not a regular file", path)
 	}
+	return stampOf(&st), nil
+}
+
+// stampOf is the stamp that st describes.
+func stampOf(st *unix.Stat_t) dirStamp {
 	return dirStamp{
 		dev:   uint64(st.Dev), //nolint:unconvert // Dev is not uint64 everywhere
 		ino:   st.Ino,
 		mtime: st.Mtim.Nano(),
 		ctime: st.Ctim.Nano(),
 		size:  st.Size,
-	}, nil
+	}
 }
