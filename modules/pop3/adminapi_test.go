@@ -65,7 +65,7 @@ func sessionFrom(t *testing.T, views []SessionView, remote string) SessionView {
 
 func TestAdminAPIListAndEnd(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "Subject: a\n\nbody\n", "b\n")
+	ts.store.Add("alice", "Subject: a\n\nbody\n", "b\n")
 	alice := ts.dial(t)
 	alice.login("alice", "secret pw")
 	alice.cmd("RETR 1")
@@ -102,7 +102,7 @@ func TestAdminAPIListAndEnd(t *testing.T) {
 		t.Errorf("DELETE %s: %d %s", path, code, body)
 	}
 	expectPrefix(t, "ended session", alice.readLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
-	if n := ts.store.count("alice"); n != 2 {
+	if n := ts.store.Count("alice"); n != 2 {
 		t.Errorf("%d messages after the admin ended a session with DELE 2, want 2", n)
 	}
 	// The session leaves the registry just after its last write.
@@ -143,7 +143,7 @@ func TestAdminAPIErrors(t *testing.T) {
 // change state; with -race it shows the reads are safe.
 func TestAdminAPIConcurrentReads(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "Subject: a\n\nbody\n")
+	ts.store.Add("alice", "Subject: a\n\nbody\n")
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)

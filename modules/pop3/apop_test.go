@@ -67,7 +67,7 @@ func apopDigest(timestamp, secret string) string {
 
 func TestAPOP(t *testing.T) {
 	ts := newTestServer(t, withAPOP)
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 
 	c, stamp := ts.dialAPOP(t)
 	expectPrefix(t, "wrong digest", c.cmd("APOP alice "+apopDigest(stamp, "wrong")), "-ERR [AUTH] Authentication failed")

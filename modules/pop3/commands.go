@@ -88,7 +88,7 @@ func (s *session) reject(reason string) error {
 	return nil
 }
 
-func (s *session) cmdQUIT(_ context.Context, _ command) error {
+func (s *session) cmdQUIT(ctx context.Context, _ command) error {
 	if s.state != stateTransaction {
 		s.ok("Logging out")
 		return errCloseSession
@@ -102,7 +102,9 @@ func (s *session) cmdQUIT(_ context.Context, _ command) error {
 	}
 	drop := s.drop
 	s.drop = nil
-	if err := drop.Commit(deleted); errors.Is(err, storage.ErrLockLost) {
+	// A commit under way is not interrupted when the session is ended
+	// from outside: the backend gets the session's values, not its end.
+	if err := drop.Commit(context.WithoutCancel(ctx), deleted); errors.Is(err, storage.ErrLockLost) {
 		s.log.Warn("QUIT after the maildrop lock was lost; nothing deleted", zap.String("user", s.user), zap.Int("deleted", len(deleted)), zap.Error(err))
 		s.err(codeInUse + "Maildrop lock was lost to another session; no messages were deleted")
 		return errCloseSession
@@ -208,15 +210,15 @@ func (s *session) cmdDELE(_ context.Context, cmd command) error {
 	return nil
 }
 
-func (s *session) cmdRETR(_ context.Context, cmd command) error {
+func (s *session) cmdRETR(ctx context.Context, cmd command) error {
 	i, ok := s.message(cmd.args[0])
 	if !ok {
 		return nil
 	}
-	return s.sendMessage(i, allLines, strconv.FormatInt(s.msgs[i].Size, 10)+" octets")
+	return s.sendMessage(ctx, i, allLines, strconv.FormatInt(s.msgs[i].Size, 10)+" octets")
 }
 
-func (s *session) cmdTOP(_ context.Context, cmd command) error {
+func (s *session) cmdTOP(ctx context.Context, cmd command) error {
 	i, ok := s.message(cmd.args[0])
 	if !ok {
 		return nil
@@ -225,14 +227,14 @@ func (s *session) cmdTOP(_ context.Context, cmd command) error {
 	if !ok {
 		return s.reject("Invalid number of lines")
 	}
-	return s.sendMessage(i, lines, "Top of message follows")
+	return s.sendMessage(ctx, i, lines, "Top of message follows")
 }
 
 // sendMessage answers RETR and TOP. A storage failure before the first byte
 // is an -ERR; one in the middle of the message cannot be reported in the
 // protocol, so it ends the session (deleting nothing).
-func (s *session) sendMessage(i, bodyLines int, status string) error {
-	rc, err := s.drop.Open(i)
+func (s *session) sendMessage(ctx context.Context, i, bodyLines int, status string) error {
+	rc, err := s.drop.Open(ctx, i)
 	if err != nil {
 		if errors.Is(err, storage.ErrGone) || errors.Is(err, storage.ErrNoSuchMessage) {
 			// Removed by another program: asking again will not help.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/mholt/caddy-l4/layer4"
 	"go.uber.org/zap"
@@ -116,7 +117,7 @@ func TestHandleMaxConnections(t *testing.T) {
 	h := &Handler{
 		Hostname:    "test.example",
 		IdleTimeout: caddy.Duration(DefaultIdleTimeout),
-		store:       newMemStore(),
+		store:       memstore.New(),
 		auth:        memAuth{"alice": "secret pw"},
 		logger:      zap.NewNop(),
 		Limits:      Limits{MaxConnections: 1, conns: newConnRegistry()},
@@ -186,7 +187,7 @@ func TestMaxConnectionsPerIP(t *testing.T) {
 func TestMaxConnectionsPerUser(t *testing.T) {
 	auth := newCountingAuth()
 	ts := newTestServer(t, withLimits(Limits{MaxConnectionsPerUser: 1}), func(ts *testServer) { ts.h.auth = auth })
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	a := ts.dial(t)
 	a.login("alice", "secret pw")
 
@@ -211,7 +212,7 @@ func TestMaxConnectionsPerUser(t *testing.T) {
 // back its connection and user counts.
 func TestConnectionCountsReleased(t *testing.T) {
 	ts := newTestServer(t, remoteClients, withLimits(Limits{AuthFailureDelay: -1}))
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	a := ts.dial(t)
 	a.login("alice", "secret pw")
 	b := ts.dial(t)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -118,7 +119,7 @@ func bruteForceServer(t *testing.T, l Limits, options ...func(*testServer)) (*te
 		ts.h.logger = zap.New(core)
 	}}, options...)
 	ts := newTestServer(t, options...)
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	return ts, pauses, logs, auth
 }
 
@@ -143,7 +144,7 @@ func TestFailureDelayEndsWithContext(t *testing.T) {
 	h := &Handler{
 		Hostname:    "test.example",
 		IdleTimeout: caddy.Duration(DefaultIdleTimeout),
-		store:       newMemStore(),
+		store:       memstore.New(),
 		auth:        memAuth{"alice": "secret pw"},
 		logger:      zap.NewNop(),
 		// Longer than the client's deadline: only the context can end it.
@@ -183,7 +184,7 @@ func TestFailureDelayEndsWithShutdown(t *testing.T) {
 	h := &Handler{
 		Hostname:    "test.example",
 		IdleTimeout: caddy.Duration(DefaultIdleTimeout),
-		store:       newMemStore(),
+		store:       memstore.New(),
 		auth:        memAuth{"alice": "secret pw"},
 		logger:      zap.NewNop(),
 		// Longer than the client's deadline: only shutdown can end it.
@@ -356,7 +357,7 @@ func TestLoginDelay(t *testing.T) {
 	clock := newClock()
 	ts := newTestServer(t, withLimits(Limits{LoginDelay: caddy.Duration(90 * time.Second), Expire: "never"}))
 	ts.h.Limits.logins.now = clock.now
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 
 	c := ts.dial(t)
 	c.cmd("CAPA")

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -136,8 +137,8 @@ func FuzzSession(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, input []byte) {
-		store := newMemStore()
-		store.add("alice", fuzzMessages...)
+		store := memstore.New()
+		store.Add("alice", fuzzMessages...)
 		h := &Handler{
 			Hostname:          "fuzz.example",
 			IdleTimeout:       caddy.Duration(DefaultIdleTimeout),
@@ -182,14 +183,12 @@ func FuzzSession(f *testing.F) {
 				t.Fatalf("bare CR or LF in output line %q", l)
 			}
 		}
-		store.mu.Lock()
-		locked := len(store.locked)
-		store.mu.Unlock()
+		locked := store.LockedCount()
 		if locked != 0 {
 			t.Fatal("the maildrop is still locked after the session")
 		}
-		if !bytes.Contains(o, []byte("+OK Logging out, ")) && store.count("alice") != len(fuzzMessages) {
-			t.Fatalf("messages were deleted by a session that did not QUIT from TRANSACTION: %d left", store.count("alice"))
+		if !bytes.Contains(o, []byte("+OK Logging out, ")) && store.Count("alice") != len(fuzzMessages) {
+			t.Fatalf("messages were deleted by a session that did not QUIT from TRANSACTION: %d left", store.Count("alice"))
 		}
 		if total, ips, users := h.Limits.conns.counts(); total != 0 || ips != 0 || users != 0 {
 			t.Fatalf("connection counts not released: %d, %d, %d", total, ips, users)

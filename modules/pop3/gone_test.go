@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 )
 
 // TestSessionMessageGone checks that a message another program removed
@@ -24,10 +25,8 @@ func TestSessionMessageGone(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ts := newTestServer(t)
-			ts.store.add("alice", "Subject: a\n\nbody\n")
-			ts.store.mu.Lock()
-			ts.store.openErr = tt.err
-			ts.store.mu.Unlock()
+			ts.store.Add("alice", "Subject: a\n\nbody\n")
+			ts.store.SetFaults(memstore.Faults{OpenErr: tt.err})
 			c := ts.dial(t)
 			c.login("alice", "secret pw")
 			expectPrefix(t, "RETR", c.cmd("RETR 1"), tt.want)

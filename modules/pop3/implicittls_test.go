@@ -57,7 +57,7 @@ func waitConnections(t *testing.T, ts *testServer, n int) {
 // secure (plaintext login allowed off loopback, no STLS offered).
 func TestImplicitTLSSession(t *testing.T) {
 	ts := newTestServer(t, withImplicitTLS(t), withLimits(Limits{}), func(ts *testServer) { ts.loopback = false })
-	ts.store.add("alice", "Subject: a\n\nbody\n")
+	ts.store.Add("alice", "Subject: a\n\nbody\n")
 	c := ts.dialTLS(t)
 	if caps := c.capa(); hasCapability(caps, "STLS") || !hasCapability(caps, "USER") {
 		t.Errorf("CAPA over implicit TLS: %q", caps)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -97,7 +98,7 @@ func TestHugeLineNotBuffered(t *testing.T) {
 	h := &Handler{
 		Hostname:    "test.example",
 		IdleTimeout: caddy.Duration(DefaultIdleTimeout),
-		store:       newMemStore(),
+		store:       memstore.New(),
 		auth:        memAuth{},
 		logger:      zap.NewNop(),
 		Limits:      Limits{conns: newConnRegistry(), failures: newFailureRegistry(8)},
@@ -189,7 +190,7 @@ func TestSlowLoris(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := newTestServer(t, withLimits(tc.limits), func(ts *testServer) { ts.h.IdleTimeout = caddy.Duration(500 * time.Millisecond) })
-			ts.store.add("alice", "x\n")
+			ts.store.Add("alice", "x\n")
 			c := ts.dial(t)
 			if tc.login {
 				c.login("alice", "secret pw")
@@ -217,18 +218,16 @@ func TestStalledReaderDisconnected(t *testing.T) {
 	ts := newTestServer(t, withLimits(Limits{}), func(ts *testServer) { ts.h.IdleTimeout = caddy.Duration(300 * time.Millisecond) })
 	// 32 MiB: more than loopback socket buffers hold.
 	big := strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", 1<<19)
-	ts.store.add("alice", big, "small\n")
+	ts.store.Add("alice", big, "small\n")
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	expectPrefix(t, "DELE 2", c.cmd("DELE 2"), "+OK")
 	c.send("RETR 1\r\n")
 	// Read nothing more: the server must give up on its own.
 	waitFor(t, "the stalled session released the maildrop", func() bool {
-		ts.store.mu.Lock()
-		defer ts.store.mu.Unlock()
-		return !ts.store.locked["alice"]
+		return !ts.store.Locked("alice")
 	})
-	if n := ts.store.count("alice"); n != 2 {
+	if n := ts.store.Count("alice"); n != 2 {
 		t.Errorf("%d messages left, want 2: a stalled session deletes nothing", n)
 	}
 }

@@ -52,7 +52,7 @@ func TestWrongPasswordsDoNotTakeUserSlot(t *testing.T) {
 	held := newHeldPauses()
 	l := Limits{MaxConnectionsPerUser: DefaultMaxConnectionsPerUser, AuthFailureLimit: -1, AuthUserFailureLimit: -1}
 	ts := newTestServer(t, remoteClients, withLimits(l), func(ts *testServer) { ts.h.Limits.pause = held.pause })
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	const attackers = 10
 	var attackerClients []*testClient
 	for range attackers {

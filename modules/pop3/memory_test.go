@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -41,7 +42,7 @@ func (c *testClient) readRound() {
 // number of commands it has served.
 func TestSessionMemoryFlat(t *testing.T) {
 	ts := newTestServer(t, withLimits(Limits{}))
-	ts.store.add("alice", "Subject: x\n\nhello\n", "Subject: y\n\nworld\n")
+	ts.store.Add("alice", "Subject: x\n\nhello\n", "Subject: y\n\nworld\n")
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	rounds := func(n int) {
@@ -65,8 +66,8 @@ func TestSessionMemoryFlat(t *testing.T) {
 // a small constant, whatever the number of commands.
 func TestSessionAllocationsPerCommand(t *testing.T) {
 	mallocs := func(rounds int) uint64 {
-		store := newMemStore()
-		store.add("alice", "Subject: x\n\nhello\n", "Subject: y\n\nworld\n")
+		store := memstore.New()
+		store.Add("alice", "Subject: x\n\nhello\n", "Subject: y\n\nworld\n")
 		h := &Handler{
 			Hostname:    "test.example",
 			IdleTimeout: caddy.Duration(DefaultIdleTimeout),
@@ -98,7 +99,7 @@ func TestSessionAllocationsPerCommand(t *testing.T) {
 func TestStalledReaderBounded(t *testing.T) {
 	ts := newTestServer(t, withLimits(Limits{}))
 	// The message is built before measuring: the store holds it anyway.
-	ts.store.add("alice", strings.Repeat("x", 79)+"\n"+strings.Repeat(strings.Repeat("y", 79)+"\n", 1<<18)) // 20 MiB
+	ts.store.Add("alice", strings.Repeat("x", 79)+"\n"+strings.Repeat(strings.Repeat("y", 79)+"\n", 1<<18)) // 20 MiB
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	before := heapInUse()

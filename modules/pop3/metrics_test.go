@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 )
 
 // metricValues gathers the handler's metrics from a registry they were
@@ -134,7 +135,7 @@ func (ts *testServer) dialCounted(t *testing.T) (*testClient, *clientCounter) {
 func TestMetricsScriptedSession(t *testing.T) {
 	ts := newTestServer(t)
 	msg1, msg2 := "Subject: one\n\nhello\n", "Subject: two\n\nbye\n"
-	ts.store.add("alice", msg1, msg2)
+	ts.store.Add("alice", msg1, msg2)
 	rec := recordMetrics(t)
 
 	c, cc := ts.dialCounted(t)
@@ -186,8 +187,8 @@ func TestMetricsScriptedSession(t *testing.T) {
 			t.Errorf("%s moved by %v, want no change", k, got[k])
 		}
 	}
-	if ts.store.count("alice") != 1 {
-		t.Errorf("%d messages left, want 1", ts.store.count("alice"))
+	if ts.store.Count("alice") != 1 {
+		t.Errorf("%d messages left, want 1", ts.store.Count("alice"))
 	}
 }
 
@@ -262,7 +263,7 @@ func TestMetricsEndReasons(t *testing.T) {
 		},
 		{
 			name: "commit failure", reason: endError,
-			setup: func(ts *testServer) { ts.store.failDel = true },
+			setup: func(ts *testServer) { ts.store.SetFaults(memstore.Faults{CommitErr: io.ErrUnexpectedEOF}) },
 			run: func(t *testing.T, _ *testServer, c *testClient) {
 				c.login("alice", "secret pw")
 				c.cmd("DELE 1")
@@ -276,7 +277,7 @@ func TestMetricsEndReasons(t *testing.T) {
 					tc.setup(ts)
 				}
 			})
-			ts.store.add("alice", "a\n")
+			ts.store.Add("alice", "a\n")
 			rec := recordMetrics(t)
 			c := ts.dial(t)
 			tc.run(t, ts, c)
@@ -298,14 +299,14 @@ func TestMetricsEndReasons(t *testing.T) {
 // brokenReadStore is a memStore whose messages fail after their first
 // prefix bytes, as a disk error in the middle of a file would.
 type brokenReadStore struct {
-	*memStore
+	*memstore.Store
 	prefix int
 }
 
 var errBrokenRead = errors.New("input/output error")
 
 func (b brokenReadStore) Open(ctx context.Context, user string) (storage.Maildrop, error) {
-	d, err := b.memStore.Open(ctx, user)
+	d, err := b.Store.Open(ctx, user)
 	if err != nil {
 		return nil, err
 	}
@@ -317,15 +318,15 @@ type brokenReadDrop struct {
 	prefix int
 }
 
-func (d brokenReadDrop) Open(int) (io.ReadCloser, error) {
+func (d brokenReadDrop) Open(context.Context, int) (io.ReadCloser, error) {
 	head := "Subject: x\n\n" + strings.Repeat("body line\n", d.prefix/10)
 	return io.NopCloser(io.MultiReader(strings.NewReader(head), iotest.ErrReader(errBrokenRead))), nil
 }
 
 func TestMetricsStorageErrors(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "a\n")
-	ts.store.failDel = true
+	ts.store.Add("alice", "a\n")
+	ts.store.SetFaults(memstore.Faults{CommitErr: io.ErrUnexpectedEOF})
 	rec := recordMetrics(t)
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
@@ -343,7 +344,7 @@ func TestMetricsStorageErrors(t *testing.T) {
 // goes on.
 func TestMetricsStorageReadErrorBeforeSending(t *testing.T) {
 	ts := newTestServer(t, func(ts *testServer) { ts.h.store = brokenReadStore{ts.store, 0} })
-	ts.store.add("alice", "Subject: x\n\nbody\n")
+	ts.store.Add("alice", "Subject: x\n\nbody\n")
 	rec := recordMetrics(t)
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
@@ -363,7 +364,7 @@ func TestMetricsStorageReadErrorBeforeSending(t *testing.T) {
 // ends without the terminating dot.
 func TestMetricsStorageReadError(t *testing.T) {
 	ts := newTestServer(t, func(ts *testServer) { ts.h.store = brokenReadStore{ts.store, 4 * readChunkSize} })
-	ts.store.add("alice", "Subject: x\n\nbody\n")
+	ts.store.Add("alice", "Subject: x\n\nbody\n")
 	rec := recordMetrics(t)
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
@@ -379,7 +380,7 @@ func TestMetricsStorageReadError(t *testing.T) {
 		`caddy_pop3_sessions_ended_total{reason="error"}`:  1,
 		`caddy_pop3_retrieved_messages_total`:              0,
 	})
-	if n := ts.store.count("alice"); n != 1 {
+	if n := ts.store.Count("alice"); n != 1 {
 		t.Errorf("%d messages after a failed RETR, want 1", n)
 	}
 }
@@ -459,17 +460,17 @@ func TestObserveAuthMechanismLabel(t *testing.T) {
 }
 
 // namedStore is a storage module for storageBackend.
-type namedStore struct{ *memStore }
+type namedStore struct{ *memstore.Store }
 
 func (namedStore) CaddyModule() caddy.ModuleInfo {
 	return caddy.ModuleInfo{ID: "pop3.storage.example", New: func() caddy.Module { return namedStore{} }}
 }
 
 func TestStorageBackendLabel(t *testing.T) {
-	if got := storageBackend(namedStore{newMemStore()}); got != "example" {
+	if got := storageBackend(namedStore{memstore.New()}); got != "example" {
 		t.Errorf("backend of pop3.storage.example: %q", got)
 	}
-	if got := storageBackend(newMemStore()); got != otherLabel {
+	if got := storageBackend(memstore.New()); got != otherLabel {
 		t.Errorf("backend of a store that is not a module: %q", got)
 	}
 }

@@ -66,7 +66,7 @@ func (ts *testServer) dialAs(t *testing.T, ip string) *testClient {
 // not make the client loopback: plaintext credentials are refused.
 func TestProxyProtocolPlaintextPolicy(t *testing.T) {
 	ts := newTestServer(t, behindProxy(nil, "127.0.0.1"))
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	for _, ip := range []string{"127.0.0.1", "::1", "192.0.2.7"} {
 		c := ts.dialAs(t, ip)
 		expectPrefix(t, ip+": USER", c.cmd("USER alice"), "-ERR "+errPlaintextRefused)
@@ -89,7 +89,7 @@ func TestProxyProtocolAddressForLimits(t *testing.T) {
 		ts.h.AllowInsecureAuth = true
 		ts.h.Limits.pause = (&pauseLog{}).pause
 	})
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	for _, ip := range []string{"192.0.2.7", "127.0.0.1"} {
 		c := ts.dialAs(t, ip)
 		for range 3 {
@@ -186,7 +186,7 @@ func TestKnownAddressBypassesUserLockout(t *testing.T) {
 		ts.h.AllowInsecureAuth = true
 		ts.h.Limits.pause = (&pauseLog{}).pause
 	})
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	const home, attacker, stranger = "192.0.2.10", "198.51.100.66", "203.0.113.5"
 
 	c := ts.dialAs(t, home)

@@ -10,7 +10,7 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 
 func TestSASL(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	usernameChallenge, passwordChallenge := "+ "+b64("Username:"), "+ "+b64("Password:")
 	for _, tc := range []struct {
 		name  string
@@ -142,7 +142,7 @@ func TestSASLMechanismList(t *testing.T) {
 // locking as USER/PASS.
 func TestSASLInUse(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	a := ts.dial(t)
 	a.login("alice", "secret pw")
 	b := ts.dial(t)

@@ -53,7 +53,7 @@ func TestNoSecretInLogs(t *testing.T) {
 		ts.h.logger = zap.New(core)
 		ts.h.auth = memAuth{"alice": right}
 	})
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 
 	c := ts.dial(t)
 	c.cmd("PASS " + wrong) // before USER

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -33,13 +34,13 @@ func startBenchServer(b *testing.B) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	store := newMemStore()
+	store := memstore.New()
 	auth := memAuth{}
 	for u := range benchUsers {
 		user := "user" + strconv.Itoa(u)
 		auth[user] = benchPassword
 		for i := range benchMessages {
-			store.add(user, string(benchMessage(benchMessageSize, "\n"))+"X-Seq: "+strconv.Itoa(i)+"\n")
+			store.Add(user, string(benchMessage(benchMessageSize, "\n"))+"X-Seq: "+strconv.Itoa(i)+"\n")
 		}
 	}
 	h := &Handler{

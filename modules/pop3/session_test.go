@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -15,13 +16,14 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 )
 
 // testServer serves sessions of a Handler with an in-memory store on a
 // loopback listener.
 type testServer struct {
 	h        *Handler
-	store    *memStore
+	store    *memstore.Store
 	ln       net.Listener
 	loopback bool // what the session believes about the client
 	proxied  bool // serve as Handle does: with the handler's proxy_protocol
@@ -34,7 +36,7 @@ func newTestServer(t *testing.T, options ...func(*testServer)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := newMemStore()
+	store := memstore.New()
 	ts := &testServer{
 		h: &Handler{
 			Hostname:    "test.example",
@@ -159,7 +161,7 @@ func expectPrefix(t *testing.T, what, got, want string) {
 
 func TestSessionTransaction(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "Subject: one\n\nhello\n", "Subject: two\n\n.dot line\nlast", "Subject: three\r\n\r\nbody\r\n")
+	ts.store.Add("alice", "Subject: one\n\nhello\n", "Subject: two\n\n.dot line\nlast", "Subject: three\r\n\r\nbody\r\n")
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 
@@ -226,7 +228,7 @@ func TestSessionTransaction(t *testing.T) {
 
 	c.cmd("DELE 2")
 	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
-	if n := ts.store.count("alice"); n != 2 {
+	if n := ts.store.Count("alice"); n != 2 {
 		t.Errorf("after DELE 2 + QUIT: %d messages left, want 2", n)
 	}
 }
@@ -235,7 +237,7 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 func TestSessionAuthorization(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	for _, tc := range []struct {
 		name  string
 		lines []string
@@ -297,7 +299,7 @@ func TestSessionCAPA(t *testing.T) {
 
 func TestSessionInUse(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	a := ts.dial(t)
 	a.login("alice", "secret pw")
 	b := ts.dial(t)
@@ -311,7 +313,7 @@ func TestSessionInUse(t *testing.T) {
 
 func TestSessionDropDeletesNothing(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "a\n", "b\n")
+	ts.store.Add("alice", "a\n", "b\n")
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	expectPrefix(t, "DELE", c.cmd("DELE 1"), "+OK")
@@ -332,15 +334,15 @@ func TestSessionDropDeletesNothing(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if n := ts.store.count("alice"); n != 2 {
+	if n := ts.store.Count("alice"); n != 2 {
 		t.Errorf("%d messages after a dropped session, want 2", n)
 	}
 }
 
 func TestSessionCommitFailure(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "a\n")
-	ts.store.failDel = true
+	ts.store.Add("alice", "a\n")
+	ts.store.SetFaults(memstore.Faults{CommitErr: io.ErrUnexpectedEOF})
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	c.cmd("DELE 1")
@@ -353,8 +355,8 @@ func TestSessionCommitFailure(t *testing.T) {
 // failed removal that might have been partial.
 func TestSessionCommitLockLost(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "a\n", "b\n")
-	ts.store.lostErr = fmt.Errorf("backend: lease taken over: %w", storage.ErrLockLost)
+	ts.store.Add("alice", "a\n", "b\n")
+	ts.store.SetFaults(memstore.Faults{CommitErr: fmt.Errorf("backend: lease taken over: %w", storage.ErrLockLost)})
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	c.cmd("DELE 1")
@@ -364,14 +366,14 @@ func TestSessionCommitLockLost(t *testing.T) {
 	if !strings.Contains(r, "lock was lost") || !strings.Contains(r, "no messages were deleted") {
 		t.Errorf("QUIT = %q, want it to name the lost lock and say nothing was deleted", r)
 	}
-	if n := ts.store.count("alice"); n != 2 {
+	if n := ts.store.Count("alice"); n != 2 {
 		t.Errorf("%d messages after a QUIT with the lock lost, want 2", n)
 	}
 }
 
 func TestSessionPipelining(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "Subject: a\n\nbody\n")
+	ts.store.Add("alice", "Subject: a\n\nbody\n")
 	c := ts.dial(t)
 	c.send("USER alice\r\nPASS secret pw\r\nSTAT\r\nLIST\r\nRETR 1\r\nNOOP\r\nQUIT\r\n")
 	expectPrefix(t, "USER", c.readLine(), "+OK")
@@ -426,7 +428,7 @@ func TestSessionTooManyLongLines(t *testing.T) {
 
 func TestSessionGracePeriodAfterReload(t *testing.T) {
 	ts := newTestServer(t, func(ts *testServer) { ts.h.GracePeriod = caddy.Duration(200 * time.Millisecond) })
-	ts.store.add("alice", "a\n", "b\n")
+	ts.store.Add("alice", "a\n", "b\n")
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	expectPrefix(t, "DELE", c.cmd("DELE 1"), "+OK")
@@ -444,17 +446,17 @@ func TestSessionGracePeriodAfterReload(t *testing.T) {
 	if !liveSessions.drain(5 * time.Second) {
 		t.Fatal("session did not end")
 	}
-	if n := ts.store.count("alice"); n != 2 {
+	if n := ts.store.Count("alice"); n != 2 {
 		t.Errorf("%d messages after a session closed by a reload, want 2", n)
 	}
-	if ts.store.commits != 0 {
-		t.Errorf("a session closed by a reload committed %d times", ts.store.commits)
+	if ts.store.Commits() != 0 {
+		t.Errorf("a session closed by a reload committed %d times", ts.store.Commits())
 	}
 }
 
 func TestSessionShutdownDuringTransaction(t *testing.T) {
 	ts := newTestServer(t)
-	ts.store.add("alice", "a\n")
+	ts.store.Add("alice", "a\n")
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	c.cmd("DELE 1")
@@ -465,7 +467,7 @@ func TestSessionShutdownDuringTransaction(t *testing.T) {
 	if !liveSessions.drain(5 * time.Second) {
 		t.Fatal("session did not end")
 	}
-	if n := ts.store.count("alice"); n != 1 {
+	if n := ts.store.Count("alice"); n != 1 {
 		t.Errorf("%d messages after shutdown, want 1", n)
 	}
 }

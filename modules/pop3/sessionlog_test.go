@@ -2,9 +2,11 @@ package pop3
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -45,7 +47,7 @@ func TestSessionLogLines(t *testing.T) {
 	var logs *observer.ObservedLogs
 	ts := newTestServer(t, withObservedLogs(&logs))
 	msg := "Subject: log\n\nbody\n"
-	ts.store.add("alice", msg, "second\n")
+	ts.store.Add("alice", msg, "second\n")
 	c := ts.dial(t)
 	local := c.conn.LocalAddr().String()
 	c.cmd("USER alice")
@@ -120,8 +122,8 @@ func TestSessionLogUnauthenticatedEnd(t *testing.T) {
 func TestSessionLogStorageError(t *testing.T) {
 	var logs *observer.ObservedLogs
 	ts := newTestServer(t, withObservedLogs(&logs))
-	ts.store.add("alice", "a\n")
-	ts.store.failDel = true
+	ts.store.Add("alice", "a\n")
+	ts.store.SetFaults(memstore.Faults{CommitErr: io.ErrUnexpectedEOF})
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	c.cmd("DELE 1")

@@ -119,7 +119,7 @@ func hasCapability(caps []string, want string) bool {
 
 func TestSTLSUpgrade(t *testing.T) {
 	ts := newTestServer(t, withSTLS(t))
-	ts.store.add("alice", "Subject: x\n\nbody\n")
+	ts.store.Add("alice", "Subject: x\n\nbody\n")
 	c := ts.dial(t)
 	if caps := c.capa(); !hasCapability(caps, "STLS") {
 		t.Errorf("CAPA before TLS lacks STLS: %q", caps)
@@ -146,7 +146,7 @@ func TestSTLSUpgrade(t *testing.T) {
 // in the TLS session.
 func TestSTLSDiscardsInjectedCommands(t *testing.T) {
 	ts := newTestServer(t, withSTLS(t))
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	c := ts.dial(t)
 	c.send("STLS\r\nUSER alice\r\n")
 	expectPrefix(t, "STLS", c.readLine(), "+OK Begin TLS negotiation")
@@ -201,7 +201,7 @@ func TestSTLSHandshakeFailure(t *testing.T) {
 // is offered; once TLS is up, USER and SASL are.
 func TestSTLSPlaintextPolicy(t *testing.T) {
 	ts := newTestServer(t, withSTLS(t), func(ts *testServer) { ts.loopback = false })
-	ts.store.add("alice", "x\n")
+	ts.store.Add("alice", "x\n")
 	c := ts.dial(t)
 	caps := c.capa()
 	for _, banned := range []string{"USER", "SASL PLAIN LOGIN"} {

@@ -12,7 +12,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
-	"github.com/caddy-pop3/caddy-pop3/modules/storage/mbox"
 )
 
 // deliverOptions are the flags of `caddy pop3 deliver`.
@@ -67,7 +66,7 @@ func deliver(ctx context.Context, opts deliverOptions, stdin io.Reader) (int, er
 	if sender == "" {
 		sender = returnPath(msg)
 	}
-	if err := d.Deliver(mbox.WithSender(cctx, sender), opts.User, bytes.NewReader(msg)); err != nil {
+	if err := d.Deliver(cctx, opts.User, storage.Envelope{Sender: sender}, bytes.NewReader(msg)); err != nil {
 		return exitCode(err), fmt.Errorf("delivering to %s: %w", opts.User, err)
 	}
 	return ExitOK, nil
@@ -104,7 +103,8 @@ func loadStorageAs[T any](ctx caddy.Context, raw json.RawMessage, cannot string)
 
 // exitCode maps a delivery error to an exit code: an invalid user is
 // permanent, a permission problem is EX_CANTCREAT, anything else (a
-// mailbox that stayed locked, an I/O error) is temporary.
+// mailbox that stayed locked, storage.ErrLockTimeout; an I/O error) is
+// temporary.
 func exitCode(err error) int {
 	switch {
 	case errors.Is(err, storage.ErrInvalidUser):

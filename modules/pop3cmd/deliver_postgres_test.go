@@ -64,7 +64,7 @@ func TestDeliverPostgres(t *testing.T) {
 	if n := len(md.Messages()); n != 1 {
 		t.Fatalf("%d messages in the database, want 1", n)
 	}
-	r, err := md.Open(0)
+	r, err := md.Open(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,8 +15,6 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
-	"github.com/caddy-pop3/caddy-pop3/modules/storage/maildir"
-	"github.com/caddy-pop3/caddy-pop3/modules/storage/mbox"
 )
 
 // migrateOptions are the flags of `caddy pop3 migrate`.
@@ -28,14 +26,6 @@ type migrateOptions struct {
 	UsersFrom  string // or a passwd-file whose users to migrate
 	From       string // the source: maildir:<path> or mbox:<path>, with %u, %n, %d
 	UIDLFormat string // the source server's Dovecot pop3_uidl_format ("" for the default)
-}
-
-// source is a maildrop opened read-only for a migration.
-type source interface {
-	Messages() []storage.Message
-	Open(i int) (io.ReadCloser, error)
-	Received(i int) (time.Time, error)
-	Close() error
 }
 
 // migrateCounts is what a migration did.
@@ -72,16 +62,16 @@ func migrate(ctx context.Context, opts migrateOptions, stdout, stderr io.Writer)
 	case (opts.User == "") == (opts.UsersFrom == ""):
 		return ExitUsage, errors.New("give exactly one of --user and --users-from")
 	}
-	kind, tmpl, ok := strings.Cut(opts.From, ":")
-	if !ok || (kind != "maildir" && kind != "mbox") || tmpl == "" {
+	kindName, tmpl, ok := strings.Cut(opts.From, ":")
+	if !ok || (kindName != "maildir" && kindName != "mbox") || tmpl == "" {
 		return ExitUsage, fmt.Errorf("--from %q: want maildir:<path> or mbox:<path>", opts.From)
 	}
+	kind, err := storage.LookupSource(kindName)
+	if err != nil {
+		return ExitUsage, fmt.Errorf("--from %q: %v", opts.From, err)
+	}
 	if opts.UIDLFormat != "" {
-		check := maildir.CheckUIDLFormat
-		if kind == "mbox" {
-			check = mbox.CheckUIDLFormat
-		}
-		if err := check(opts.UIDLFormat); err != nil {
+		if err := kind.CheckUIDLFormat(opts.UIDLFormat); err != nil {
 			return ExitUsage, fmt.Errorf("--uidl-format %q: %v", opts.UIDLFormat, err)
 		}
 	}
@@ -150,11 +140,11 @@ func (e errSource) Unwrap() error { return e.error }
 
 // migrateOne copies the mail of one user and reports it on stdout. A user
 // without a source is skipped when skipMissing is set.
-func migrateOne(ctx context.Context, imp storage.Importer, kind, tmpl, format, user string, skipMissing bool, stdout, stderr io.Writer) (migrateCounts, int, error) {
+func migrateOne(ctx context.Context, imp storage.Importer, kind storage.SourceKind, tmpl, format, user string, skipMissing bool, stdout, stderr io.Writer) (migrateCounts, int, error) {
 	path := expandUserPath(tmpl, user)
-	src, err := openSource(ctx, kind, path, format)
+	src, err := kind.Open(ctx, path, format)
 	if errors.Is(err, fs.ErrNotExist) && skipMissing {
-		fmt.Fprintf(stdout, "%s: no %s at %s, nothing to copy\n", user, kind, path)
+		fmt.Fprintf(stdout, "%s: no %s at %s, nothing to copy\n", user, kind.Name, path)
 		return migrateCounts{}, ExitOK, nil
 	}
 	if err != nil {
@@ -179,7 +169,7 @@ func migrateOne(ctx context.Context, imp storage.Importer, kind, tmpl, format, u
 }
 
 // migrateUser copies every message of src into user's maildrop.
-func migrateUser(ctx context.Context, imp storage.Importer, user string, src source, stderr io.Writer) (migrateCounts, error) {
+func migrateUser(ctx context.Context, imp storage.Importer, user string, src storage.Source, stderr io.Writer) (migrateCounts, error) {
 	var c migrateCounts
 	msgs := src.Messages()
 	last := time.Now()
@@ -191,7 +181,7 @@ func migrateUser(ctx context.Context, imp storage.Importer, user string, src sou
 			fmt.Fprintf(stderr, "%s: %d/%d messages, %d copied (%d bytes)\n", user, i, len(msgs), c.copied, c.bytes)
 			last = now
 		}
-		data, received, err := readSource(src, i)
+		data, received, err := readSource(ctx, src, i)
 		if errors.Is(err, storage.ErrGone) {
 			c.vanished++
 			continue
@@ -221,8 +211,8 @@ func migrateUser(ctx context.Context, imp storage.Importer, user string, src sou
 }
 
 // readSource reads message i of src and its received time.
-func readSource(src source, i int) ([]byte, time.Time, error) {
-	r, err := src.Open(i)
+func readSource(ctx context.Context, src storage.Source, i int) ([]byte, time.Time, error) {
+	r, err := src.Open(ctx, i)
 	if err != nil {
 		return nil, time.Time{}, err
 	}

@@ -77,7 +77,7 @@ func TestMigrateMaildirTwice(t *testing.T) {
 	defer s.Close()
 	got := make(map[string]string)
 	for i, m := range s.Messages() {
-		data, received, err := readSource(s, i)
+		data, received, err := readSource(context.Background(), s, i)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -134,7 +134,7 @@ func TestMigrateUIDLConflict(t *testing.T) {
 			continue
 		}
 		found++
-		data, _, err := readSource(s, i)
+		data, _, err := readSource(context.Background(), s, i)
 		if err != nil || string(data) != mine {
 			t.Errorf("the target's own message is %q (%v), want it unchanged", data, err)
 		}

@@ -44,7 +44,7 @@ func TestMigrateUIDLFormat(t *testing.T) {
 	defer s.Close()
 	got := make(map[string]string)
 	for i, m := range s.Messages() {
-		data, _, err := readSource(s, i)
+		data, _, err := readSource(context.Background(), s, i)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,10 +20,10 @@ func (s *listStore) Open(context.Context, string) (Maildrop, error) {
 
 type listMaildrop []Message
 
-func (m listMaildrop) Messages() []Message             { return m }
-func (m listMaildrop) Open(int) (io.ReadCloser, error) { return nil, ErrNoSuchMessage }
-func (m listMaildrop) Commit([]int) error              { return nil }
-func (m listMaildrop) Close() error                    { return nil }
+func (m listMaildrop) Messages() []Message                              { return m }
+func (m listMaildrop) Open(context.Context, int) (io.ReadCloser, error) { return nil, ErrNoSuchMessage }
+func (m listMaildrop) Commit(context.Context, []int) error              { return nil }
+func (m listMaildrop) Close() error                                     { return nil }
 
 func TestImportIndex(t *testing.T) {
 	st := &listStore{msgs: []Message{{UID: "a", Size: 10}}}

@@ -39,6 +39,12 @@ var (
 	// process was paused or cut off): nothing was deleted. The handler
 	// answers -ERR [IN-USE] saying so.
 	ErrLockLost = errors.New("the maildrop lock was lost to another session; nothing was deleted")
+
+	// ErrLockTimeout is returned (wrapped) by Deliver when the maildrop
+	// stayed locked by another program for longer than the backend waits
+	// (mbox's lock_timeout): nothing was stored, and trying again later
+	// will work. Delivery agents answer with a temporary failure.
+	ErrLockTimeout = errors.New("timed out waiting for the maildrop lock")
 )
 
 // Store is a storage backend: it opens users' maildrops. A Store is shared by
@@ -76,14 +82,19 @@ type Maildrop interface {
 	// error wrapping ErrGone when the message was removed (or replaced by
 	// something that is not a message) since the snapshot, and must never
 	// block on what it finds in the message's place.
-	Open(i int) (io.ReadCloser, error)
+	// ctx bounds the work of opening (a database backend's query); the
+	// reader is not bound by it.
+	Open(ctx context.Context, i int) (io.ReadCloser, error)
 
 	// Commit permanently removes the messages at the given indexes (the
 	// POP3 UPDATE state), then releases the lock. A message that is already
 	// gone is not an error. On any other failure, Commit removes what it
 	// can, keeps every message it could not remove intact, releases the
 	// lock and returns an error.
-	Commit(deleted []int) error
+	// ctx bounds the commit's work where the backend can stop safely (a
+	// transaction that is rolled back); a backend never leaves a commit
+	// half-applied because ctx ended.
+	Commit(ctx context.Context, deleted []int) error
 
 	// Close releases the lock and changes nothing. Calling Close after
 	// Commit is allowed and does nothing.
@@ -96,6 +107,8 @@ type Maildrop interface {
 // snapshot: the new message appears in the next session.
 type Deliverer interface {
 	// Deliver stores msg (an RFC 5322 message, LF or CRLF line endings)
-	// in the maildrop of user.
-	Deliver(ctx context.Context, user string, msg io.Reader) error
+	// in the maildrop of user. env says what the transport knows of the
+	// message (the envelope sender an mbox From_ line records, the
+	// received time); its zero value means "unknown, now".
+	Deliver(ctx context.Context, user string, env Envelope, msg io.Reader) error
 }

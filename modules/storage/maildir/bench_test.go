@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // benchMessage is a typical small message, about 4 KB.
@@ -89,7 +91,7 @@ func BenchmarkDeliver(b *testing.B) {
 	b.SetBytes(int64(len(benchMessage)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := m.Deliver(ctx, "alice", bytes.NewReader(benchMessage)); err != nil {
+		if err := m.Deliver(ctx, "alice", storage.Envelope{}, bytes.NewReader(benchMessage)); err != nil {
 			b.Fatal(err)
 		}
 	}

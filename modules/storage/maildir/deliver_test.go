@@ -18,7 +18,7 @@ func TestDeliverWritesMaildirProtocolNames(t *testing.T) {
 	m, dir := newTestStore(t)
 	root := filepath.Join(dir, "alice", "Maildir") // does not exist yet
 	msg := []byte("Subject: hi\n\r\nline\nlast")
-	if err := m.Deliver(context.Background(), "alice", bytes.NewReader(msg)); err != nil {
+	if err := m.Deliver(context.Background(), "alice", storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 		t.Fatal(err)
 	}
 	if got := names(t, filepath.Join(root, dirTmp)); len(got) != 0 {
@@ -104,7 +104,7 @@ func TestDeliverFailureLeavesNothing(t *testing.T) {
 			if tt.fail {
 				r = io.MultiReader(bytes.NewReader([]byte("Subject: half\n")), errReader{})
 			}
-			if err := m.Deliver(tt.ctx(), "alice", r); err == nil {
+			if err := m.Deliver(tt.ctx(), "alice", storage.Envelope{}, r); err == nil {
 				t.Fatal("Deliver succeeded")
 			}
 			for _, sub := range []string{dirTmp, dirNew, dirCur} {
@@ -124,13 +124,13 @@ func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection re
 func TestDeliverDuringSession(t *testing.T) {
 	m, dir := newTestStore(t)
 	md, root := openAlice(t, m, dir)
-	if err := m.Deliver(context.Background(), "alice", bytes.NewReader([]byte("m\n"))); err != nil {
+	if err := m.Deliver(context.Background(), "alice", storage.Envelope{}, bytes.NewReader([]byte("m\n"))); err != nil {
 		t.Fatalf("Deliver while the maildrop is locked: %v", err)
 	}
 	if got := names(t, filepath.Join(root, dirNew)); len(got) != 1 {
 		t.Errorf("new/ has %q, want the delivery", got)
 	}
-	if err := md.Commit(nil); err != nil {
+	if err := md.Commit(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -74,7 +74,7 @@ func TestSourceIsReadOnly(t *testing.T) {
 	var gotUIDs []string
 	for i, msg := range s.Messages() {
 		gotUIDs = append(gotUIDs, msg.UID)
-		r, err := s.Open(i)
+		r, err := s.Open(context.Background(), i)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package maildir
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -45,7 +46,7 @@ func (md *maildrop) Messages() []storage.Message { return md.msgs }
 // server changing flags) renamed it since the snapshot, Open finds it again
 // by its base name; when it is gone, or something that is not a message
 // is in its place, the error wraps storage.ErrGone.
-func (md *maildrop) Open(i int) (io.ReadCloser, error) {
+func (md *maildrop) Open(_ context.Context, i int) (io.ReadCloser, error) {
 	if md.closed {
 		return nil, errClosed
 	}
@@ -131,7 +132,7 @@ func (md *maildrop) release() error {
 // that is already gone is not an error; a message that cannot be removed
 // is left intact, the others are still removed, and the first failure is
 // returned.
-func (md *maildrop) Commit(deleted []int) error {
+func (md *maildrop) Commit(_ context.Context, deleted []int) error {
 	if md.closed {
 		return errClosed
 	}

@@ -253,7 +253,7 @@ func (m *Maildir) log() *zap.Logger {
 
 // Deliver stores msg in the user's maildir, following the maildir delivery
 // protocol (see deliver.go).
-func (m *Maildir) Deliver(ctx context.Context, user string, msg io.Reader) error {
+func (m *Maildir) Deliver(ctx context.Context, user string, _ storage.Envelope, msg io.Reader) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}

@@ -124,7 +124,7 @@ func TestPathTemplate(t *testing.T) {
 	dir := t.TempDir()
 	m := &Maildir{Path: filepath.Join(dir, "{pop3.user.domain}", "{pop3.user.local}", "Maildir")}
 	ctx := context.Background()
-	if err := m.Deliver(ctx, "alice@example.com", bytes.NewReader([]byte("m\n"))); err != nil {
+	if err := m.Deliver(ctx, "alice@example.com", storage.Envelope{}, bytes.NewReader([]byte("m\n"))); err != nil {
 		t.Fatal(err)
 	}
 	got := names(t, filepath.Join(dir, "example.com", "alice", "Maildir", dirNew))
@@ -144,7 +144,7 @@ func TestPathTemplate(t *testing.T) {
 		if _, err := m.Open(ctx, user); !errors.Is(err, storage.ErrInvalidUser) {
 			t.Errorf("Open(%q): %v, want ErrInvalidUser", user, err)
 		}
-		if err := m.Deliver(ctx, user, bytes.NewReader([]byte("m\n"))); !errors.Is(err, storage.ErrInvalidUser) {
+		if err := m.Deliver(ctx, user, storage.Envelope{}, bytes.NewReader([]byte("m\n"))); !errors.Is(err, storage.ErrInvalidUser) {
 			t.Errorf("Deliver(%q): %v, want ErrInvalidUser", user, err)
 		}
 	}

@@ -34,7 +34,7 @@ func twoUsers(t *testing.T, n int) (m *Maildir, alice, bob string, mail map[stri
 	for _, u := range []string{aliceUser, bobUser} {
 		for i := range n {
 			msg := fmt.Appendf(nil, "Message-ID: <%d.%s>\nSubject: %s %d\n\nmail of %s\n", i, u, u, i, u)
-			if err := m.Deliver(context.Background(), u, bytes.NewReader(msg)); err != nil {
+			if err := m.Deliver(context.Background(), u, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 				t.Fatal(err)
 			}
 			mail[u+fmt.Sprint(i)] = msg
@@ -129,7 +129,7 @@ func TestSymlinkedDirectoriesRefused(t *testing.T) {
 				md.Close()
 			} else if err == nil {
 				for i := range md.Messages() {
-					if rc, err := md.Open(i); err == nil {
+					if rc, err := md.Open(context.Background(), i); err == nil {
 						b, _ := io.ReadAll(rc)
 						rc.Close()
 						if bytes.Contains(b, []byte(bobUser)) {
@@ -141,12 +141,12 @@ func TestSymlinkedDirectoriesRefused(t *testing.T) {
 				for i := range all {
 					all[i] = i
 				}
-				_ = md.Commit(all)
+				_ = md.Commit(context.Background(), all)
 				t.Errorf("login through a symlinked %s succeeded (%d messages)", name, len(all))
 			} else if errors.Is(err, storage.ErrInUse) {
 				t.Errorf("login through a symlinked %s: %v, want a refusal, not [IN-USE]", name, err)
 			}
-			err = m.Deliver(context.Background(), aliceUser, strings.NewReader("Subject: to alice\n\nx\n"))
+			err = m.Deliver(context.Background(), aliceUser, storage.Envelope{}, strings.NewReader("Subject: to alice\n\nx\n"))
 			if err == nil {
 				t.Errorf("delivery through a symlinked %s succeeded", name)
 			}
@@ -194,7 +194,7 @@ func TestDirectorySwappedAfterLogin(t *testing.T) {
 			var all []int
 			for i := range md.Messages() {
 				all = append(all, i)
-				rc, err := md.Open(i)
+				rc, err := md.Open(context.Background(), i)
 				if err != nil {
 					continue // refusing is fine; serving bob's mail is not
 				}
@@ -204,7 +204,7 @@ func TestDirectorySwappedAfterLogin(t *testing.T) {
 					t.Errorf("message %d after the swap: %q, want alice's", i, b)
 				}
 			}
-			_ = md.Commit(all)
+			_ = md.Commit(context.Background(), all)
 			expectUnchanged(t, "bob", bob, bobBefore)
 		})
 	}

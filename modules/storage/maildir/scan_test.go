@@ -44,7 +44,7 @@ func names(t *testing.T, dir string) []string {
 // content reads message i of md.
 func content(t *testing.T, md storage.Maildrop, i int) []byte {
 	t.Helper()
-	rc, err := md.Open(i)
+	rc, err := md.Open(context.Background(), i)
 	if err != nil {
 		t.Fatalf("Open(%d): %v", i, err)
 	}
@@ -191,7 +191,7 @@ func TestOpenIgnoresWhatIsNotAMessage(t *testing.T) {
 	if n := len(md.Messages()); n != 1 {
 		t.Errorf("%d messages, want 1", n)
 	}
-	if err := md.Commit([]int{0}); err != nil {
+	if err := md.Commit(context.Background(), []int{0}); err != nil {
 		t.Fatal(err)
 	}
 	for _, p := range ignored {
@@ -330,7 +330,7 @@ func TestMessageRenamedAfterSnapshot(t *testing.T) {
 	if got := content(t, md, 1); string(got) != msgs[1] {
 		t.Errorf("renamed message reads %q, want %q", got, msgs[1])
 	}
-	if err := md.Commit([]int{1, 2}); err != nil {
+	if err := md.Commit(context.Background(), []int{1, 2}); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	if got := names(t, filepath.Join(root, dirCur)); len(got) != 1 || baseOf(got[0]) != "1700000000.M1P1.h" {
@@ -428,7 +428,7 @@ func TestCommitLeavesNonMessagesAlone(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(stuck, "x"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := md.Commit([]int{0, 1, 2}); err != nil {
+	if err := md.Commit(context.Background(), []int{0, 1, 2}); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(stuck, "x")); err != nil {
@@ -448,10 +448,10 @@ func TestUseAfterEnd(t *testing.T) {
 	if err := md.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := md.Open(0); !errors.Is(err, errClosed) {
+	if _, err := md.Open(context.Background(), 0); !errors.Is(err, errClosed) {
 		t.Errorf("Open after Close: %v", err)
 	}
-	if err := md.Commit([]int{0}); !errors.Is(err, errClosed) {
+	if err := md.Commit(context.Background(), []int{0}); !errors.Is(err, errClosed) {
 		t.Errorf("Commit after Close: %v", err)
 	}
 	md, _ = openAlice(t, m, dir)

@@ -21,6 +21,23 @@ type Source struct {
 	md *maildrop
 }
 
+func init() {
+	storage.RegisterSource(storage.SourceKind{
+		Name: "maildir",
+		Open: func(ctx context.Context, path, format string) (storage.Source, error) {
+			s, err := OpenSourceFormat(ctx, path, format)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
+		CheckUIDLFormat: CheckUIDLFormat,
+	})
+}
+
+// Interface guard
+var _ storage.Source = (*Source)(nil)
+
 // OpenSource opens the maildir at path (a directory with cur/ and new/)
 // read-only and lists its messages. Symbolic links are not followed below
 // path.
@@ -77,7 +94,7 @@ func (s *Source) Messages() []storage.Message { return s.md.msgs }
 
 // Open returns the content of message i (found again by its base name
 // when another program renamed it; storage.ErrGone when it was removed).
-func (s *Source) Open(i int) (io.ReadCloser, error) { return s.md.Open(i) }
+func (s *Source) Open(ctx context.Context, i int) (io.ReadCloser, error) { return s.md.Open(ctx, i) }
 
 // Received returns when message i was delivered: the modification time
 // of its file, which maildir software leaves alone.

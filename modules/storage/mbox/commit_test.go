@@ -3,6 +3,7 @@
 package mbox
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -83,7 +84,7 @@ func TestCommitAfterSpoolVanished(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, alice)); err != nil {
 		t.Fatal(err)
 	}
-	if err := md.Commit([]int{0}); err != nil {
+	if err := md.Commit(context.Background(), []int{0}); err != nil {
 		t.Errorf("Commit after the spool was removed: %v", err)
 	}
 }
@@ -92,7 +93,7 @@ func TestCommitOutOfRange(t *testing.T) {
 	m, _ := newTestStore(t)
 	msgs := deliverNumbered(t, m, alice, 2)
 	md := openSession(t, m, alice)
-	if err := md.Commit([]int{0, 5}); err == nil {
+	if err := md.Commit(context.Background(), []int{0, 5}); err == nil {
 		t.Error("Commit with an index out of range succeeded")
 	}
 	expectMessages(t, m, alice, msgs[1])

@@ -13,18 +13,21 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // Deliver appends msg to the user's spool, as an MTA would: it takes the
 // spool's locks (waiting up to the lock timeout, then failing with
 // ErrLockTimeout), writes a From_ line ("From <sender> <date>", the sender
-// from WithSender or MAILER-DAEMON, the date in asctime format, UTC), the
+// from env.Sender or MAILER-DAEMON, the date env.Received or now in asctime
+// format, UTC), the
 // marker line (see marker.go), the message with mboxrd quoting, a line
 // ending if the message lacks a final one and an empty line, then syncs
 // the spool. When a session of this process holds the spool, the message
 // is appended under that session's lock and is in the next session's
 // snapshot. A missing spool is created with mode 0600.
-func (m *Mbox) Deliver(ctx context.Context, user string, msg io.Reader) error {
+func (m *Mbox) Deliver(ctx context.Context, user string, env storage.Envelope, msg io.Reader) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -48,7 +51,11 @@ func (m *Mbox) Deliver(ctx context.Context, user string, msg io.Reader) error {
 		m.logOnce("key:"+path, "cannot read or create the spool's key: delivering without a marker line (messages get content-hash UIDLs)",
 			zap.String("spool", path), zap.Error(err))
 	}
-	rec := buildRecord(senderFrom(ctx), time.Now(), uid, data, key)
+	received := env.Received
+	if received.IsZero() {
+		received = time.Now()
+	}
+	rec := buildRecord(fromLineSender(env.Sender), received, uid, data, key)
 	return m.appendToSpool(ctx, path, rec)
 }
 

@@ -11,12 +11,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 func TestDeliverFormat(t *testing.T) {
 	tests := []struct {
 		name   string
-		sender string // "" for no WithSender
+		sender string // "" for none in the envelope
 		msg    string
 		from   string // the sender on the From_ line
 		body   string // what follows the marker line
@@ -34,11 +36,8 @@ func TestDeliverFormat(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, dir := newTestStore(t)
-			ctx := context.Background()
-			if tt.sender != "" {
-				ctx = WithSender(ctx, tt.sender)
-			}
-			if err := m.Deliver(ctx, alice, strings.NewReader(tt.msg)); err != nil {
+			env := storage.Envelope{Sender: tt.sender}
+			if err := m.Deliver(context.Background(), alice, env, strings.NewReader(tt.msg)); err != nil {
 				t.Fatal(err)
 			}
 			raw, err := os.ReadFile(filepath.Join(dir, alice))
@@ -93,7 +92,7 @@ func TestDeliverAfterForeignSpool(t *testing.T) {
 			m, dir := newTestStore(t)
 			writeTestSpool(t, dir, tt.spool)
 			msg := []byte("Subject: new\n\nnew\n")
-			if err := m.Deliver(context.Background(), alice, bytes.NewReader(msg)); err != nil {
+			if err := m.Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 				t.Fatal(err)
 			}
 			_, got := contents(t, m, alice)
@@ -116,7 +115,7 @@ func TestDeliverAfterForeignSpool(t *testing.T) {
 func TestDeliverCreatesSpool(t *testing.T) {
 	dir := t.TempDir()
 	m := &Mbox{Path: filepath.Join(dir, "{pop3.user.domain}", "{pop3.user.local}")}
-	if err := m.Deliver(context.Background(), alice, strings.NewReader("x\n")); err != nil {
+	if err := m.Deliver(context.Background(), alice, storage.Envelope{}, strings.NewReader("x\n")); err != nil {
 		t.Fatal(err)
 	}
 	st := statOf(t, filepath.Join(dir, "example.com", "alice"))

@@ -2,6 +2,7 @@ package mbox
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -58,7 +59,7 @@ func TestCommitOnFullDisk(t *testing.T) {
 	var msgs [][]byte
 	for i := range 7 {
 		msg := numbered("full", i, 100*1024)
-		if err := m.Deliver(t.Context(), alice, bytes.NewReader(msg)); err != nil {
+		if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 			t.Fatal(err)
 		}
 		msgs = append(msgs, msg)
@@ -67,7 +68,7 @@ func TestCommitOnFullDisk(t *testing.T) {
 	free := freeBytes(t, dir)
 
 	md := openSession(t, m, alice)
-	err := md.Commit([]int{0})
+	err := md.Commit(context.Background(), []int{0})
 	if err == nil {
 		t.Fatal("Commit succeeded with no room for the new spool")
 	}
@@ -87,7 +88,7 @@ func TestCommitOnFullDisk(t *testing.T) {
 
 	// The space is there for the next delivery.
 	late := numbered("full-late", 0, 100*1024)
-	if err := m.Deliver(t.Context(), alice, bytes.NewReader(late)); err != nil {
+	if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(late)); err != nil {
 		t.Fatalf("delivery after the failed commit: %v", err)
 	}
 	want.add(t, late)

@@ -52,7 +52,7 @@ func (m *Mbox) Import(ctx context.Context, user string, env storage.Envelope, ui
 	if received.IsZero() {
 		received = time.Now()
 	}
-	rec := buildRecord(senderFrom(WithSender(ctx, env.Sender)), received, uidl, data, key)
+	rec := buildRecord(fromLineSender(env.Sender), received, uidl, data, key)
 	if err := m.appendToSpool(ctx, path, rec); err != nil {
 		return err
 	}

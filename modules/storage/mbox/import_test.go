@@ -45,7 +45,7 @@ func TestImportKeepsUIDLAndReceivedTime(t *testing.T) {
 	if rt, _ := s.Received(0); !rt.Equal(received) {
 		t.Errorf("Received = %v, want %v", rt, received)
 	}
-	r, _ := s.Open(0)
+	r, _ := s.Open(context.Background(), 0)
 	content, _ := io.ReadAll(r)
 	if !bytes.Equal(content, msg) {
 		t.Errorf("content %q, want %q", content, msg)

@@ -168,7 +168,7 @@ func deliverNumbered(t testing.TB, m *Mbox, user string, n int) [][]byte {
 	var out [][]byte
 	for i := range n {
 		msg := fmt.Appendf(nil, "From: a@example.net\nSubject: %d\n\nFrom the body of %d\n>From quoted\n", i, i)
-		if err := m.Deliver(context.Background(), user, bytes.NewReader(msg)); err != nil {
+		if err := m.Deliver(context.Background(), user, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, msg)
@@ -190,7 +190,7 @@ func openSession(t testing.TB, m *Mbox, user string) *maildrop {
 // at the given indexes.
 func commit(t testing.TB, m *Mbox, user string, deleted ...int) {
 	t.Helper()
-	if err := openSession(t, m, user).Commit(deleted); err != nil {
+	if err := openSession(t, m, user).Commit(context.Background(), deleted); err != nil {
 		t.Fatalf("Commit(%v): %v", deleted, err)
 	}
 }
@@ -202,7 +202,7 @@ func contents(t testing.TB, m *Mbox, user string) ([]storage.Message, [][]byte) 
 	defer md.Close()
 	var out [][]byte
 	for i := range md.Messages() {
-		rc, err := md.Open(i)
+		rc, err := md.Open(context.Background(), i)
 		if err != nil {
 			t.Fatal(err)
 		}

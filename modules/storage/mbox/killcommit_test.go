@@ -5,6 +5,7 @@ package mbox
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -74,7 +75,7 @@ func TestHelperCommitter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = md.Commit(del)
+	_ = md.Commit(context.Background(), del)
 	t.Fatal("the commit did not stop at stage " + stop)
 }
 
@@ -96,7 +97,7 @@ func TestKilledCommits(t *testing.T) {
 	add := func() {
 		msg := numbered("commit", n, 20000+n*100)
 		n++
-		if err := m.Deliver(t.Context(), alice, bytes.NewReader(msg)); err != nil {
+		if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 			t.Fatal(err)
 		}
 		want.add(t, msg)

@@ -73,7 +73,7 @@ func TestHelperDeliverer(t *testing.T) {
 	} else {
 		os.Stdout.WriteString("delivering\n")
 	}
-	if err := m.Deliver(t.Context(), alice, bytes.NewReader(msg)); err != nil {
+	if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -138,7 +138,7 @@ func TestKilledDeliveries(t *testing.T) {
 			t.FailNow()
 		}
 		// The MTA retries.
-		if err := m.Deliver(t.Context(), alice, bytes.NewReader(msg)); err != nil {
+		if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 			t.Fatalf("retry %d: %v", i, err)
 		}
 	}

@@ -99,7 +99,7 @@ func TestOpenRespectsOtherLocks(t *testing.T) {
 				t.Fatalf("Open while locked: %v, want ErrInUse", err)
 			}
 			m.LockTimeout = 1 // a nanosecond: one attempt
-			err = m.Deliver(context.Background(), alice, bytes.NewReader([]byte("x\n")))
+			err = m.Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader([]byte("x\n")))
 			if !errors.Is(err, ErrLockTimeout) {
 				t.Fatalf("Deliver while locked: %v, want ErrLockTimeout", err)
 			}
@@ -251,7 +251,7 @@ func TestDeliveryWaitsForLock(t *testing.T) {
 	}
 	late := []byte("Subject: waited\n\nbody\n")
 	done := make(chan error, 1)
-	go func() { done <- m.Deliver(context.Background(), alice, bytes.NewReader(late)) }()
+	go func() { done <- m.Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader(late)) }()
 	// The delivery cannot finish while the lock is held; whether it has
 	// tried yet or not, it must succeed once the lock is gone.
 	select {
@@ -276,7 +276,7 @@ func TestDeliveryHonoursContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := m.Deliver(ctx, alice, bytes.NewReader([]byte("x\n"))); !errors.Is(err, context.Canceled) {
+	if err := m.Deliver(ctx, alice, storage.Envelope{}, bytes.NewReader([]byte("x\n"))); !errors.Is(err, context.Canceled) {
 		t.Errorf("Deliver with a canceled context: %v", err)
 	}
 }
@@ -295,7 +295,7 @@ func TestMTADeliveryWaitsForSession(t *testing.T) {
 	if err := postfix.deliver(spool, late); !errors.Is(err, errMTALocked) {
 		t.Fatalf("MTA delivery during the session: %v, want it locked out", err)
 	}
-	if err := md.Commit([]int{1}); err != nil {
+	if err := md.Commit(context.Background(), []int{1}); err != nil {
 		t.Fatal(err)
 	}
 	if err := postfix.deliver(spool, late); err != nil {
@@ -322,7 +322,7 @@ func TestAppendIgnoringLocks(t *testing.T) {
 	}
 	f.Close()
 
-	if err := md.Commit([]int{0, 2}); err != nil {
+	if err := md.Commit(context.Background(), []int{0, 2}); err != nil {
 		t.Fatal(err)
 	}
 	expectMessages(t, m, alice, msgs[1], []byte("Subject: rude\n\nFrom me\n"))
@@ -336,7 +336,7 @@ func TestDeliveryDuringSessionOfThisProcess(t *testing.T) {
 	if n := len(md.Messages()); n != 2 {
 		t.Errorf("the session sees %d messages, want 2", n)
 	}
-	if err := md.Commit([]int{0}); err != nil {
+	if err := md.Commit(context.Background(), []int{0}); err != nil {
 		t.Fatal(err)
 	}
 	expectMessages(t, m, alice, msgs[1], late)
@@ -380,7 +380,7 @@ func TestRefusedSpools(t *testing.T) {
 				md.Close()
 				t.Error("Open succeeded")
 			}
-			if err := m.Deliver(context.Background(), alice, bytes.NewReader([]byte("x\n"))); err == nil {
+			if err := m.Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader([]byte("x\n"))); err == nil {
 				t.Error("Deliver succeeded")
 			}
 			if _, err := os.Stat(spool + DotlockSuffix); !errors.Is(err, os.ErrNotExist) {
@@ -396,7 +396,7 @@ func TestUserNamedLikeALock(t *testing.T) {
 	if _, err := m.Open(ctx, "alice.lock"); !errors.Is(err, storage.ErrInvalidUser) {
 		t.Errorf("Open: %v, want ErrInvalidUser", err)
 	}
-	if err := m.Deliver(ctx, "alice.lock", bytes.NewReader([]byte("x\n"))); !errors.Is(err, storage.ErrInvalidUser) {
+	if err := m.Deliver(ctx, "alice.lock", storage.Envelope{}, bytes.NewReader([]byte("x\n"))); !errors.Is(err, storage.ErrInvalidUser) {
 		t.Errorf("Deliver: %v, want ErrInvalidUser", err)
 	}
 }

@@ -3,6 +3,7 @@
 package mbox
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -95,7 +96,7 @@ func (md *maildrop) Messages() []storage.Message { return md.msgs }
 // Open returns the content of message i, unquoted, as the handler sends
 // it. The session's descriptor of the spool is read, so the snapshot
 // stays readable even when another program replaces the spool file.
-func (md *maildrop) Open(i int) (io.ReadCloser, error) {
+func (md *maildrop) Open(_ context.Context, i int) (io.ReadCloser, error) {
 	md.entry.mu.Lock()
 	closed := md.closed
 	md.entry.mu.Unlock()
@@ -111,7 +112,7 @@ func (md *maildrop) Open(i int) (io.ReadCloser, error) {
 // Commit removes the messages at the given indexes by rewriting the spool
 // (see rewrite), then releases the locks. An index out of the snapshot is
 // reported after the others are removed.
-func (md *maildrop) Commit(deleted []int) error {
+func (md *maildrop) Commit(_ context.Context, deleted []int) error {
 	md.entry.mu.Lock()
 	defer md.entry.mu.Unlock()
 	if md.closed {

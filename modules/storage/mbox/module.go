@@ -53,9 +53,11 @@ const openLockWait = 2 * time.Second
 // step).
 const retryDelay = 50 * time.Millisecond
 
-// ErrLockTimeout is returned by Deliver when the spool stayed locked for
-// the whole lock timeout: a temporary failure, to try again later.
-var ErrLockTimeout = errors.New("mbox: timed out waiting for the mailbox lock")
+// ErrLockTimeout is returned (wrapped) by Deliver when the spool stayed
+// locked for the whole lock timeout: a temporary failure, to try again
+// later. It is storage.ErrLockTimeout, so that delivery agents need not
+// know this backend.
+var ErrLockTimeout = storage.ErrLockTimeout
 
 // Mbox is a storage backend that keeps each user's mail in one mbox file.
 //

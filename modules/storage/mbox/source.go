@@ -29,6 +29,23 @@ type Source struct {
 	msg []storage.Message
 }
 
+func init() {
+	storage.RegisterSource(storage.SourceKind{
+		Name: "mbox",
+		Open: func(ctx context.Context, path, format string) (storage.Source, error) {
+			s, err := OpenSourceFormat(ctx, path, format)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
+		CheckUIDLFormat: CheckUIDLFormat,
+	})
+}
+
+// Interface guard
+var _ storage.Source = (*Source)(nil)
+
 // OpenSource opens the spool at path read-only and lists its messages.
 // A symbolic link or a file that is not regular is refused.
 func OpenSource(ctx context.Context, path string) (*Source, error) {
@@ -94,7 +111,7 @@ func (s *Source) read(path string, uf *dovecotuidl.Format) error {
 func (s *Source) Messages() []storage.Message { return s.msg }
 
 // Open returns the content of message i, unquoted, as a session sends it.
-func (s *Source) Open(i int) (io.ReadCloser, error) {
+func (s *Source) Open(_ context.Context, i int) (io.ReadCloser, error) {
 	if i < 0 || i >= len(s.msg) {
 		return nil, storage.ErrNoSuchMessage
 	}

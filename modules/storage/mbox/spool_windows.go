@@ -59,7 +59,9 @@ func (*Mbox) snapshot(string, *spoolEntry, *spoolLock) (*maildrop, error) {
 }
 
 // Deliver fails: a spool is never written without its locks.
-func (*Mbox) Deliver(context.Context, string, io.Reader) error { return errUnsupported }
+func (*Mbox) Deliver(context.Context, string, storage.Envelope, io.Reader) error {
+	return errUnsupported
+}
 
 // keepFresh has no dotlock to keep fresh.
 func (*spoolLock) keepFresh() {}

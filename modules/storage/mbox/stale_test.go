@@ -129,7 +129,7 @@ func TestDotlockOwnerIdentified(t *testing.T) {
 			spool := filepath.Join(dir, alice)
 			want := inventory{}
 			msg := numbered("stale", 0, 100)
-			if err := m.Deliver(t.Context(), alice, bytes.NewReader(msg)); err != nil {
+			if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 				t.Fatal(err)
 			}
 			want.add(t, msg)
@@ -147,7 +147,7 @@ func TestDotlockOwnerIdentified(t *testing.T) {
 					t.Fatalf("Open with a live owner's dotlock: %v, want ErrInUse", err)
 				}
 				m.LockTimeout = 1
-				if err := m.Deliver(t.Context(), alice, bytes.NewReader(msg)); !errors.Is(err, ErrLockTimeout) {
+				if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(msg)); !errors.Is(err, ErrLockTimeout) {
 					t.Fatalf("Deliver with a live owner's dotlock: %v, want ErrLockTimeout", err)
 				}
 				return
@@ -158,7 +158,7 @@ func TestDotlockOwnerIdentified(t *testing.T) {
 			md.Close()
 			m.LockTimeout = 1 // one attempt: the lock must be free at once
 			late := numbered("stale-late", 0, 100)
-			if err := m.Deliver(t.Context(), alice, bytes.NewReader(late)); err != nil {
+			if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(late)); err != nil {
 				t.Fatalf("Deliver after the owner died: %v", err)
 			}
 			want.add(t, late)

@@ -5,6 +5,7 @@ package mbox
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 	"golang.org/x/sys/unix"
 )
 
@@ -141,7 +143,7 @@ func TestLockingWriterWaitingDuringCommit(t *testing.T) {
 			var keep [][]byte
 			for i := range 4 {
 				msg := numbered("kept", i, 200)
-				if err := m.Deliver(t.Context(), alice, bytes.NewReader(msg)); err != nil {
+				if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 					t.Fatal(err)
 				}
 				if i != 1 {
@@ -154,7 +156,7 @@ func TestLockingWriterWaitingDuringCommit(t *testing.T) {
 
 			md := openSession(t, m, alice)
 			wait := startWaitingWriter(t, spool, lock, mboxRecord(late))
-			if err := md.Commit([]int{1}); err != nil {
+			if err := md.Commit(context.Background(), []int{1}); err != nil {
 				t.Fatal(err)
 			}
 			if err := wait(); err != nil {
@@ -178,7 +180,7 @@ func TestLockIgnoringAppender(t *testing.T) {
 	spool := filepath.Join(dir, alice)
 	want := inventory{}
 	seed := numbered("seed", 0, 100)
-	if err := m.Deliver(t.Context(), alice, bytes.NewReader(seed)); err != nil {
+	if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(seed)); err != nil {
 		t.Fatal(err)
 	}
 	want.add(t, seed)
@@ -211,7 +213,7 @@ func TestLockIgnoringAppender(t *testing.T) {
 		// message of a program that does not, would land in the middle
 		// of it: deliver the message to delete first.)
 		filler := numbered("filler", i, 1000)
-		if err := m.Deliver(t.Context(), alice, bytes.NewReader(filler)); err != nil {
+		if err := m.Deliver(t.Context(), alice, storage.Envelope{}, bytes.NewReader(filler)); err != nil {
 			t.Fatal(err)
 		}
 		write(recs[0][:halves[0]])
@@ -219,7 +221,7 @@ func TestLockIgnoringAppender(t *testing.T) {
 		md := openSession(t, m, alice)
 		var del []int
 		for j := range md.Messages() {
-			rc, err := md.Open(j)
+			rc, err := md.Open(context.Background(), j)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +239,7 @@ func TestLockIgnoringAppender(t *testing.T) {
 				wrote = true
 			}
 		}
-		err := md.Commit(del)
+		err := md.Commit(context.Background(), del)
 		duringRewrite = nil
 		if err != nil {
 			t.Fatal(err)

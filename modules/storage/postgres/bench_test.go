@@ -34,7 +34,7 @@ func BenchmarkRETR5MiB(b *testing.B) {
 	for _, s := range benchStores(b) {
 		b.Run(s.name, func(b *testing.B) {
 			msg := newBigMessage(size)
-			if err := s.store.(storage.Deliverer).Deliver(context.Background(), alice, msg); err != nil {
+			if err := s.store.(storage.Deliverer).Deliver(context.Background(), alice, storage.Envelope{}, msg); err != nil {
 				b.Fatal(err)
 			}
 			md, err := s.store.Open(context.Background(), alice)
@@ -47,7 +47,7 @@ func BenchmarkRETR5MiB(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				r, err := md.Open(0)
+				r, err := md.Open(context.Background(), 0)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -69,7 +69,7 @@ func BenchmarkDeliver4KiB(b *testing.B) {
 			b.SetBytes(int64(len(msg)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := d.Deliver(context.Background(), alice, bytes.NewReader(msg)); err != nil {
+				if err := d.Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -84,7 +84,7 @@ func BenchmarkSession(b *testing.B) {
 	for _, s := range benchStores(b) {
 		b.Run(s.name, func(b *testing.B) {
 			for range 20 {
-				if err := s.store.(storage.Deliverer).Deliver(context.Background(), alice, bytes.NewReader(msg)); err != nil {
+				if err := s.store.(storage.Deliverer).Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -95,7 +95,7 @@ func BenchmarkSession(b *testing.B) {
 					b.Fatal(err)
 				}
 				for i := range md.Messages() {
-					r, err := md.Open(i)
+					r, err := md.Open(context.Background(), i)
 					if err != nil {
 						b.Fatal(err)
 					}

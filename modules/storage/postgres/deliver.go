@@ -24,7 +24,7 @@ var deliveryBuffers = sync.Pool{New: func() any {
 // (never the whole message in memory), then the sizes. The UIDL is made
 // by the server from the row's id, never taken from the message. An open
 // session does not see the message: its snapshot was taken at Open.
-func (p *Postgres) Deliver(ctx context.Context, user string, msg io.Reader) error {
+func (p *Postgres) Deliver(ctx context.Context, user string, env storage.Envelope, msg io.Reader) error {
 	if err := storage.ValidateUser(user); err != nil {
 		return err
 	}
@@ -34,7 +34,7 @@ func (p *Postgres) Deliver(ctx context.Context, user string, msg io.Reader) erro
 	if err := p.ensureSchema(ctx); err != nil {
 		return err
 	}
-	if err := p.deliver(ctx, user, "", time.Time{}, msg); err != nil {
+	if err := p.deliver(ctx, user, env.Sender, env.Received, msg); err != nil {
 		return fmt.Errorf("postgres: delivering: %w", err)
 	}
 	return nil

@@ -43,7 +43,7 @@ func (inv *inventory) message(tag string) (id string, msg []byte) {
 // succeeded. It returns the error.
 func (inv *inventory) deliver(d storage.Deliverer, tag string) error {
 	id, msg := inv.message(tag)
-	err := d.Deliver(context.Background(), inv.user, bytes.NewReader(msg))
+	err := d.Deliver(context.Background(), inv.user, storage.Envelope{}, bytes.NewReader(msg))
 	if err == nil {
 		inv.mu.Lock()
 		inv.delivered[id] = sha256.Sum256(msg)
@@ -75,7 +75,7 @@ func messageID(t testing.TB, msg []byte) string {
 // readMessage reads message i of md whole.
 func readMessage(t testing.TB, md storage.Maildrop, i int) []byte {
 	t.Helper()
-	r, err := md.Open(i)
+	r, err := md.Open(context.Background(), i)
 	if err != nil {
 		t.Fatalf("Open(%d): %v", i, err)
 	}

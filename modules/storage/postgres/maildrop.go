@@ -58,7 +58,7 @@ func (md *maildrop) Messages() []storage.Message { return md.msgs }
 
 // Open returns a reader of message i that fetches its content one chunk
 // at a time.
-func (md *maildrop) Open(i int) (io.ReadCloser, error) {
+func (md *maildrop) Open(ctx context.Context, i int) (io.ReadCloser, error) {
 	if i < 0 || i >= len(md.entries) {
 		return nil, storage.ErrNoSuchMessage
 	}
@@ -72,7 +72,7 @@ func (md *maildrop) Open(i int) (io.ReadCloser, error) {
 // transaction that first checks, with the mailbox row locked, that the
 // lease's fencing token is still this session's. If another session took
 // the maildrop over, nothing is deleted and Commit returns ErrLeaseLost.
-func (md *maildrop) Commit(deleted []int) error {
+func (md *maildrop) Commit(ctx context.Context, deleted []int) error {
 	ids := make([]int64, 0, len(deleted))
 	for _, i := range deleted {
 		if i < 0 || i >= len(md.entries) {
@@ -85,7 +85,7 @@ func (md *maildrop) Commit(deleted []int) error {
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	ctx, cancel := md.store.opCtx(md.ctx)
+	ctx, cancel := md.store.opCtx(ctx)
 	defer cancel()
 	if err := md.commit(ctx, ids); err != nil {
 		if errors.Is(err, ErrLeaseLost) {

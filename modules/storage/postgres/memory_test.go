@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pgtest"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // bigMessage is an io.Reader of a generated message of size bytes that
@@ -108,7 +109,7 @@ func TestLargeMessageMemory(t *testing.T) {
 
 	msg := newBigMessage(size)
 	h := newHeapMeter()
-	if err := p.Deliver(context.Background(), alice, &meteredReader{r: msg, h: h}); err != nil {
+	if err := p.Deliver(context.Background(), alice, storage.Envelope{}, &meteredReader{r: msg, h: h}); err != nil {
 		t.Fatal(err)
 	}
 	h.sample()
@@ -126,7 +127,7 @@ func TestLargeMessageMemory(t *testing.T) {
 		t.Fatalf("%d messages, want 1", n)
 	}
 	h = newHeapMeter()
-	r, err := md.Open(0)
+	r, err := md.Open(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func TestDatabaseUnreachable(t *testing.T) {
 	if err == nil || errors.Is(err, storage.ErrInUse) || errors.Is(err, storage.ErrInvalidUser) {
 		t.Fatalf("Open with the database down: %v, want a plain error", err)
 	}
-	err = p.Deliver(context.Background(), alice, bytes.NewReader([]byte("Subject: x\n\nx\n")))
+	err = p.Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader([]byte("Subject: x\n\nx\n")))
 	if err == nil {
 		t.Fatal("Deliver with the database down succeeded")
 	}
@@ -75,14 +75,14 @@ func TestDatabaseRestart(t *testing.T) {
 	}()
 	// Reading fails, or (for a small message fetched ahead with the first
 	// one) gives the exact content.
-	if r, err := md.Open(1); err == nil {
+	if r, err := md.Open(context.Background(), 1); err == nil {
 		got, err := io.ReadAll(r)
 		r.Close()
 		if err == nil && messageID(t, got) == "" {
 			t.Errorf("message read with the database down is damaged: %q", got)
 		}
 	}
-	if err := md.Commit([]int{0, 1, 2}); err == nil {
+	if err := md.Commit(context.Background(), []int{0, 1, 2}); err == nil {
 		t.Error("Commit with the database down reported success")
 	}
 	if _, err := p.Open(context.Background(), "bob@example.com"); err == nil || errors.Is(err, storage.ErrInUse) {

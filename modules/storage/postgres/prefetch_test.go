@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pgtest"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // TestPrefetchOrder reads a maildrop of small, large and empty messages
@@ -23,7 +24,7 @@ func TestPrefetchOrder(t *testing.T) {
 			m = append(m, bytes.Repeat([]byte{byte('a' + i)}, n)...)
 		}
 		msgs = append(msgs, m)
-		if err := p.Deliver(context.Background(), alice, bytes.NewReader(m)); err != nil {
+		if err := p.Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader(m)); err != nil {
 			t.Fatal(err)
 		}
 	}

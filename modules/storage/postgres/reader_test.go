@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pgtest"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // TestReadVanishing removes a multi-chunk message while it is being
@@ -16,7 +17,7 @@ import (
 func TestReadVanishing(t *testing.T) {
 	p := newStore(t, pgtest.DSN(t), 0)
 	for range 2 {
-		if err := p.Deliver(context.Background(), alice, newBigMessage(4*chunkSize+100)); err != nil {
+		if err := p.Deliver(context.Background(), alice, storage.Envelope{}, newBigMessage(4*chunkSize+100)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -26,7 +27,7 @@ func TestReadVanishing(t *testing.T) {
 	}
 	defer md.Close()
 
-	half, err := md.Open(1)
+	half, err := md.Open(context.Background(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +36,7 @@ func TestReadVanishing(t *testing.T) {
 	}
 	half.Close() // mid-message
 
-	r, err := md.Open(0)
+	r, err := md.Open(context.Background(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestReadVanishing(t *testing.T) {
 	if !errors.Is(err, errVanished) {
 		t.Errorf("error %v, want errVanished", err)
 	}
-	if _, err := md.Open(0); err == nil {
+	if _, err := md.Open(context.Background(), 0); err == nil {
 		t.Error("Open of a removed message succeeded")
 	}
 }

@@ -82,7 +82,7 @@ func TestTwoNodesContend(t *testing.T) {
 					}
 				}
 				holders.Add(-1)
-				if err := md.Commit(del); err != nil {
+				if err := md.Commit(context.Background(), del); err != nil {
 					t.Error(err)
 					continue
 				}
@@ -151,7 +151,7 @@ func TestLeaseExpiryTakeover(t *testing.T) {
 		t.Errorf("takeover snapshot has %d messages, want 3", got)
 	}
 	// Node a wakes up and commits its deletions: refused.
-	if err := old.Commit([]int{0, 1, 2}); !errors.Is(err, ErrLeaseLost) {
+	if err := old.Commit(context.Background(), []int{0, 1, 2}); !errors.Is(err, ErrLeaseLost) {
 		t.Errorf("Commit of the session whose lease was taken over: %v, want ErrLeaseLost", err)
 	}
 	// Its Close must not release b's lease either.
@@ -189,12 +189,12 @@ func TestStaleTokenCommit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("takeover: %v", err)
 	}
-	if err := stale.Commit([]int{0, 1, 2, 3}); !errors.Is(err, ErrLeaseLost) {
+	if err := stale.Commit(context.Background(), []int{0, 1, 2, 3}); !errors.Is(err, ErrLeaseLost) {
 		t.Fatalf("stale Commit: %v, want ErrLeaseLost", err)
 	}
 	// The new session's commit works and is the only one applied.
 	first := messageID(t, readMessage(t, fresh, 0))
-	if err := fresh.Commit([]int{0}); err != nil {
+	if err := fresh.Commit(context.Background(), []int{0}); err != nil {
 		t.Fatal(err)
 	}
 	inv.markDeleted([]string{first})
@@ -235,7 +235,7 @@ func TestDeliveryRacesCommit(t *testing.T) {
 				}
 			})
 		}
-		if err := md.Commit(all); err != nil {
+		if err := md.Commit(context.Background(), all); err != nil {
 			t.Fatal(err)
 		}
 		inv.markDeleted(ids)

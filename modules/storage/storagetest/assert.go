@@ -14,7 +14,7 @@ import (
 // deliver puts msg in user's maildrop through d.
 func deliver(t *testing.T, d storage.Deliverer, user string, msg []byte) {
 	t.Helper()
-	if err := d.Deliver(context.Background(), user, bytes.NewReader(msg)); err != nil {
+	if err := d.Deliver(context.Background(), user, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 		t.Fatalf("Deliver(%q): %v", user, err)
 	}
 }
@@ -35,7 +35,7 @@ func open(t *testing.T, s storage.Store, user string) storage.Maildrop {
 // read returns the content of message i of md.
 func read(t *testing.T, md storage.Maildrop, i int) []byte {
 	t.Helper()
-	rc, err := md.Open(i)
+	rc, err := md.Open(context.Background(), i)
 	if err != nil {
 		t.Fatalf("Open(%d): %v", i, err)
 	}

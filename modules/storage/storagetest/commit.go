@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"testing"
 )
@@ -33,7 +34,7 @@ func (s suite) testCommit(t *testing.T) {
 			}
 			before := look(t, f.Store, alice)
 			md := open(t, f.Store, alice)
-			if err := md.Commit(tt.deleted); err != nil {
+			if err := md.Commit(context.Background(), tt.deleted); err != nil {
 				t.Fatalf("Commit(%v): %v", tt.deleted, err)
 			}
 			after := look(t, f.Store, alice)
@@ -107,7 +108,7 @@ func (s suite) testCommitVanished(t *testing.T) {
 					t.Errorf("message %d after another was removed: %q, want %q", i, got, msgs[i])
 				}
 			}
-			if err := md.Commit(tt.deleted); err != nil {
+			if err := md.Commit(context.Background(), tt.deleted); err != nil {
 				t.Fatalf("Commit(%v) after message %d vanished: %v", tt.deleted, tt.removed, err)
 			}
 			var want [][]byte
@@ -160,7 +161,7 @@ func (s suite) testCrashDuringCommit(t *testing.T) {
 	if next != len(v.contents) {
 		t.Errorf("after the crash the maildrop has %d messages, expected %d of them: %q", len(v.contents), next, v.contents)
 	}
-	if err := md.Commit(again); err != nil {
+	if err := md.Commit(context.Background(), again); err != nil {
 		t.Fatalf("Commit after the crash: %v", err)
 	}
 	expectContents(t, look(t, f.Store, alice).contents, [][]byte{msgs[1], msgs[4]})

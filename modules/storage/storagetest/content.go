@@ -2,6 +2,7 @@ package storagetest
 
 import (
 	"bytes"
+	"context"
 	"strings"
 	"testing"
 
@@ -125,7 +126,7 @@ func (s suite) testNoSuchMessage(t *testing.T) {
 			t.Fatalf("maildrop has %d messages, want %d", got, n)
 		}
 		for _, i := range []int{-1, n, n + 1, 1 << 30} {
-			rc, err := md.Open(i)
+			rc, err := md.Open(context.Background(), i)
 			if err == nil {
 				rc.Close()
 			}

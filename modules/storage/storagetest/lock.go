@@ -37,7 +37,7 @@ func (s suite) testLocking(t *testing.T) {
 	}
 	_, err := f.Store.Open(ctx, alice)
 	expectErr(t, "Open while locked again", err, storage.ErrInUse)
-	if err := c.Commit(nil); err != nil {
+	if err := c.Commit(ctx, nil); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 
@@ -56,7 +56,7 @@ func (s suite) testCloseAfterCommit(t *testing.T) {
 		deliver(t, d, alice, m)
 	}
 	a := open(t, f.Store, alice)
-	if err := a.Commit([]int{0}); err != nil {
+	if err := a.Commit(context.Background(), []int{0}); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
 	b := open(t, f.Store, alice)

@@ -45,7 +45,7 @@ func (s suite) testDeliverDuringCommit(t *testing.T) {
 				wg.Go(func() {
 					started.Done()
 					for _, m := range msgs {
-						if err := d.Deliver(context.Background(), alice, bytes.NewReader(m)); err != nil {
+						if err := d.Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader(m)); err != nil {
 							mu.Lock()
 							errs = append(errs, err)
 							mu.Unlock()
@@ -54,7 +54,7 @@ func (s suite) testDeliverDuringCommit(t *testing.T) {
 				})
 			}
 			started.Wait()
-			if err := md.Commit([]int{0, 2, 4}); err != nil {
+			if err := md.Commit(context.Background(), []int{0, 2, 4}); err != nil {
 				t.Errorf("Commit during deliveries: %v", err)
 			}
 			wg.Wait()
@@ -119,7 +119,7 @@ func (s suite) testUIDLIdentical(t *testing.T) {
 		shown := uids(first.msgs)
 
 		md := open(t, f.Store, alice)
-		if err := md.Commit([]int{1}); err != nil { // the first copy
+		if err := md.Commit(context.Background(), []int{1}); err != nil { // the first copy
 			t.Fatalf("Commit: %v", err)
 		}
 		second := look(t, f.Store, alice)
@@ -172,7 +172,7 @@ func (s suite) testVanished(t *testing.T) {
 	md := open(t, f.Store, alice)
 	defer md.Close()
 	f.Remove(t, alice, md.Messages()[1].UID)
-	rc, err := md.Open(1)
+	rc, err := md.Open(context.Background(), 1)
 	switch {
 	case err == nil:
 		b, rerr := io.ReadAll(rc)
@@ -226,7 +226,7 @@ func (s suite) testNonRegular(t *testing.T) {
 			}
 			done := make(chan result, 1)
 			go func() {
-				rc, err := md.Open(1)
+				rc, err := md.Open(context.Background(), 1)
 				if err != nil {
 					done <- result{err: err}
 					return
@@ -254,7 +254,7 @@ func (s suite) testNonRegular(t *testing.T) {
 					t.Errorf("message %d: %q, want %q", i, got, msgs[i])
 				}
 			}
-			if err := md.Commit([]int{0, 1}); err != nil {
+			if err := md.Commit(context.Background(), []int{0, 1}); err != nil {
 				t.Errorf("Commit deleting the replaced message: %v", err)
 			}
 			if b, err := os.ReadFile(target); err != nil || !bytes.Equal(b, secret) {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"testing"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // testSnapshotIsolation checks that mail delivered during a session is
@@ -47,7 +49,7 @@ func (s suite) testDeliveryDuringSession(t *testing.T) {
 		deliver(t, alice, msgs[2])
 		_ = readAll(t, md)
 		deliver(t, alice, msgs[3])
-		if err := md.Commit([]int{0, 1}); err != nil {
+		if err := md.Commit(context.Background(), []int{0, 1}); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
 		v := look(t, f.Store, alice)
@@ -69,7 +71,7 @@ func (s suite) testConcurrentDeliveries(t *testing.T) {
 		wg.Go(func() {
 			for i := range perWriter {
 				msg := fmt.Appendf(nil, "Subject: w%d m%d\n\nbody\n", w, i)
-				if err := d.Deliver(context.Background(), alice, bytes.NewReader(msg)); err != nil {
+				if err := d.Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 					errs <- err
 				}
 			}
@@ -95,7 +97,7 @@ func (s suite) testConcurrentDeliveries(t *testing.T) {
 			seen[string(c)]++
 			all = append(all, i)
 		}
-		if err := md.Commit(all); err != nil {
+		if err := md.Commit(context.Background(), all); err != nil {
 			t.Fatalf("session %d: Commit: %v", sessions, err)
 		}
 	}

@@ -1,6 +1,7 @@
 package storagetest
 
 import (
+	"context"
 	"slices"
 	"testing"
 )
@@ -32,7 +33,7 @@ func (s suite) testUIDL(t *testing.T) {
 		// Delete two, then deliver more: the kept ones keep their UIDLs
 		// and the new ones reuse none of the old.
 		md := open(t, f.Store, alice)
-		if err := md.Commit([]int{0, 5}); err != nil {
+		if err := md.Commit(context.Background(), []int{0, 5}); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
 		for _, m := range numbered("later", 3) {

@@ -41,7 +41,7 @@ func (s suite) testInvalidUsers(t *testing.T) {
 				md.Close()
 			}
 			expectErr(t, "Open", err, storage.ErrInvalidUser)
-			err = d.Deliver(ctx, tt.user, bytes.NewReader([]byte("Subject: x\n\nx\n")))
+			err = d.Deliver(ctx, tt.user, storage.Envelope{}, bytes.NewReader([]byte("Subject: x\n\nx\n")))
 			expectErr(t, "Deliver", err, storage.ErrInvalidUser)
 		})
 	}
@@ -56,7 +56,7 @@ func (s suite) testEmptyMaildrop(t *testing.T) {
 		if n := len(md.Messages()); n != 0 {
 			t.Fatalf("new maildrop has %d messages, want 0", n)
 		}
-		if err := md.Commit(nil); err != nil {
+		if err := md.Commit(context.Background(), nil); err != nil {
 			t.Fatalf("Commit of an empty maildrop: %v", err)
 		}
 	}
