@@ -7,6 +7,8 @@ package caddypop3
 import (
 	// The POP3 connection handler (layer4.handlers.pop3).
 	_ "github.com/caddy-pop3/caddy-pop3/modules/pop3"
+	// The LMTP delivery handler (layer4.handlers.lmtp).
+	_ "github.com/caddy-pop3/caddy-pop3/modules/lmtp"
 	// Storage backends (pop3.storage.*).
 	_ "github.com/caddy-pop3/caddy-pop3/modules/storage/maildir"
 	_ "github.com/caddy-pop3/caddy-pop3/modules/storage/mbox"
