@@ -147,16 +147,8 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		h.Hostname = name
 	}
-	h.setDefaults()
-	if err := h.Validate(); err != nil {
+	if err := h.prepare(); err != nil {
 		return err
-	}
-	h.trusted, _ = clientid.ParseNetworks(h.TrustedNetworks)
-	if err := h.Recipients.provision(); err != nil {
-		return err
-	}
-	if h.ProxyProtocol != nil {
-		h.ProxyProtocol.provision()
 	}
 
 	if h.StorageRaw == nil {
@@ -184,6 +176,23 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("auth: module %s cannot say which users exist (it does not implement lmtp.UserLookup); leave auth out to deliver to every recipient the address rules accept", moduleName(mod))
 		}
 		h.lookup = l
+	}
+	return nil
+}
+
+// prepare fills in the defaults, checks the settings and builds what the
+// sessions read from them.
+func (h *Handler) prepare() error {
+	h.setDefaults()
+	if err := h.Validate(); err != nil {
+		return err
+	}
+	h.trusted, _ = clientid.ParseNetworks(h.TrustedNetworks)
+	if err := h.Recipients.provision(); err != nil {
+		return err
+	}
+	if h.ProxyProtocol != nil {
+		h.ProxyProtocol.provision()
 	}
 	return nil
 }

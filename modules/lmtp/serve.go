@@ -53,7 +53,7 @@ func (h *Handler) serve(raw net.Conn) {
 	var helo string
 	srv := h.newServer(func(sc *smtp.Conn) (smtp.Session, error) {
 		helo = sc.Hostname()
-		return &session{h: h, conn: c, log: log}, nil
+		return &session{h: h, conn: c, srv: sc.Server(), log: log}, nil
 	}, log)
 
 	begin := time.Now()

@@ -25,6 +25,7 @@ type recipient struct {
 type session struct {
 	h    *Handler
 	conn *conn // the connection's state, shared with the server loop
+	srv  *smtp.Server
 	log  *zap.Logger
 
 	from  string
@@ -35,6 +36,7 @@ type session struct {
 func (s *session) Reset() {
 	s.from = ""
 	s.rcpts = s.rcpts[:0]
+	s.srv.MaxMessageBytes = s.h.MaxMessageSize
 }
 
 // Logout ends the session; the connection is closed by the server loop.
@@ -62,6 +64,14 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 		return err
 	}
 	s.rcpts = append(s.rcpts, recipient{address: to, user: user})
+	// The message size is enforced by the spool, which reads an
+	// oversized message to its end before answering 552 for each
+	// recipient. go-smtp's own limit (which still advertises SIZE and
+	// checks MAIL FROM's SIZE=) is lifted for the message text:
+	// v0.21.3 leaves the rest of an oversized message unread, to be
+	// taken for commands. The server is this connection's own, and
+	// go-smtp reads the field in this goroutine; Reset restores it.
+	s.srv.MaxMessageBytes = 0
 	return nil
 }
 
@@ -90,7 +100,7 @@ func (s *session) LMTPData(r io.Reader, status smtp.StatusCollector) error {
 
 	var sp spool
 	defer sp.Close()
-	if err := sp.fill(r); err != nil {
+	if err := sp.fill(r, s.h.MaxMessageSize); err != nil {
 		reply := receiveReply(err, s.conn.draining.Load())
 		if reply == replyTooLarge {
 			observeRejectedMessage(reasonTooLarge)

@@ -3,7 +3,10 @@ package lmtp
 import (
 	"bytes"
 	"io"
+	"math"
 	"os"
+
+	"github.com/emersion/go-smtp"
 )
 
 // spoolMemory is how much of a message is kept in memory; the rest of a
@@ -19,25 +22,36 @@ type spool struct {
 	size int64
 }
 
-// fill reads the whole message from r. On an error, nothing of the
-// message may be delivered; the caller closes the spool either way.
-func (s *spool) fill(r io.Reader) error {
-	n, err := io.CopyN(&s.mem, r, spoolMemory)
+// fill reads the whole message from r, at most limit octets of it (no
+// limit when limit <= 0). A longer message is read to its end and
+// dropped, and fill returns smtp.ErrDataTooLarge. On any error, nothing
+// of the message may be delivered; the caller closes the spool either way.
+func (s *spool) fill(r io.Reader, limit int64) error {
+	if limit <= 0 {
+		limit = math.MaxInt64 - 1
+	}
+	lr := &io.LimitedReader{R: r, N: limit + 1}
+	n, err := io.CopyN(&s.mem, lr, spoolMemory)
 	s.size = n
+	if err == nil {
+		var f *os.File
+		if f, err = os.CreateTemp("", "caddy-lmtp-*.eml"); err != nil {
+			return err
+		}
+		s.file = f
+		removeOpen(f)
+		n, err = io.Copy(f, lr)
+		s.size += n
+	}
 	if err == io.EOF {
-		return nil
+		err = nil
 	}
-	if err != nil {
-		return err
+	if err == nil && s.size > limit {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return err
+		}
+		return smtp.ErrDataTooLarge
 	}
-	f, err := os.CreateTemp("", "caddy-lmtp-*.eml")
-	if err != nil {
-		return err
-	}
-	s.file = f
-	removeOpen(f)
-	n, err = io.Copy(f, r)
-	s.size += n
 	return err
 }
 
