@@ -452,3 +452,96 @@ func TestLMTPDropMidDataStoresNothing(t *testing.T) {
 		})
 	}
 }
+
+// lmtpTLSConfigJSON is a JSON config (the handler's JSON form) with a
+// plain pop3 listener and two lmtp listeners on one maildir, one with
+// STARTTLS and one with implicit TLS, the test certificate loaded into
+// Caddy's tls app.
+func lmtpTLSConfigJSON(t *testing.T, adminPort, pop3Port, startTLSPort, implicitPort int, mailRoot string, cert *testCert) string {
+	t.Helper()
+	type obj = map[string]any
+	store := obj{"module": "maildir", "path": mailRoot + "/{pop3.user}/Maildir"}
+	lmtp := func(port int, mode string) obj {
+		return obj{
+			"listen": []string{"127.0.0.1:" + strconv.Itoa(port)},
+			"routes": []obj{{"handle": []obj{{
+				"handler": "lmtp", "hostname": "127.0.0.1", mode: obj{}, "storage": store,
+				"strip_domain": true, "domains": []string{"example.com"},
+			}}}},
+		}
+	}
+	cfg := obj{
+		"admin": obj{"listen": "127.0.0.1:" + strconv.Itoa(adminPort)},
+		"apps": obj{
+			"tls": obj{"certificates": obj{"load_files": []obj{{"certificate": cert.CertFile, "key": cert.KeyFile}}}},
+			"layer4": obj{"servers": obj{
+				"pop3": obj{
+					"listen": []string{"127.0.0.1:" + strconv.Itoa(pop3Port)},
+					"routes": []obj{{"handle": []obj{{
+						"handler": "pop3", "hostname": testHostname, "storage": store,
+						"auth": obj{"module": "accounts", "hash": obj{"algorithm": "bcrypt"},
+							"accounts": []obj{{"username": testUser, "password": testPasswordHash(t)}}},
+					}}}},
+				},
+				"lmtp-starttls": lmtp(startTLSPort, "starttls"),
+				"lmtp-tls":      lmtp(implicitPort, "implicit_tls"),
+			}},
+		},
+	}
+	out, err := json.MarshalIndent(cfg, "", "\t")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+func TestLMTPTLS(t *testing.T) {
+	t.Parallel()
+	python := requireTool(t, "python3", "python3")
+	script, err := filepath.Abs(filepath.Join("testdata", "lmtp_smtplib.py"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := newTestCert(t)
+	dir := t.TempDir()
+	var startTLSPort, implicitPort int
+	s := retryStart(t, func() (*server, error) {
+		adminPort, pop3Port := freePort(t), freePort(t)
+		startTLSPort, implicitPort = freePort(t), freePort(t)
+		s := &server{Addr: fmt.Sprintf("127.0.0.1:%d", pop3Port), Port: pop3Port, MailRoot: filepath.Join(dir, "mail"),
+			Dir: dir, out: &lockedBuffer{}, exited: make(chan struct{})}
+		home := filepath.Join(dir, "home")
+		for _, d := range []string{s.MailRoot, home} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return nil, err
+			}
+		}
+		config := filepath.Join(dir, "caddy.json")
+		text := lmtpTLSConfigJSON(t, adminPort, pop3Port, startTLSPort, implicitPort, s.MailRoot, cert)
+		if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
+			return nil, err
+		}
+		return s, s.launch(t, []string{"run", "--config", config}, home, s.waitReady)
+	})
+	inv := newLMTPInventory()
+	for _, mode := range []struct {
+		name string
+		port int
+	}{{"starttls", startTLSPort}, {"implicit", implicitPort}} {
+		letter := crlf(testLetter("tls-"+mode.name+"@test.example", "over "+mode.name))
+		file := filepath.Join(dir, mode.name+".eml")
+		if err := os.WriteFile(file, []byte(letter), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		stdout, stderr, code := runCommand(t, "", []string{"LMTP_TLS=" + mode.name, "LMTP_CAFILE=" + cert.CertFile},
+			python, script, "127.0.0.1", strconv.Itoa(mode.port), "sender@example.com", file, "alice@example.com")
+		if code != 0 {
+			t.Fatalf("%s: lmtp_smtplib.py exit %d\n%s", mode.name, code, stderr)
+		}
+		if !strings.Contains(stdout, `"alice@example.com": [250, "2.0.0 <alice@example.com> Delivered"]`) {
+			t.Errorf("%s: replies %s, want 250 for alice after DATA", mode.name, stdout)
+		}
+		inv.expect("alice", []byte(traced("sender@example.com", "alice@example.com", letter)))
+	}
+	inv.check(t, s, []string{"alice"}, identity)
+}

@@ -2,6 +2,10 @@
 
 Usage: lmtp_smtplib.py HOST PORT SENDER MESSAGE_FILE RCPT...
 
+With LMTP_TLS=starttls or LMTP_TLS=implicit in the environment, the
+session is upgraded with STARTTLS, or begins with a TLS handshake; the
+server's certificate must verify against the file LMTP_CAFILE.
+
 Sends one transaction: LHLO, MAIL FROM, one RCPT TO per recipient, DATA.
 smtplib.LMTP reads one reply after the message; LMTP sends one per
 accepted recipient (RFC 2033), so the others are read with getreply().
@@ -10,10 +14,24 @@ Prints JSON: {"lhlo": [code, extensions], "rcpt": {rcpt: [code, text]},
 """
 
 import json
+import os
 import smtplib
+import ssl
 import sys
 
 TIMEOUT = 20  # seconds, for every socket operation
+
+
+class LMTPS(smtplib.LMTP):
+    """LMTP over implicit TLS."""
+
+    def __init__(self, host, port, context, timeout):
+        self.context = context
+        super().__init__(host, port, timeout=timeout)
+
+    def _get_socket(self, host, port, timeout):
+        sock = super()._get_socket(host, port, timeout)
+        return self.context.wrap_socket(sock, server_hostname=host)
 
 
 def main():
@@ -21,8 +39,20 @@ def main():
     rcpts = sys.argv[5:]
     with open(path, "rb") as f:
         msg = f.read()
-    lmtp = smtplib.LMTP(host, port, timeout=TIMEOUT)
+    mode = os.environ.get("LMTP_TLS", "")
+    ctx = None
+    if mode:
+        ctx = ssl.create_default_context(cafile=os.environ["LMTP_CAFILE"])
+    if mode == "implicit":
+        lmtp = LMTPS(host, port, ctx, TIMEOUT)
+    else:
+        lmtp = smtplib.LMTP(host, port, timeout=TIMEOUT)
     code, _ = lmtp.ehlo("client.test")  # smtplib.LMTP sends LHLO
+    if mode == "starttls":
+        if not lmtp.has_extn("starttls"):
+            raise SystemExit("STARTTLS not offered")
+        lmtp.starttls(context=ctx)
+        code, _ = lmtp.ehlo("client.test")
     exts = sorted(lmtp.esmtp_features.keys())
     out = {"lhlo": [code, exts], "rcpt": {}, "data": {}}
     code, text = lmtp.mail(sender, ["BODY=8BITMIME"])

@@ -26,6 +26,8 @@ import (
 //			trusted <cidr>...
 //			timeout <duration>
 //		}]
+//		starttls [{ connection_policy { ... } }]
+//		implicit_tls [{ connection_policy { ... } }]
 //		max_line_length <n>
 //		idle_timeout <duration>
 //		max_connections <n>|off
@@ -127,6 +129,16 @@ var directives = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
 			return d.Err(err.Error())
 		}
 		return nil
+	},
+	"starttls": func(h *Handler, d *caddyfile.Dispenser) error {
+		t, err := unmarshalTLS(d)
+		h.StartTLS = t
+		return err
+	},
+	"implicit_tls": func(h *Handler, d *caddyfile.Dispenser) error {
+		t, err := unmarshalTLS(d)
+		h.ImplicitTLS = t
+		return err
 	},
 	"max_line_length": func(h *Handler, d *caddyfile.Dispenser) error {
 		return count(d, &h.MaxLineLength, false)

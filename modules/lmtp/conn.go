@@ -111,14 +111,15 @@ func (c *conn) drainReason() string {
 // blocks until that connection is closed: go-smtp's Server serves
 // listeners, and a caddy-l4 handler is given one connection at a time.
 type oneConnListener struct {
-	c    *conn
-	used atomic.Bool
+	c      *conn
+	served net.Conn // c, or a TLS server over it
+	used   atomic.Bool
 }
 
 // Accept returns the connection the first time, then waits for it to close.
 func (l *oneConnListener) Accept() (net.Conn, error) {
 	if l.used.CompareAndSwap(false, true) {
-		return l.c, nil
+		return l.served, nil
 	}
 	<-l.c.closed
 	return nil, net.ErrClosed

@@ -10,6 +10,7 @@
 package lmtp
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -104,6 +105,15 @@ type Handler struct {
 	// trusted_networks, limits and logs. Default: off.
 	ProxyProtocol *ProxyProtocol `json:"proxy_protocol,omitempty"`
 
+	// StartTLS offers STARTTLS (RFC 3207) with certificates from Caddy's
+	// TLS app. Default: off.
+	StartTLS *TLS `json:"starttls,omitempty"`
+
+	// ImplicitTLS makes every connection begin with a TLS handshake
+	// (LMTP over TLS), with certificates from Caddy's TLS app. Not with
+	// StartTLS. Default: off.
+	ImplicitTLS *TLS `json:"implicit_tls,omitempty"`
+
 	// Limits against broken or hostile clients.
 	Limits
 
@@ -114,7 +124,9 @@ type Handler struct {
 	GracePeriod caddy.Duration `json:"grace_period,omitempty"`
 
 	deliverer storage.Deliverer
-	backend   string // the storage module's name, for logs and metrics
+	startTLS  *tls.Config // nil when STARTTLS is off
+	implicit  *tls.Config // nil when implicit TLS is off
+	backend   string      // the storage module's name, for logs and metrics
 	lookup    UserLookup
 	trusted   clientid.Networks
 	logger    *zap.Logger
@@ -149,6 +161,18 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	if err := h.prepare(); err != nil {
 		return err
+	}
+
+	var err error
+	if h.StartTLS != nil {
+		if h.startTLS, err = h.StartTLS.config(ctx, "starttls", h.Hostname); err != nil {
+			return err
+		}
+	}
+	if h.ImplicitTLS != nil {
+		if h.implicit, err = h.ImplicitTLS.config(ctx, "implicit_tls", h.Hostname); err != nil {
+			return err
+		}
 	}
 
 	if h.StorageRaw == nil {
@@ -229,6 +253,9 @@ func (h *Handler) Validate() error {
 		if err := h.ProxyProtocol.validate(); err != nil {
 			return err
 		}
+	}
+	if h.StartTLS != nil && h.ImplicitTLS != nil {
+		return errTLSModes
 	}
 	if err := h.Recipients.validate(); err != nil {
 		return err

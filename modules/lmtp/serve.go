@@ -2,6 +2,7 @@ package lmtp
 
 import (
 	"context"
+	"crypto/tls"
 	"net"
 	"time"
 
@@ -58,7 +59,13 @@ func (h *Handler) serve(raw net.Conn) {
 
 	begin := time.Now()
 	sessionStarted()
-	_ = srv.Serve(&oneConnListener{c: c})
+	var served net.Conn = c
+	if h.implicit != nil {
+		// go-smtp runs the handshake of a *tls.Conn before its greeting,
+		// within the idle timeout of c's reads.
+		served = tls.Server(c, h.implicit)
+	}
+	_ = srv.Serve(&oneConnListener{c: c, served: served})
 	// Serve returns once the connection is closed; Shutdown waits for
 	// go-smtp's goroutine of the session to return.
 	_ = srv.Shutdown(context.Background())
@@ -77,6 +84,7 @@ func (h *Handler) newServer(newSession smtp.BackendFunc, log *zap.Logger) *smtp.
 	srv.EnableSMTPUTF8 = true
 	srv.WriteTimeout = time.Duration(h.IdleTimeout)
 	srv.ErrorLog = zapPrintf{log}
+	srv.TLSConfig = h.startTLS // STARTTLS is offered when set
 	return srv
 }
 
