@@ -29,6 +29,11 @@ type conn struct {
 	reason   atomic.Value // string: why it was drained
 	timedOut atomic.Bool
 
+	started time.Time
+	remote  string
+	helo    atomic.Value // string: the client's LHLO name
+	secure  atomic.Bool  // TLS, implicit or after STARTTLS
+
 	bytesIn, bytesOut atomic.Int64
 	messages          atomic.Int64 // received in full
 	delivered, failed atomic.Int64 // recipients
@@ -38,7 +43,7 @@ type conn struct {
 
 // newConn wraps c.
 func newConn(c net.Conn, idle time.Duration) *conn {
-	return &conn{Conn: c, idle: idle, closed: make(chan struct{})}
+	return &conn{Conn: c, idle: idle, closed: make(chan struct{}), started: time.Now(), remote: c.RemoteAddr().String()}
 }
 
 // Read reads from the client within the idle timeout.

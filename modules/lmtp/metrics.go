@@ -46,7 +46,7 @@ func init() {
 	m.sessionsActive = prometheus.NewGauge(prometheus.GaugeOpts(o("sessions_active",
 		"Number of LMTP sessions open now, including those of configs in their grace period.")))
 	m.sessions = prometheus.NewCounterVec(prometheus.CounterOpts(o("sessions_total",
-		"Number of LMTP sessions ended, by how they ended: closed (QUIT or the client closed), timeout, reload, shutdown.")), []string{"reason"})
+		"Number of LMTP sessions ended, by how they ended: closed (QUIT or the client closed), timeout, reload, shutdown, admin.")), []string{"reason"})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts(o("connections_refused_total",
 		"Number of connections refused before the greeting: untrusted (not loopback nor trusted_networks), limit, proxy.")), []string{"reason"})
 	m.recipients = prometheus.NewCounterVec(prometheus.CounterOpts(o("recipients_total",
@@ -67,7 +67,7 @@ func init() {
 		Buckets: prometheus.DefBuckets})
 	m.all = []prometheus.Collector{m.sessionsActive, m.sessions, m.refused, m.recipients, m.messages, m.rejected,
 		m.receivedBytes, m.deliveredBytes, m.deliveryTime, m.messageTime}
-	for _, r := range []string{endClosed, endTimeout, endReload, endShutdown} {
+	for _, r := range []string{endClosed, endTimeout, endReload, endShutdown, endAdmin} {
 		m.sessions.WithLabelValues(r)
 	}
 	for _, r := range []string{refusedUntrusted, refusedLimit, refusedProxy} {

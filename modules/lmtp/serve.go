@@ -51,9 +51,12 @@ func (h *Handler) serve(raw net.Conn) {
 	sid := h.sessions.add(h, c)
 	defer h.sessions.remove(sid)
 	log = log.With(zap.Uint64("session", sid))
-	var helo string
+	c.secure.Store(h.implicit != nil)
 	srv := h.newServer(func(sc *smtp.Conn) (smtp.Session, error) {
-		helo = sc.Hostname()
+		c.helo.Store(sc.Hostname())
+		if _, ok := sc.TLSConnectionState(); ok {
+			c.secure.Store(true)
+		}
 		return &session{h: h, conn: c, srv: sc.Server(), log: log}, nil
 	}, log)
 
@@ -69,7 +72,7 @@ func (h *Handler) serve(raw net.Conn) {
 	// Serve returns once the connection is closed; Shutdown waits for
 	// go-smtp's goroutine of the session to return.
 	_ = srv.Shutdown(context.Background())
-	sessionEnded(log, c, helo, time.Since(begin))
+	sessionEnded(log, c, time.Since(begin))
 }
 
 // newServer makes the go-smtp server of one connection, in LMTP mode, with

@@ -68,7 +68,9 @@ func testServer(t *testing.T, h *Handler, store storage.Deliverer) string {
 	h.deliverer = store
 	h.backend = "fake"
 	h.logger = zap.NewNop()
-	h.sessions = &registry{sessions: map[uint64]liveSession{}}
+	if h.sessions == nil {
+		h.sessions = &registry{sessions: map[uint64]liveSession{}}
+	}
 	if err := h.prepare(); err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,8 @@ func sessionStarted() {
 
 // sessionEnded counts the end of a session and logs the one line that sums
 // it up.
-func sessionEnded(log *zap.Logger, c *conn, helo string, d time.Duration) {
+func sessionEnded(log *zap.Logger, c *conn, d time.Duration) {
+	helo, _ := c.helo.Load().(string)
 	reason := c.drainReason()
 	switch {
 	case reason != "":
@@ -32,6 +33,7 @@ func sessionEnded(log *zap.Logger, c *conn, helo string, d time.Duration) {
 	metrics.sessions.WithLabelValues(reason).Inc()
 	log.Info("session ended",
 		zap.String("helo", helo),
+		zap.Bool("tls", c.secure.Load()),
 		zap.Duration("duration", d),
 		zap.Int64("messages", c.messages.Load()),
 		zap.Int64("recipients_delivered", c.delivered.Load()),
