@@ -63,6 +63,19 @@ type lmtpServer struct {
 	// LMTPAddr is the LMTP listener, 127.0.0.1:port.
 	LMTPAddr string
 	LMTPPort int
+	// text is the Caddyfile with the given extra lmtp subdirectives.
+	text func(lmtpExtra string) string
+}
+
+// reload loads the config again with other extra lmtp subdirectives, with
+// `caddy reload` through the admin API.
+func (s *lmtpServer) reload(t *testing.T, lmtpExtra string) {
+	t.Helper()
+	if err := os.WriteFile(s.config, []byte(s.text(lmtpExtra)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	caddyRun(t, "reload", "--config", s.config, "--adapter", "caddyfile",
+		"--address", "127.0.0.1:"+strconv.Itoa(s.adminPort))
 }
 
 // lmtpBackends are the storage directives the LMTP tests run with; the
@@ -109,11 +122,13 @@ func startLMTPServer(t *testing.T, storage func(mailRoot string) string, lmtpExt
 			}
 		}
 		config := filepath.Join(dir, "Caddyfile")
-		text := fmt.Sprintf(lmtpCaddyfile, storage(s.MailRoot), adminPort, pop3Port, auth.String(), lmtpPort, lmtpExtra)
-		if err := os.WriteFile(config, []byte(text), 0o600); err != nil {
+		s.config, s.adminPort = config, adminPort
+		s.text = func(extra string) string {
+			return fmt.Sprintf(lmtpCaddyfile, storage(s.MailRoot), adminPort, pop3Port, auth.String(), lmtpPort, extra)
+		}
+		if err := os.WriteFile(config, []byte(s.text(lmtpExtra)), 0o600); err != nil {
 			return nil, err
 		}
-		s.config = config
 		ready := func() error {
 			if err := s.waitReady(); err != nil {
 				return err
