@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -51,7 +52,7 @@ func TestAdminAPI(t *testing.T) {
 		}
 	}
 	// The session ended through the API is closed.
-	if line, err := cl.r.ReadString('\n'); err == nil {
+	if line, err := cl.r.ReadString('\n'); !errors.Is(err, io.EOF) {
 		t.Fatalf("got %q after DELETE, want the connection closed", line)
 	}
 }

@@ -3,6 +3,7 @@ package lmtp
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -315,14 +316,14 @@ func TestDrainFinishesDelivery(t *testing.T) {
 
 	h.sessions.drain(h, endReload)
 	// The idle session is closed at once, without a reply.
-	if line, err := idle.r.ReadString('\n'); err == nil {
-		t.Fatalf("idle session got %q after the drain, want the connection closed", line)
+	if line, err := idle.r.ReadString('\n'); !errors.Is(err, io.EOF) {
+		t.Fatalf("idle session got %q (%v) after the drain, want the connection closed", line, err)
 	}
 	// The busy one gets its 250, then is closed.
 	close(store.block)
 	expect(t, "reply after drain", busy.reply(), "250 2.0.0 <a@example.com>")
-	if line, err := busy.r.ReadString('\n'); err == nil {
-		t.Fatalf("busy session got %q after its reply, want the connection closed", line)
+	if line, err := busy.r.ReadString('\n'); !errors.Is(err, io.EOF) {
+		t.Fatalf("busy session got %q (%v) after its reply, want the connection closed", line, err)
 	}
 	if got := store.deliveries(); len(got) != 1 {
 		t.Fatalf("deliveries = %d, want 1", len(got))
