@@ -10,24 +10,25 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 )
 
-// guard is a session's part of the limits: who the client is for the
+// sessionGuard is a session's part of the limits: who the client is for the
 // limits, its authentication deadline and its claim on a user name.
-type guard struct {
+type sessionGuard struct {
 	ip           netip.Addr // the client's address; zero when it has none
 	ipKey        netip.Addr // what the client is counted as (clientKey)
 	exempt       bool       // loopback or trusted: no per-address limit, no lockout
 	authDeadline time.Time  // zero: none
-	slot         uint64     // the user name claimed (userKey)
+	slot         uint64     // the user name claimed (guard.UserKey)
 	hasSlot      bool
 	long         []byte        // assembles lines longer than the read buffer
 	ended        chan struct{} // closed when the session is ended from outside
 }
 
-func newGuard(h *Handler, conn net.Conn, loopback bool) guard {
+func newGuard(h *Handler, conn net.Conn, loopback bool) sessionGuard {
 	ip := clientid.IP(conn.RemoteAddr())
-	g := guard{
+	g := sessionGuard{
 		ip:     ip,
 		ipKey:  clientid.Key(ip),
 		exempt: loopback || h.Limits.trustedAddr(ip),
@@ -46,16 +47,16 @@ const authFailedReply = codeAuth + "Authentication failed"
 
 // beginAuth runs before a password is checked: a login from a locked-out
 // address, or for a locked-out user name from an address that is not
-// known for it (see knownAddresses), fails like a wrong password, without
+// known for it (see guard.Known), fails like a wrong password, without
 // checking anything. When stop is true the client has been answered and
 // err is what the command returns.
 func (s *session) beginAuth(ctx context.Context, user, mechanism string) (stop bool, err error) {
 	if s.guard.exempt {
 		return false, nil
 	}
-	key := userKey(user)
-	scope := s.h.Limits.failureRegistry().lockedOut(s.guard.ipKey, key)
-	if scope == scopeUser && s.h.Limits.knownRegistry().known(key, s.guard.ipKey) {
+	key := guard.UserKey(user)
+	scope := s.h.Limits.failureCounts().LockedOut(s.guard.ipKey, key)
+	if scope == guard.ScopeUser && s.h.Limits.knownAddrs().Known(key, s.guard.ipKey) {
 		scope = ""
 	}
 	if scope != "" {
@@ -70,8 +71,8 @@ func (s *session) beginAuth(ctx context.Context, user, mechanism string) (stop b
 // and false is returned. Failed logins never hold a slot, so nobody who
 // lacks the password can keep the owner out.
 func (s *session) claimUserSlot(user string) bool {
-	key := userKey(user)
-	if !s.h.Limits.connRegistry().claimUser(key, s.h.Limits.maxConnectionsPerUser()) {
+	key := guard.UserKey(user)
+	if !s.h.Limits.connCounts().ClaimUser(key, s.h.Limits.maxConnectionsPerUser()) {
 		s.log.Info("too many sessions for one user", zap.String("user", printableUser(user)))
 		s.err(codeInUse + "Too many sessions for this user, try again later")
 		return false
@@ -91,7 +92,7 @@ func (s *session) endAuth() {
 // releaseUserSlot gives up the session's claim on a user name, if any.
 func (s *session) releaseUserSlot() {
 	if s.guard.hasSlot {
-		s.h.Limits.connRegistry().releaseUser(s.guard.slot)
+		s.h.Limits.connCounts().ReleaseUser(s.guard.slot)
 		s.guard.hasSlot = false
 	}
 }
@@ -101,13 +102,13 @@ func (s *session) releaseUserSlot() {
 func (s *session) authFailed(ctx context.Context, user, mechanism string) error {
 	s.logAuthFailure(user, mechanism)
 	if !s.guard.exempt {
-		for _, l := range s.h.Limits.failureRegistry().fail(s.guard.ipKey, userKey(user), s.h.Limits.lockoutPolicy()) {
+		for _, l := range s.h.Limits.failureCounts().Fail(s.guard.ipKey, guard.UserKey(user), s.h.Limits.lockoutPolicy()) {
 			observeLockout()
 			s.log.Warn("authentication lockout",
-				zap.String("scope", l.scope),
+				zap.String("scope", l.Scope),
 				zap.String("user", printableUser(user)),
-				zap.Int("failures", l.failures),
-				zap.Time("until", l.until))
+				zap.Int("failures", l.Failures),
+				zap.Time("until", l.Until))
 		}
 	}
 	return s.failAuth(ctx)
@@ -128,7 +129,7 @@ func (s *session) logAuthFailure(user, mechanism string, extra ...zap.Field) {
 // then answers the failure. If ctx ends or the session is ended from
 // outside meanwhile, the session ends.
 func (s *session) failAuth(ctx context.Context) error {
-	wait := func(ctx context.Context, d time.Duration) bool { return pause(ctx, d, s.guard.ended) }
+	wait := func(ctx context.Context, d time.Duration) bool { return guard.Pause(ctx, d, s.guard.ended) }
 	if s.h.Limits.pause != nil {
 		wait = s.h.Limits.pause
 	}
@@ -147,7 +148,7 @@ func (s *session) loginDelayed(user string) bool {
 	if delay <= 0 {
 		return false
 	}
-	wait := s.h.Limits.loginRegistry().wait(userKey(user), delay)
+	wait := s.h.Limits.loginTimes().Wait(guard.UserKey(user), delay)
 	if wait <= 0 {
 		return false
 	}
@@ -160,30 +161,12 @@ func (s *session) loginDelayed(user string) bool {
 // forgotten (unless it is locked out), the address becomes known for the
 // user and, with login_delay, the time is noted.
 func (s *session) loggedIn(user string) {
-	key := userKey(user)
+	key := guard.UserKey(user)
 	if !s.guard.exempt {
-		s.h.Limits.failureRegistry().succeed(key)
-		s.h.Limits.knownRegistry().record(key, s.guard.ipKey)
+		s.h.Limits.failureCounts().Succeed(key)
+		s.h.Limits.knownAddrs().Record(key, s.guard.ipKey)
 	}
 	if d := time.Duration(s.h.Limits.LoginDelay); d > 0 {
-		s.h.Limits.loginRegistry().record(key, d)
-	}
-}
-
-// pause waits for d, or until ctx ends or ended is closed; it reports
-// whether it waited the whole time. It needs no goroutine of its own.
-func pause(ctx context.Context, d time.Duration, ended <-chan struct{}) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	case <-ended:
-		return false
+		s.h.Limits.loginTimes().Record(key, d)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -149,9 +150,9 @@ func FuzzSession(f *testing.F) {
 			logger:            zap.NewNop(),
 			Limits: Limits{
 				AuthFailureLimit: 3,
-				conns:            newConnRegistry(),
-				failures:         newFailureRegistry(16),
-				logins:           newLoginRegistry(),
+				conns:            guard.NewConns(),
+				failures:         guard.NewFailures(16),
+				logins:           guard.NewLogins(),
 				pause:            func(ctx context.Context, _ time.Duration) bool { return ctx.Err() == nil },
 			},
 		}
@@ -190,7 +191,7 @@ func FuzzSession(f *testing.F) {
 		if !bytes.Contains(o, []byte("+OK Logging out, ")) && store.Count("alice") != len(fuzzMessages) {
 			t.Fatalf("messages were deleted by a session that did not QUIT from TRANSACTION: %d left", store.Count("alice"))
 		}
-		if total, ips, users := h.Limits.conns.counts(); total != 0 || ips != 0 || users != 0 {
+		if total, ips, users := h.Limits.conns.Counts(); total != 0 || ips != 0 || users != 0 {
 			t.Fatalf("connection counts not released: %d, %d, %d", total, ips, users)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 )
 
 // Defaults of the limits. Each applies when its setting is zero (JSON) or
@@ -148,10 +149,10 @@ type Limits struct {
 	trusted clientid.Networks
 	// The registries; nil means the process-wide ones (tests use their
 	// own).
-	conns    *connRegistry
-	failures *failureRegistry
-	logins   *loginRegistry
-	known    *knownAddresses
+	conns    *guard.Conns
+	failures *guard.Failures
+	logins   *guard.Logins
+	known    *guard.Known
 	// openFiles returns the open-file limit; nil means the process's
 	// (tests use their own).
 	openFiles func() (uint64, bool)
@@ -270,12 +271,12 @@ func (l *Limits) authFailureDelay() time.Duration {
 
 // lockoutPolicy is the effective brute-force policy; a zero limit means
 // that kind of lockout is off.
-func (l *Limits) lockoutPolicy() lockoutPolicy {
-	return lockoutPolicy{
-		ipLimit:   max(0, orDefault(l.AuthFailureLimit, DefaultAuthFailureLimit)),
-		userLimit: max(0, orDefault(l.AuthUserFailureLimit, DefaultAuthUserFailureLimit)),
-		window:    time.Duration(orDefault(l.AuthFailureWindow, caddy.Duration(DefaultAuthFailureWindow))),
-		lockout:   time.Duration(orDefault(l.AuthLockout, caddy.Duration(DefaultAuthLockout))),
+func (l *Limits) lockoutPolicy() guard.LockoutPolicy {
+	return guard.LockoutPolicy{
+		IPLimit:   max(0, orDefault(l.AuthFailureLimit, DefaultAuthFailureLimit)),
+		UserLimit: max(0, orDefault(l.AuthUserFailureLimit, DefaultAuthUserFailureLimit)),
+		Window:    time.Duration(orDefault(l.AuthFailureWindow, caddy.Duration(DefaultAuthFailureWindow))),
+		Lockout:   time.Duration(orDefault(l.AuthLockout, caddy.Duration(DefaultAuthLockout))),
 	}
 }
 

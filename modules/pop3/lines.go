@@ -91,8 +91,8 @@ func (s *session) setLineDeadline() error {
 	if s.state == stateAuthorization && !s.guard.authDeadline.IsZero() && s.guard.authDeadline.Before(deadline) {
 		deadline = s.guard.authDeadline
 	}
-	if s.state == stateTransaction && s.dl.bounded() {
-		if err := s.dl.bound(time.Time{}); err != nil {
+	if s.state == stateTransaction && s.dl.Bounded() {
+		if err := s.dl.Bound(time.Time{}); err != nil {
 			return err
 		}
 	}

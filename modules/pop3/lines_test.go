@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -101,7 +102,7 @@ func TestHugeLineNotBuffered(t *testing.T) {
 		store:       memstore.New(),
 		auth:        memAuth{},
 		logger:      zap.NewNop(),
-		Limits:      Limits{conns: newConnRegistry(), failures: newFailureRegistry(8)},
+		Limits:      Limits{conns: guard.NewConns(), failures: guard.NewFailures(8)},
 	}
 	var out bytes.Buffer
 	conn := &scriptConn{r: &lineSource{n: 64 << 20, rest: strings.NewReader("\r\nQUIT\r\n")}, w: &out, max: 1 << 20}

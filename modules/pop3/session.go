@@ -13,6 +13,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/netconn"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -59,7 +60,7 @@ type session struct {
 
 	h    *Handler
 	conn net.Conn
-	dl   *deadlineConn // under conn: its deadlines and their bound
+	dl   *netconn.Deadlines // under conn: its deadlines and their bound
 	r    *bufio.Reader
 	w    *replyWriter
 	log  *zap.Logger
@@ -80,11 +81,11 @@ type session struct {
 	errors   int
 
 	stats sessionStats // metrics, the end-of-session log line, the admin API
-	guard guard        // limits: client identity, auth deadline, user claim
+	guard sessionGuard // limits: client identity, auth deadline, user claim
 }
 
 func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
-	dl := withDeadlines(conn, time.Duration(h.IdleTimeout))
+	dl := netconn.WithDeadlines(conn, time.Duration(h.IdleTimeout))
 	s := &session{
 		h:        h,
 		conn:     dl,
@@ -100,7 +101,7 @@ func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
 	}
 	// Before login, no read or write outlives the authentication
 	// deadline: not a TLS handshake, not a reply the client never reads.
-	_ = dl.bound(s.guard.authDeadline)
+	_ = dl.Bound(s.guard.authDeadline)
 	if h.secrets != nil {
 		s.apopStamp = apopTimestamp(h.Hostname)
 	}
@@ -205,7 +206,7 @@ func (s *session) endOnReadError(err error) {
 	s.noteReadError(err)
 	// The farewell below has a short deadline of its own, even when the
 	// authentication deadline has passed.
-	_ = s.dl.bound(time.Time{})
+	_ = s.dl.Bound(time.Time{})
 	if reason, ended := s.endedFromOutside(); ended {
 		s.log.Debug("ending session", zap.String("user", s.user), zap.String("reason", reason))
 		_ = s.conn.SetWriteDeadline(time.Now().Add(time.Second))

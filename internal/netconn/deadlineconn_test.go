@@ -1,4 +1,4 @@
-package pop3
+package netconn
 
 import (
 	"net"
@@ -70,7 +70,7 @@ func TestDeadlineConnReadDeadlines(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := &deadlineLog{}
-			tt.steps(withDeadlines(rec, time.Minute))
+			tt.steps(WithDeadlines(rec, time.Minute))
 			if !equalTimes(rec.reads, tt.want) {
 				t.Errorf("read deadlines %v, want %v", rec.reads, tt.want)
 			}
@@ -80,7 +80,7 @@ func TestDeadlineConnReadDeadlines(t *testing.T) {
 
 func TestDeadlineConnWriteDeadlines(t *testing.T) {
 	rec := &deadlineLog{}
-	c := withDeadlines(rec, time.Minute)
+	c := WithDeadlines(rec, time.Minute)
 	start := time.Now()
 	for range 3 {
 		if _, err := c.Write([]byte("+OK\r\n")); err != nil {
@@ -110,7 +110,7 @@ func TestDeadlineConnWriteDeadlines(t *testing.T) {
 
 func TestWithDeadlinesNoTimeout(t *testing.T) {
 	rec := &deadlineLog{}
-	c := withDeadlines(rec, 0)
+	c := WithDeadlines(rec, 0)
 	_, _ = c.Write([]byte("x"))
 	if len(rec.writes) != 0 {
 		t.Errorf("write deadlines %v with no timeout, want none", rec.writes)
@@ -122,12 +122,12 @@ func TestWithDeadlinesNoTimeout(t *testing.T) {
 // deadlines in force, and lifting it lets later deadlines through again.
 func TestDeadlineConnBound(t *testing.T) {
 	rec := &deadlineLog{}
-	c := withDeadlines(rec, time.Minute)
+	c := WithDeadlines(rec, time.Minute)
 	later := time.Now().Add(time.Hour)
 	_ = c.SetReadDeadline(later)
 	_, _ = c.Write([]byte("x"))
 	limit := time.Now().Add(time.Second)
-	if err := c.bound(limit); err != nil {
+	if err := c.Bound(limit); err != nil {
 		t.Fatal(err)
 	}
 	if got := rec.reads[len(rec.reads)-1]; !got.Equal(limit) {
@@ -151,7 +151,7 @@ func TestDeadlineConnBound(t *testing.T) {
 			t.Errorf("write deadline %d while bounded: %v, want at most %v", i, d, limit)
 		}
 	}
-	_ = c.bound(time.Time{})
+	_ = c.Bound(time.Time{})
 	_ = c.SetReadDeadline(later)
 	if got := rec.reads[len(rec.reads)-1]; !got.Equal(later) {
 		t.Errorf("read deadline %v after lifting the bound, want %v", got, later)

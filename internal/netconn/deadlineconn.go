@@ -1,4 +1,7 @@
-package pop3
+// Package netconn has the connection wrappers the mail protocol handlers
+// share: deadlines that bound every read and write (Deadlines) and byte
+// counting (Counting).
+package netconn
 
 import (
 	"net"
@@ -14,7 +17,7 @@ import (
 // parsing.
 const deadlineSlack = time.Second
 
-// deadlineConn manages a session connection's deadlines.
+// Deadlines manages a session connection's deadlines.
 //
 // Every write gets its own deadline, so that a client that stops reading
 // (while a large message is sent, say) is disconnected after timeout
@@ -23,7 +26,7 @@ const deadlineSlack = time.Second
 // deadline set explicitly with SetWriteDeadline or SetDeadline still
 // applies when it is earlier.
 //
-// While a bound is set (see bound), no read or write deadline is later
+// While a bound is set (see Bound), no read or write deadline is later
 // than it: before login that is the authentication deadline, so neither a
 // client that stops reading nor one that stalls a TLS handshake outlives
 // it.
@@ -32,7 +35,7 @@ const deadlineSlack = time.Second
 // left where they are (so they may fire up to that much early, never
 // late); an earlier one, such as the "now" of a session ended from
 // outside, always applies at once.
-type deadlineConn struct {
+type Deadlines struct {
 	net.Conn
 	timeout time.Duration
 
@@ -43,10 +46,10 @@ type deadlineConn struct {
 	write time.Time // the write deadline in force, zero for none
 }
 
-// withDeadlines wraps conn so that each write must complete within
+// WithDeadlines wraps conn so that each write must complete within
 // timeout (none when timeout <= 0) and deadline updates are coalesced.
-func withDeadlines(conn net.Conn, timeout time.Duration) *deadlineConn {
-	return &deadlineConn{Conn: conn, timeout: timeout}
+func WithDeadlines(conn net.Conn, timeout time.Duration) *Deadlines {
+	return &Deadlines{Conn: conn, timeout: timeout}
 }
 
 // earliest returns the earlier of two deadlines, zero meaning none.
@@ -57,10 +60,10 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// bound makes t the latest deadline of every read and write from now on
+// Bound makes t the latest deadline of every read and write from now on
 // (zero: no bound). A deadline in force that is later is moved to t at
 // once.
-func (c *deadlineConn) bound(t time.Time) error {
+func (c *Deadlines) Bound(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.limit = t
@@ -88,15 +91,15 @@ func needless(cur, next time.Time) bool {
 	return !cur.IsZero() && !next.IsZero() && !next.Before(cur) && next.Sub(cur) < deadlineSlack
 }
 
-// bounded reports whether a bound is set.
-func (c *deadlineConn) bounded() bool {
+// Bounded reports whether a bound is set.
+func (c *Deadlines) Bounded() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return !c.limit.IsZero()
 }
 
 // Write writes p with a fresh deadline.
-func (c *deadlineConn) Write(p []byte) (int, error) {
+func (c *Deadlines) Write(p []byte) (int, error) {
 	var deadline time.Time
 	if c.timeout > 0 {
 		deadline = time.Now().Add(c.timeout)
@@ -118,7 +121,7 @@ func (c *deadlineConn) Write(p []byte) (int, error) {
 
 // SetReadDeadline sets the read deadline, unless it would move later by
 // less than deadlineSlack.
-func (c *deadlineConn) SetReadDeadline(t time.Time) error {
+func (c *Deadlines) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t = earliest(t, c.limit)
@@ -133,7 +136,7 @@ func (c *deadlineConn) SetReadDeadline(t time.Time) error {
 }
 
 // SetWriteDeadline sets an explicit write deadline (zero: none).
-func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
+func (c *Deadlines) SetWriteDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.fixed = t
@@ -147,7 +150,7 @@ func (c *deadlineConn) SetWriteDeadline(t time.Time) error {
 
 // SetDeadline sets the read deadline and an explicit write deadline,
 // exactly (but never past the bound).
-func (c *deadlineConn) SetDeadline(t time.Time) error {
+func (c *Deadlines) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.fixed = t
@@ -160,4 +163,4 @@ func (c *deadlineConn) SetDeadline(t time.Time) error {
 }
 
 // Interface guard
-var _ net.Conn = (*deadlineConn)(nil)
+var _ net.Conn = (*Deadlines)(nil)
