@@ -115,7 +115,7 @@ func (a *AdminAPI) handleList(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, r, http.MethodGet)
 	}
-	sessions := liveSessions.of(nil)
+	sessions := liveSessions.Of(nil)
 	views := make([]SessionView, 0, len(sessions))
 	for _, s := range sessions {
 		views = append(views, s.view())
@@ -130,7 +130,7 @@ func (a *AdminAPI) handleOne(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("%q is not a session ID", idText)}
 	}
-	s := liveSessions.byID(id)
+	s, _ := liveSessions.Get(id)
 	if s == nil {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no live POP3 session %d", id)}
 	}
@@ -155,7 +155,7 @@ type endResult struct {
 // endSession ends s without applying its deletions and waits, for a
 // bounded time, until it is over.
 func endSession(w http.ResponseWriter, r *http.Request, s *session) error {
-	s.shutdown(endReasonAdmin)
+	s.Shutdown(endReasonAdmin)
 	s.h.logger.Info("session ended through the admin API", zap.Uint64("session", s.id), zap.String("remote", s.stats.remote))
 	timer := time.NewTimer(adminEndWait)
 	defer timer.Stop()
@@ -166,13 +166,6 @@ func endSession(w http.ResponseWriter, r *http.Request, s *session) error {
 	case <-r.Context().Done():
 	}
 	return writeJSON(w, http.StatusAccepted, endResult{ID: s.id})
-}
-
-// byID returns the live session with the given ID, or nil.
-func (r *sessionRegistry) byID(id uint64) *session {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sessions[id]
 }
 
 // methodNotAllowed answers 405 with the allowed methods.

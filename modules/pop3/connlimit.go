@@ -30,8 +30,8 @@ func (h *Handler) serveConn(ctx context.Context, conn net.Conn, secure, loopback
 	defer reg.Release(key, exempt)
 
 	sess := newSession(h, conn, secure, loopback)
-	liveSessions.add(sess)
-	defer liveSessions.remove(sess)
+	sess.id = liveSessions.Add(sess)
+	defer liveSessions.Remove(sess.id)
 	sess.serve(ctx)
 }
 

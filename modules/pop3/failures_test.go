@@ -124,10 +124,10 @@ func TestFailureDelayEndsWithShutdown(t *testing.T) {
 	c.send("PASS wrong\r\n")
 	var sessions []*session
 	waitFor(t, "the session is registered", func() bool {
-		sessions = liveSessions.of(h)
+		sessions = liveSessions.Of(h)
 		return len(sessions) == 1
 	})
-	sessions[0].shutdown(endReasonAdmin)
+	sessions[0].Shutdown(endReasonAdmin)
 	if _, err := io.ReadAll(c.r); err != nil {
 		t.Errorf("reading until the server closes: %v", err)
 	}

@@ -3,6 +3,7 @@ package pop3
 import (
 	"crypto/tls"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/tlsconf"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
@@ -27,14 +28,14 @@ type ImplicitTLS struct {
 // certificate for hostname. It returns what makes the TLS config of one
 // handshake.
 func (it *ImplicitTLS) provision(ctx caddy.Context, hostname string, logger *zap.Logger) (func() *tls.Config, error) {
-	return provisionPolicies(ctx, "implicit_tls", &it.ConnectionPolicies, hostname, logger)
+	return tlsconf.Provision(ctx, "implicit_tls", &it.ConnectionPolicies, hostname, alpnPOP3, logger)
 }
 
 // unmarshalCaddyfile reads `implicit_tls` or `implicit_tls {
 // connection_policy { ... } ... }`; the dispenser is on the implicit_tls
 // token.
 func (it *ImplicitTLS) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return unmarshalPolicies(d, &it.ConnectionPolicies)
+	return tlsconf.UnmarshalPolicies(d, &it.ConnectionPolicies)
 }
 
 // startImplicitTLS runs the handshake of an implicit-TLS connection before

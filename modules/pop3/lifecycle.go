@@ -58,12 +58,12 @@ func warnIfReloadsDropConnections(logger *zap.Logger) {
 func registerExitDrain(logger *zap.Logger) {
 	registerExitOnce.Do(func() {
 		caddy.OnExit(func(context.Context) {
-			all := liveSessions.of(nil)
+			all := liveSessions.Of(nil)
 			for _, s := range all {
-				s.shutdown(endReasonShutdown)
+				s.Shutdown(endReasonShutdown)
 			}
-			if !liveSessions.drain(exitDrainTimeout) {
-				logger.Warn("sessions still running at exit", zap.Int("sessions", len(liveSessions.of(nil))))
+			if !liveSessions.Drain(exitDrainTimeout) {
+				logger.Warn("sessions still running at exit", zap.Int("sessions", len(liveSessions.Of(nil))))
 			}
 		})
 	})
@@ -79,14 +79,14 @@ func (h *Handler) Cleanup() error {
 		return nil // the exit drain ends every session
 	}
 	grace := time.Duration(h.GracePeriod)
-	if n := len(liveSessions.of(h)); n > 0 {
+	if n := len(liveSessions.Of(h)); n > 0 {
 		h.logger.Info("config unloaded; sessions may finish within the grace period",
 			zap.Int("sessions", n), zap.Duration("grace_period", grace))
 	}
 	h.graceTimer = time.AfterFunc(grace, func() {
 		h.graceOver.Store(true)
-		for _, s := range liveSessions.of(h) {
-			s.shutdown(endReasonReload)
+		for _, s := range liveSessions.Of(h) {
+			s.Shutdown(endReasonReload)
 		}
 	})
 	return nil

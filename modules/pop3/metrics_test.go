@@ -98,7 +98,7 @@ func expectDeltas(t *testing.T, got, want map[string]float64) {
 // and log line are complete.
 func waitSessionsGone(t *testing.T) {
 	t.Helper()
-	if !liveSessions.drain(10 * time.Second) {
+	if !liveSessions.Drain(10 * time.Second) {
 		t.Fatal("sessions did not end")
 	}
 }
@@ -245,8 +245,8 @@ func TestMetricsEndReasons(t *testing.T) {
 			name: "admin", reason: endAdmin,
 			run: func(t *testing.T, ts *testServer, c *testClient) {
 				c.login("alice", "secret pw")
-				for _, s := range liveSessions.of(ts.h) {
-					s.shutdown(endReasonAdmin)
+				for _, s := range liveSessions.Of(ts.h) {
+					s.Shutdown(endReasonAdmin)
 				}
 				expectPrefix(t, "admin", c.readLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
 			},

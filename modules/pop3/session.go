@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/netconn"
+	"github.com/caddy-pop3/caddy-pop3/internal/sessions"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -109,12 +110,12 @@ func newSession(h *Handler, conn net.Conn, secure, loopback bool) *session {
 	return s
 }
 
-// shutdown ends the session from another goroutine: the session sees the
+// Shutdown ends the session from another goroutine: the session sees the
 // reason at its next read (or its blocked read or write fails at once),
 // answers -ERR [SYS/TEMP] when it can, and ends without deleting anything.
 // A command waiting in the storage backend or the authenticator has its
 // context cancelled. A commit already under way is not interrupted.
-func (s *session) shutdown(reason string) {
+func (s *session) Shutdown(reason string) {
 	if !s.endReason.CompareAndSwap(nil, &reason) {
 		return
 	}
@@ -126,6 +127,9 @@ func (s *session) shutdown(reason string) {
 		(*cancel)()
 	}
 }
+
+// Owner returns the handler the session belongs to.
+func (s *session) Owner() any { return s.h }
 
 // endedFromOutside returns the reason given to shutdown, if any.
 func (s *session) endedFromOutside() (string, bool) {
@@ -288,3 +292,7 @@ func (s *session) line(text string) {
 func (s *session) end() {
 	s.w.WriteString(".\r\n")
 }
+
+// liveSessions is the registry of this process's POP3 sessions.
+var liveSessions = sessions.New[*session]()
+var _ sessions.Session = (*session)(nil)

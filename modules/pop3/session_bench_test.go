@@ -64,8 +64,8 @@ func startBenchServer(b *testing.B) string {
 				defer wg.Done()
 				defer conn.Close()
 				s := newSession(h, conn, false, true)
-				liveSessions.add(s)
-				defer liveSessions.remove(s)
+				s.id = liveSessions.Add(s)
+				defer liveSessions.Remove(s.id)
 				s.serve(context.Background())
 			}()
 		}

@@ -443,7 +443,7 @@ func TestSessionGracePeriodAfterReload(t *testing.T) {
 	if _, err := c.r.ReadByte(); err == nil {
 		t.Error("connection still open after the grace period")
 	}
-	if !liveSessions.drain(5 * time.Second) {
+	if !liveSessions.Drain(5 * time.Second) {
 		t.Fatal("session did not end")
 	}
 	if n := ts.store.Count("alice"); n != 2 {
@@ -460,11 +460,11 @@ func TestSessionShutdownDuringTransaction(t *testing.T) {
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	c.cmd("DELE 1")
-	for _, s := range liveSessions.of(ts.h) {
-		s.shutdown(endReasonAdmin)
+	for _, s := range liveSessions.Of(ts.h) {
+		s.Shutdown(endReasonAdmin)
 	}
 	expectPrefix(t, "shutdown", c.readLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
-	if !liveSessions.drain(5 * time.Second) {
+	if !liveSessions.Drain(5 * time.Second) {
 		t.Fatal("session did not end")
 	}
 	if n := ts.store.Count("alice"); n != 1 {

@@ -45,11 +45,11 @@ func TestSessionShutdownDuringStorageOpen(t *testing.T) {
 	case <-time.After(stuckWait):
 		t.Fatal("the session never opened the maildrop")
 	}
-	sessions := liveSessions.of(ts.h)
+	sessions := liveSessions.Of(ts.h)
 	if len(sessions) != 1 {
 		t.Fatalf("%d live sessions, want 1", len(sessions))
 	}
-	sessions[0].shutdown(endReasonAdmin)
+	sessions[0].Shutdown(endReasonAdmin)
 	select {
 	case <-sessions[0].stats.done:
 	case <-time.After(stuckWait):

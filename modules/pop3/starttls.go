@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/tlsconf"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"go.uber.org/zap"
 )
+
+// alpnPOP3 is POP3's ALPN protocol ID (RFC 7301 registry).
+const alpnPOP3 = "pop3"
 
 // StartTLS configures the STLS command (RFC 2595): a client on a clear
 // connection asks to upgrade it to TLS before it logs in. Certificates come
@@ -25,13 +29,13 @@ type StartTLS struct {
 // certificate for hostname. It returns what makes the TLS config of one
 // handshake.
 func (st *StartTLS) provision(ctx caddy.Context, hostname string, logger *zap.Logger) (func() *tls.Config, error) {
-	return provisionPolicies(ctx, "starttls", &st.ConnectionPolicies, hostname, logger)
+	return tlsconf.Provision(ctx, "starttls", &st.ConnectionPolicies, hostname, alpnPOP3, logger)
 }
 
 // unmarshalCaddyfile reads `starttls` or `starttls { connection_policy {
 // ... } ... }`; the dispenser is on the starttls token.
 func (st *StartTLS) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
-	return unmarshalPolicies(d, &st.ConnectionPolicies)
+	return tlsconf.UnmarshalPolicies(d, &st.ConnectionPolicies)
 }
 
 // canStartTLS reports whether STLS is offered on this session now: it is

@@ -1,4 +1,8 @@
-package pop3
+// Package tlsconf is the TLS of the mail protocol handlers (STARTTLS and
+// implicit TLS): connection policies read from the Caddyfile and loaded
+// with Caddy's TLS app, a certificate managed for the handler's host name,
+// and the server handshake with its timeout.
+package tlsconf
 
 import (
 	"context"
@@ -12,7 +16,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// manageCertificate makes Caddy's TLS app obtain and renew a certificate
+// ManageCertificate makes Caddy's TLS app obtain and renew a certificate
 // for hostname, so that STLS and implicit TLS work in a config with no
 // HTTP site, unless the config loads a certificate for it itself: ACME for
 // a public name (or whatever automation policy covers it), Caddy's internal
@@ -22,7 +26,7 @@ import (
 // The TLS app starts managing the name when the config has started (Caddy's
 // "started" event), not while it is provisioned: `caddy validate` and
 // configs that fail to load ask no CA for anything.
-func manageCertificate(ctx caddy.Context, hostname string, logger *zap.Logger) error {
+func ManageCertificate(ctx caddy.Context, hostname string, logger *zap.Logger) error {
 	tlsAppIface, err := ctx.App("tls")
 	if err != nil {
 		return fmt.Errorf("getting the tls app: %v", err)
