@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -183,7 +182,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	if h.StorageRaw == nil {
-		h.StorageRaw = defaultStorage()
+		h.StorageRaw = storage.DefaultStorage()
 	}
 	storeMod, err := ctx.LoadModule(h, "StorageRaw")
 	if err != nil {
@@ -195,14 +194,6 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.store = s
 	return nil
-}
-
-// defaultStorage is the storage used when none is configured: maildir
-// under Caddy's data directory.
-func defaultStorage() json.RawMessage {
-	path := filepath.Join(caddy.AppDataDir(), "pop3", "mail", storage.PlaceholderUser, "Maildir")
-	raw, _ := json.Marshal(map[string]string{"module": "maildir", "path": path})
-	return raw
 }
 
 // Validate checks the handler's settings.

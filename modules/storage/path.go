@@ -1,7 +1,9 @@
 package storage
 
 import (
+	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -79,4 +81,19 @@ func ValidateTemplate(template string) error {
 		return fmt.Errorf("path %q: %v", template, err)
 	}
 	return nil
+}
+
+// DefaultMaildirPath is the maildir path template of a handler that
+// configures no storage: <caddy data dir>/pop3/mail/{pop3.user}/Maildir.
+func DefaultMaildirPath() string {
+	return filepath.Join(caddy.AppDataDir(), "pop3", "mail", PlaceholderUser, "Maildir")
+}
+
+// DefaultStorage is the storage guest module (JSON, as under a handler's
+// "storage" key) of a handler that configures none: maildir at
+// DefaultMaildirPath. The pop3 and lmtp handlers and the pop3 commands use
+// it, so that they all find the same mail.
+func DefaultStorage() json.RawMessage {
+	raw, _ := json.Marshal(map[string]string{"module": "maildir", "path": DefaultMaildirPath()})
+	return raw
 }

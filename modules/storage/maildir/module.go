@@ -89,10 +89,8 @@ func (Maildir) CaddyModule() caddy.ModuleInfo {
 }
 
 // DefaultPath returns the maildir path template used when none is
-// configured: <caddy data dir>/pop3/mail/{pop3.user}/Maildir.
-func DefaultPath() string {
-	return filepath.Join(caddy.AppDataDir(), "pop3", "mail", storage.PlaceholderUser, "Maildir")
-}
+// configured (storage.DefaultMaildirPath).
+func DefaultPath() string { return storage.DefaultMaildirPath() }
 
 // Provision sets the default path and checks the path template.
 func (m *Maildir) Provision(ctx caddy.Context) error {
