@@ -1,7 +1,7 @@
 // Package tlsconf is the TLS of the mail protocol handlers (STARTTLS and
 // implicit TLS): connection policies read from the Caddyfile and loaded
 // with Caddy's TLS app, a certificate managed for the handler's host name,
-// and the server handshake with its timeout.
+// (the handshake itself is netconn.TLSHandshake).
 package tlsconf
 
 import (

@@ -3,19 +3,12 @@ package tlsconf
 import (
 	"crypto/tls"
 	"fmt"
-	"net"
-	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddytls"
 	"go.uber.org/zap"
 )
-
-// HandshakeTimeout bounds a TLS handshake (after STARTTLS, or at the start
-// of an implicit-TLS connection). Before login the authentication deadline
-// bounds it too: whichever comes first.
-const HandshakeTimeout = 30 * time.Second
 
 // Provision loads the connection policies of the starttls or implicit_tls
 // block named directive and makes the TLS app manage a certificate for
@@ -65,17 +58,4 @@ func UnmarshalPolicies(d *caddyfile.Dispenser, policies *caddytls.ConnectionPoli
 		}
 	}
 	return nil
-}
-
-// Handshake runs the server side of a TLS handshake on conn with cfg,
-// within HandshakeTimeout (or conn's earlier bound), and clears the
-// deadline afterwards.
-func Handshake(conn net.Conn, cfg *tls.Config) (*tls.Conn, error) {
-	tlsConn := tls.Server(conn, cfg)
-	_ = conn.SetDeadline(time.Now().Add(HandshakeTimeout))
-	if err := tlsConn.Handshake(); err != nil {
-		return nil, err
-	}
-	_ = conn.SetDeadline(time.Time{})
-	return tlsConn, nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/guard"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -76,7 +77,7 @@ func TestFailureDelayEndsWithContext(t *testing.T) {
 	go func() {
 		defer close(done)
 		defer server.Close()
-		h.serveConn(ctx, server, false, true)
+		h.server().ServeConn(ctx, server, false, true)
 	}()
 	c := &testClient{t: t, conn: client, r: bufio.NewReader(client)}
 	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
@@ -115,19 +116,19 @@ func TestFailureDelayEndsWithShutdown(t *testing.T) {
 	go func() {
 		defer close(done)
 		defer server.Close()
-		h.serveConn(context.Background(), server, false, true)
+		h.server().ServeConn(context.Background(), server, false, true)
 	}()
 	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
 	c := &testClient{t: t, conn: client, r: bufio.NewReader(client)}
 	c.readLine()
 	c.cmd("USER alice")
 	c.send("PASS wrong\r\n")
-	var sessions []*session
+	var sessions []*pop3server.Session
 	waitFor(t, "the session is registered", func() bool {
-		sessions = liveSessions.Of(h)
+		sessions = pop3server.Live.Of(h)
 		return len(sessions) == 1
 	})
-	sessions[0].Shutdown(endReasonAdmin)
+	sessions[0].Shutdown(pop3server.ReasonAdmin)
 	if _, err := io.ReadAll(c.r); err != nil {
 		t.Errorf("reading until the server closes: %v", err)
 	}
@@ -152,12 +153,12 @@ func TestLockout(t *testing.T) {
 	// Locked out: the right password gets the very same answer, without
 	// being checked, from this session and from a new one.
 	c.cmd("USER alice")
-	if got := c.cmd("PASS secret pw"); got != "-ERR "+authFailedReply {
-		t.Errorf("right password while locked out: got %q, want %q", got, "-ERR "+authFailedReply)
+	if got := c.cmd("PASS secret pw"); got != "-ERR "+pop3server.ReplyAuthFailed {
+		t.Errorf("right password while locked out: got %q, want %q", got, "-ERR "+pop3server.ReplyAuthFailed)
 	}
 	d := ts.dial(t)
 	d.cmd("USER bob")
-	if got := d.cmd("PASS " + bobPassword); got != "-ERR "+authFailedReply {
+	if got := d.cmd("PASS " + bobPassword); got != "-ERR "+pop3server.ReplyAuthFailed {
 		t.Errorf("another user from the locked-out address: got %q", got)
 	}
 	if n := auth.count("alice") + auth.count("bob"); n != 3 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 	"github.com/caddy-pop3/caddy-pop3/internal/guard"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 )
 
 // Defaults of the limits. Each applies when its setting is zero (JSON) or
@@ -36,7 +37,7 @@ const (
 	// user.
 	DefaultMaxConnectionsPerUser = 10
 	// DefaultMaxErrors is how many bad commands end a session.
-	DefaultMaxErrors = maxErrors
+	DefaultMaxErrors = pop3server.DefaultMaxErrors
 	// DefaultAuthFailureDelay is the pause before answering a failed
 	// authentication (Dovecot's auth_failure_delay).
 	DefaultAuthFailureDelay = 2 * time.Second
@@ -283,4 +284,32 @@ func (l *Limits) lockoutPolicy() guard.LockoutPolicy {
 // trustedAddr reports whether ip is in one of the trusted networks.
 func (l *Limits) trustedAddr(ip netip.Addr) bool {
 	return l.trusted.Contains(ip)
+}
+
+// engine resolves the limits into the protocol engine's, defaults applied.
+func (l *Limits) engine() pop3server.Limits {
+	expire, _ := parseExpire(l.Expire) // checked by validate
+	el := pop3server.Limits{
+		MaxLineLength:         l.maxLineLength(),
+		MaxAuthLineLength:     l.maxAuthLineLength(),
+		AuthTimeout:           l.authTimeout(),
+		MaxConnections:        l.maxConnections(),
+		MaxConnectionsPerIP:   l.maxConnectionsPerIP(),
+		MaxConnectionsPerUser: l.maxConnectionsPerUser(),
+		MaxErrors:             l.maxErrors(),
+		AuthFailureDelay:      l.authFailureDelay(),
+		Lockout:               l.lockoutPolicy(),
+		Trusted:               l.trusted,
+		LoginDelay:            max(0, time.Duration(l.LoginDelay)),
+		Expire:                expire,
+		Conns:                 l.conns,
+		Failures:              l.failures,
+		Known:                 l.known,
+		Logins:                l.logins,
+		Pause:                 l.pause,
+	}
+	if el.Trusted == nil && len(l.TrustedNetworks) > 0 {
+		el.Trusted, _ = clientid.ParseNetworks(l.TrustedNetworks) // checked by validate
+	}
+	return el
 }

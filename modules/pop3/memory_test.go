@@ -82,7 +82,7 @@ func TestSessionAllocationsPerCommand(t *testing.T) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		h.serveConn(context.Background(), conn, false, true)
+		h.server().ServeConn(context.Background(), conn, false, true)
 		runtime.ReadMemStats(&after)
 		return after.Mallocs - before.Mallocs
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/guard"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -70,8 +71,8 @@ func TestProxyProtocolPlaintextPolicy(t *testing.T) {
 	ts.store.Add("alice", "x\n")
 	for _, ip := range []string{"127.0.0.1", "::1", "192.0.2.7"} {
 		c := ts.dialAs(t, ip)
-		expectPrefix(t, ip+": USER", c.cmd("USER alice"), "-ERR "+errPlaintextRefused)
-		expectPrefix(t, ip+": AUTH PLAIN", c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldCBwdw=="), "-ERR "+errPlaintextRefused)
+		expectPrefix(t, ip+": USER", c.cmd("USER alice"), "-ERR "+pop3server.ReplyPlaintextRefused)
+		expectPrefix(t, ip+": AUTH PLAIN", c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldCBwdw=="), "-ERR "+pop3server.ReplyPlaintextRefused)
 		c.send("CAPA\r\n")
 		c.readLine()
 		if capa := c.multi(); strings.Contains(capa, "SASL") || strings.Contains(capa, "USER") {

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
@@ -127,7 +127,7 @@ func pop3Handlers(server string, tree any) []handlerStorage {
 		switch v := v.(type) {
 		case map[string]any:
 			if v["handler"] == "pop3" {
-				raw := storage.DefaultStorage()
+				raw := caddystore.DefaultStorage()
 				if s, ok := v["storage"]; ok && s != nil {
 					raw, _ = json.Marshal(s)
 				}

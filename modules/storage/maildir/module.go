@@ -18,6 +18,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -89,8 +90,8 @@ func (Maildir) CaddyModule() caddy.ModuleInfo {
 }
 
 // DefaultPath returns the maildir path template used when none is
-// configured (storage.DefaultMaildirPath).
-func DefaultPath() string { return storage.DefaultMaildirPath() }
+// configured (caddystore.DefaultMaildirPath).
+func DefaultPath() string { return caddystore.DefaultMaildirPath() }
 
 // Provision sets the default path and checks the path template.
 func (m *Maildir) Provision(ctx caddy.Context) error {
@@ -99,7 +100,7 @@ func (m *Maildir) Provision(ctx caddy.Context) error {
 	if m.Path == "" {
 		m.Path = DefaultPath()
 	}
-	if err := storage.ValidateTemplate(m.Path); err != nil {
+	if err := caddystore.ValidateTemplate(m.Path); err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
 	if m.UIDLFormat != "" {
@@ -177,7 +178,7 @@ func (m *Maildir) rootPath(user string) (string, error) {
 	if tmpl == "" {
 		tmpl = DefaultPath()
 	}
-	return storage.ExpandPath(tmpl, user)
+	return caddystore.ExpandPath(tmpl, user)
 }
 
 // splitRoot returns the user's maildir as prefix and rel: prefix is the
@@ -203,7 +204,7 @@ func (m *Maildir) splitRoot(user string) (prefix, rel string, err error) {
 	if static == "" {
 		static = "."
 	}
-	if prefix, err = storage.ExpandPath(static, user); err != nil {
+	if prefix, err = caddystore.ExpandPath(static, user); err != nil {
 		return "", "", err
 	}
 	prefix = filepath.Clean(prefix)
