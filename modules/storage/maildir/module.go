@@ -20,6 +20,7 @@ import (
 
 	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/maildir/internal/ownerlock"
 )
 
 func init() {
@@ -27,7 +28,7 @@ func init() {
 }
 
 // LockFileName is the name of the file, in the root of each maildir, that
-// is the maildrop's lock (a storage.OwnerLock): created at the first login,
+// is the maildrop's lock (an ownerlock.Lock): created at the first login,
 // it stays, and holds either the record of the process whose session holds
 // the maildrop or a free record.
 const LockFileName = "caddy-pop3.lock"
@@ -150,7 +151,7 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 		return nil, err
 	}
 	root := rootDir.path
-	lock, err := storage.AcquireOwnerLock(filepath.Join(root, LockFileName))
+	lock, err := ownerlock.Acquire(filepath.Join(root, LockFileName))
 	if err != nil {
 		rootDir.close()
 		if errors.Is(err, storage.ErrInUse) {

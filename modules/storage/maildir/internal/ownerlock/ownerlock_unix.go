@@ -2,7 +2,7 @@
 
 //go:build unix
 
-package storage
+package ownerlock
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package storage
+package ownerlock
 
 import (
 	"bufio"
@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/lockowner"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // helperEnv, when set, makes the test binary a helper process (see
@@ -37,10 +41,10 @@ func TestMain(m *testing.M) {
 // "ok". Then it waits for its standard input to close, releases the lock
 // and exits.
 func helperMain(mode string) {
-	var lock *OwnerLock
+	var lock *Lock
 	if path, ok := strings.CutPrefix(mode, "hold:"); ok {
 		var err error
-		if lock, err = AcquireOwnerLock(path); err != nil {
+		if lock, err = Acquire(path); err != nil {
 			fmt.Printf("err %v\n", err)
 			os.Exit(0)
 		}
@@ -119,11 +123,11 @@ func lockPath(t *testing.T) string {
 }
 
 // mustAcquire takes the lock at path and fails the test if it cannot.
-func mustAcquire(t *testing.T, path string) *OwnerLock {
+func mustAcquire(t *testing.T, path string) *Lock {
 	t.Helper()
-	l, err := AcquireOwnerLock(path)
+	l, err := Acquire(path)
 	if err != nil {
-		t.Fatalf("AcquireOwnerLock: %v", err)
+		t.Fatalf("Acquire: %v", err)
 	}
 	return l
 }
@@ -131,13 +135,13 @@ func mustAcquire(t *testing.T, path string) *OwnerLock {
 // expectInUse checks that the lock at path cannot be taken.
 func expectInUse(t *testing.T, path string) {
 	t.Helper()
-	l, err := AcquireOwnerLock(path)
+	l, err := Acquire(path)
 	if err == nil {
 		_ = l.Unlock()
-		t.Fatal("AcquireOwnerLock succeeded on a held lock")
+		t.Fatal("Acquire succeeded on a held lock")
 	}
-	if !errors.Is(err, ErrInUse) {
-		t.Fatalf("AcquireOwnerLock: %v, want ErrInUse", err)
+	if !errors.Is(err, storage.ErrInUse) {
+		t.Fatalf("Acquire: %v, want storage.ErrInUse", err)
 	}
 }
 
@@ -155,11 +159,56 @@ func expectContent(t *testing.T, path, want string) {
 
 // record returns the record of this process's lock token.
 func record(token uint64) string {
-	return string(self().appendRecord(nil, token))
+	return string(appendRecord(nil, token))
+}
+
+// ident holds the values of an identity line (see package lockowner), as
+// the tests write them in lock files of other owners. Each value must be
+// one word of printable ASCII.
+type ident struct {
+	pid                      int
+	start, boot, pidns, host string
+}
+
+// selfIdent returns the values of this process's identity line.
+func selfIdent(t *testing.T) ident {
+	t.Helper()
+	line := lockowner.Self().Line()
+	v := make(map[string]string)
+	for _, f := range strings.Fields(line)[1:] {
+		k, val, _ := strings.Cut(f, "=")
+		v[k] = val
+	}
+	pid, err := strconv.Atoi(v["pid"])
+	if err != nil {
+		t.Fatalf("identity line %q: %v", line, err)
+	}
+	id := ident{pid: pid, start: v["start"], boot: v["boot"], pidns: v["pidns"], host: v["host"]}
+	if id.key() != line {
+		t.Fatalf("identity line %q read back as %q", line, id.key())
+	}
+	return id
+}
+
+// key returns the identity line, without a lock= field and newline.
+func (id ident) key() string {
+	return fmt.Sprintf("caddy-pop3 pid=%d start=%s boot=%s pidns=%s host=%s", id.pid, id.start, id.boot, id.pidns, id.host)
+}
+
+// line returns the owner line of the lock token, with its newline and
+// without padding.
+func (id ident) line(token uint64) string {
+	return id.key() + " lock=" + strconv.FormatUint(token, 10) + "\n"
+}
+
+// record returns the record of the lock token: its owner line, padded
+// with spaces to lockRecordSize bytes.
+func (id ident) record(token uint64) string {
+	return string(pad([]byte(strings.TrimSuffix(id.line(token), "\n")), 0))
 }
 
 // expectHeld checks that the file at path holds l's record.
-func expectHeld(t *testing.T, path string, l *OwnerLock) {
+func expectHeld(t *testing.T, path string, l *Lock) {
 	t.Helper()
 	expectContent(t, path, record(l.token))
 }
@@ -193,7 +242,7 @@ func writeAged(t *testing.T, path, content string, mtime time.Time) {
 }
 
 // mustUnlock releases l and fails the test if it cannot.
-func mustUnlock(t *testing.T, l *OwnerLock) {
+func mustUnlock(t *testing.T, l *Lock) {
 	t.Helper()
 	if err := l.Unlock(); err != nil {
 		t.Fatalf("Unlock: %v", err)
@@ -230,7 +279,7 @@ func TestOwnerLockAcquireRelease(t *testing.T) {
 		t.Errorf("second Unlock: %v", err)
 	}
 	expectFree(t, path)
-	var nilLock *OwnerLock
+	var nilLock *Lock
 	if err := nilLock.Unlock(); err != nil {
 		t.Errorf("Unlock of nil: %v", err)
 	}
@@ -264,10 +313,10 @@ func TestOwnerLockFreeContent(t *testing.T) {
 }
 
 func TestOwnerLockUnparseableAndForeign(t *testing.T) {
-	me := self()
-	padded := func(id *identity, token uint64) string { return string(id.appendRecord(nil, token)) }
-	elsewhere := newIdentity(me.pid, me.start, "other-boot", me.pidns, "elsewhere")
-	otherNS := newIdentity(1, "1", me.boot, "pid:[1]", me.host)
+	me := selfIdent(t)
+	padded := func(id ident, token uint64) string { return id.record(token) }
+	elsewhere := ident{me.pid, me.start, "other-boot", me.pidns, "elsewhere"}
+	otherNS := ident{1, "1", me.boot, "pid:[1]", me.host}
 	tests := []struct {
 		name    string
 		content string
@@ -278,17 +327,17 @@ func TestOwnerLockUnparseableAndForeign(t *testing.T) {
 		{name: "foreign old", content: "12345\n", age: time.Hour},
 		{name: "foreign in the future", content: "12345\n", age: -time.Hour, held: true},
 		{name: "no newline young", content: strings.TrimSuffix(me.line(1), "\n"), age: time.Second, held: true},
-		{name: "bad lock= young", content: me.key + " lock=x\n", age: time.Second, held: true},
-		{name: "bad lock= old", content: me.key + " lock=x\n", age: time.Minute},
+		{name: "bad lock= young", content: me.key() + " lock=x\n", age: time.Second, held: true},
+		{name: "bad lock= old", content: me.key() + " lock=x\n", age: time.Minute},
 		{name: "missing field old", content: "caddy-pop3 pid=1 start=1 boot=x host=h\n", age: time.Minute},
 		{name: "too long old", content: "caddy-pop3 pid=1 start=1 boot=x pidns=y host=" + strings.Repeat("h", maxOwnerLine) + "\n", age: time.Minute},
-		{name: "own leftover without lock=", content: me.key + "\n", age: time.Second},
+		{name: "own leftover without lock=", content: me.key() + "\n", age: time.Second},
 		{name: "own leftover", content: me.line(1 << 62), age: time.Second},
 		{name: "own leftover padded", content: padded(me, 1<<62), age: time.Second},
 		{name: "own leftover old", content: me.line(1 << 62), age: time.Hour},
 		{name: "other host fresh", content: elsewhere.line(1), age: StaleLockAge - time.Minute, held: true},
 		{name: "other host fresh padded", content: padded(elsewhere, 1), age: StaleLockAge - time.Minute, held: true},
-		{name: "other host fresh without lock=", content: elsewhere.key + "\n", age: StaleLockAge - time.Minute, held: true},
+		{name: "other host fresh without lock=", content: elsewhere.key() + "\n", age: StaleLockAge - time.Minute, held: true},
 		{name: "other host old", content: elsewhere.line(1), age: StaleLockAge + time.Minute},
 		{name: "other host old padded", content: padded(elsewhere, 1), age: StaleLockAge + time.Minute},
 		{name: "other pid namespace fresh", content: otherNS.line(7), age: 2 * time.Minute, held: true},
@@ -302,7 +351,7 @@ func TestOwnerLockUnparseableAndForeign(t *testing.T) {
 }
 
 // checkOwner writes a lock file with content and modification time mtime,
-// and checks that AcquireOwnerLock finds it held, or takes it over.
+// and checks that Acquire finds it held, or takes it over.
 func checkOwner(t *testing.T, content string, mtime time.Time, held bool) {
 	t.Helper()
 	path := lockPath(t)
@@ -501,7 +550,7 @@ func TestOwnerLockProcFDReader(t *testing.T) {
 	}()
 	path := lockPath(t)
 	for i := range 10000 {
-		l, err := AcquireOwnerLock(path)
+		l, err := Acquire(path)
 		if err != nil {
 			t.Fatalf("cycle %d: %v", i, err)
 		}
@@ -525,13 +574,13 @@ func TestOwnerLockSymlink(t *testing.T) {
 			if err := os.Symlink(target, path); err != nil {
 				t.Fatal(err)
 			}
-			l, err := AcquireOwnerLock(path)
+			l, err := Acquire(path)
 			if err == nil {
 				_ = l.Unlock()
-				t.Fatal("AcquireOwnerLock followed a symbolic link")
+				t.Fatal("Acquire followed a symbolic link")
 			}
-			if errors.Is(err, ErrInUse) {
-				t.Errorf("AcquireOwnerLock: %v, want an error other than ErrInUse", err)
+			if errors.Is(err, storage.ErrInUse) {
+				t.Errorf("Acquire: %v, want an error other than storage.ErrInUse", err)
 			}
 			if dangling {
 				if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
@@ -547,21 +596,21 @@ func TestOwnerLockSymlink(t *testing.T) {
 
 func TestOwnerLockUnlockLeavesAnotherOwner(t *testing.T) {
 	// The record is no longer this lock's: Unlock leaves it alone.
-	me := self()
+	me := selfIdent(t)
 	tests := []struct {
 		name    string
-		content func(l *OwnerLock) string
+		content func(l *Lock) string
 		replace bool // a new file, rather than the same one rewritten
 	}{
-		{name: "another machine took over", content: func(*OwnerLock) string {
-			return string(newIdentity(1, "1", "b", "n", "elsewhere").appendRecord(nil, 9))
+		{name: "another machine took over", content: func(*Lock) string {
+			return ident{1, "1", "b", "n", "elsewhere"}.record(9)
 		}},
-		{name: "another lock of this process", content: func(l *OwnerLock) string { return record(l.token + 1) }},
-		{name: "this process's line without lock=", content: func(*OwnerLock) string { return me.key + "\n" }},
-		{name: "free", content: func(*OwnerLock) string { return string(freeRecord) }},
-		{name: "foreign", content: func(*OwnerLock) string { return "12345\n" }},
-		{name: "replaced by hand", content: func(*OwnerLock) string {
-			return newIdentity(1, "1", "b", "n", "elsewhere").line(3)
+		{name: "another lock of this process", content: func(l *Lock) string { return record(l.token + 1) }},
+		{name: "this process's line without lock=", content: func(*Lock) string { return me.key() + "\n" }},
+		{name: "free", content: func(*Lock) string { return string(freeRecord) }},
+		{name: "foreign", content: func(*Lock) string { return "12345\n" }},
+		{name: "replaced by hand", content: func(*Lock) string {
+			return ident{1, "1", "b", "n", "elsewhere"}.line(3)
 		}, replace: true},
 	}
 	for _, tt := range tests {
@@ -612,13 +661,13 @@ func TestOwnerLockRace(t *testing.T) {
 				var (
 					wg    sync.WaitGroup
 					start = make(chan struct{})
-					got   = make(chan *OwnerLock, n)
+					got   = make(chan *Lock, n)
 					errs  = make(chan error, n)
 				)
 				for range n {
 					wg.Go(func() {
 						<-start
-						l, err := AcquireOwnerLock(path)
+						l, err := Acquire(path)
 						if err != nil {
 							errs <- err
 							return
@@ -631,7 +680,7 @@ func TestOwnerLockRace(t *testing.T) {
 				close(got)
 				close(errs)
 				for err := range errs {
-					if !errors.Is(err, ErrInUse) {
+					if !errors.Is(err, storage.ErrInUse) {
 						t.Errorf("round %d: %v", round, err)
 					}
 				}
@@ -662,7 +711,7 @@ func TestOwnerLockHoldsNoDescriptor(t *testing.T) {
 	dir := t.TempDir()
 	warm := mustAcquire(t, filepath.Join(dir, "warm")) // the runtime's own descriptors, if any
 	before := countFDs()
-	var held []*OwnerLock
+	var held []*Lock
 	for i := range 100 {
 		held = append(held, mustAcquire(t, filepath.Join(dir, fmt.Sprint(i))))
 	}
@@ -711,7 +760,7 @@ func TestOwnerLockRefresh(t *testing.T) {
 	}
 	taken := lockPath(t)
 	tl := mustAcquire(t, taken)
-	theirs := newIdentity(1, "1", "b", "n", "elsewhere").line(1)
+	theirs := ident{1, "1", "b", "n", "elsewhere"}.line(1)
 	writeAged(t, taken, theirs, old)
 
 	if err := os.Chtimes(path, old, old); err != nil {
@@ -731,7 +780,7 @@ func TestOwnerLockRefresh(t *testing.T) {
 	if !mtime(taken).Equal(old) {
 		t.Error("the refresher touched another owner's lock file")
 	}
-	for _, l := range []*OwnerLock{l, ll, tl} {
+	for _, l := range []*Lock{l, ll, tl} {
 		_ = l.Unlock()
 	}
 	expectContent(t, target, record(ll.token))
@@ -754,13 +803,13 @@ func TestOwnerLockCrossProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if owner, _, ok := parseOwner(b); !ok || owner.pid != h.cmd.Process.Pid || len(b) != lockRecordSize {
+	if owner, _, ok := lockowner.Parse(b); !ok || owner.PID() != h.cmd.Process.Pid || len(b) != lockRecordSize {
 		t.Errorf("lock file of the helper holds %q", b)
 	}
 	h.stop(t) // releases it
 	expectFree(t, path)
 	l := mustAcquire(t, path)
-	if h := startHelper(t, "hold:"+path); !strings.HasPrefix(h.said, "err "+ErrInUse.Error()) {
+	if h := startHelper(t, "hold:"+path); !strings.HasPrefix(h.said, "err "+storage.ErrInUse.Error()) {
 		t.Errorf("helper took a lock this process holds: %s", h.said)
 	}
 	mustUnlock(t, l)
@@ -780,72 +829,30 @@ func TestOwnerLockCrossProcess(t *testing.T) {
 	expectNoLocks(t)
 }
 
-func TestParseOwner(t *testing.T) {
-	tests := []struct {
-		line  string
-		ok    bool
-		pid   int
-		host  string
-		token uint64
-	}{
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=pid:[1] host=h lock=5\n", ok: true, pid: 42, host: "h", token: 5},
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=pid:[1] host=h\n", ok: true, pid: 42, host: "h"},
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=pid:[1] host=h lock=18446744073709551615" + strings.Repeat(" ", 150) + "\n", ok: true, pid: 42, host: "h", token: 1<<64 - 1},
-		{line: "caddy-pop3 host=h pidns=- boot=- start=- lock=3 pid=42 future=x\n", ok: true, pid: 42, host: "h", token: 3},
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h lock=-1\n", ok: false},
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h lock=x\n", ok: false},
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h lock=\n", ok: false},
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h", ok: false},
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h   ", ok: false},
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h\r\n", ok: false},
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n host=h\nmore\n", ok: false},
-		{line: "caddy-pop3 pid=0 start=7 boot=b pidns=n host=h\n", ok: false},
-		{line: "caddy-pop3 pid=-1 start=7 boot=b pidns=n host=h\n", ok: false},
-		{line: "caddy-pop3 pid=x start=7 boot=b pidns=n host=h\n", ok: false},
-		{line: "caddy-pop3 pid=42 start=7 boot=b pidns=n\n", ok: false},
-		{line: "caddy-pop3 pid=42 start= boot=b pidns=n host=h\n", ok: false},
-		{line: "caddy-pop3 pid=42 start boot=b pidns=n host=h\n", ok: false},
-		{line: "dovecot pid=42 start=7 boot=b pidns=n host=h\n", ok: false},
-		{line: string(freeRecord), ok: false},
-		{line: "\n", ok: false},
-		{line: "", ok: false},
-	}
-	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%q", tt.line), func(t *testing.T) {
-			id, token, ok := parseOwner([]byte(tt.line))
-			if ok != tt.ok {
-				t.Fatalf("ok = %v, want %v", ok, tt.ok)
-			}
-			if ok && (id.pid != tt.pid || id.host != tt.host || token != tt.token) {
-				t.Errorf("pid %d host %q lock %d, want %d %q %d", id.pid, id.host, token, tt.pid, tt.host, tt.token)
-			}
-		})
-	}
-}
-
-func TestIdentityLine(t *testing.T) {
-	id := newIdentity(7, "", "b\n", " pid:[1] ", "my host\x00é")
+func TestOwnerRecord(t *testing.T) {
+	id := ident{pid: 7, start: lockowner.Unknown, boot: "b", pidns: "pid:[1]", host: "my_host___"}
 	want := "caddy-pop3 pid=7 start=- boot=b pidns=pid:[1] host=my_host___ lock=12\n"
 	if got := id.line(12); got != want {
 		t.Errorf("line %q, want %q", got, want)
 	}
-	rec := string(id.appendRecord([]byte("x"), 12))
+	rec := string(pad([]byte("x"+strings.TrimSuffix(id.line(12), "\n")), 1))
 	if wantRec := "x" + strings.TrimSuffix(want, "\n") + strings.Repeat(" ", lockRecordSize-len(want)) + "\n"; rec != wantRec {
 		t.Errorf("record %q, want %q", rec, wantRec)
 	}
 	for _, s := range []string{id.line(12), rec[1:]} {
-		back, token, ok := parseOwner([]byte(s))
-		if !ok || back.key != id.key || token != 12 {
+		back, token, ok := lockowner.Parse([]byte(s))
+		if !ok || back.Line() != id.key() || token != 12 {
 			t.Errorf("%q parsed back as %+v, %d, %v", s, back, token, ok)
 		}
 	}
 	// A line too long for a record is not cut.
-	long := newIdentity(7, "1", "b", "n", strings.Repeat("h", 300))
-	if rec := long.appendRecord(nil, 1); string(rec) != long.line(1) {
+	long := ident{pid: 7, start: "1", boot: "b", pidns: "n", host: strings.Repeat("h", 300)}
+	if rec := long.record(1); rec != long.line(1) {
 		t.Errorf("long record %q, want %q", rec, long.line(1))
 	}
-	if self().pid != os.Getpid() || self().host == "" {
-		t.Errorf("self() = %+v", self())
+	// This process's record is its identity line, padded.
+	if got, want := record(5), selfIdent(t).record(5); got != want {
+		t.Errorf("record %q, want %q", got, want)
 	}
 	if len(freeRecord) != lockRecordSize || !isFree(freeRecord) {
 		t.Errorf("free record %q", freeRecord)
@@ -883,7 +890,7 @@ func BenchmarkOwnerLock(b *testing.B) {
 
 // benchCycle takes and releases the lock at path.
 func benchCycle(b *testing.B, path string) {
-	l, err := AcquireOwnerLock(path)
+	l, err := Acquire(path)
 	if err != nil {
 		b.Fatal(err)
 	}

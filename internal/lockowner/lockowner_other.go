@@ -1,8 +1,8 @@
-// Other Unix systems give owner locks kill(2) only: a holder is checked by its pid alone.
+// Other Unix systems give lock owners kill(2) only: a holder is checked by its pid alone.
 
 //go:build unix && !linux
 
-package storage
+package lockowner
 
 import (
 	"errors"

@@ -1,6 +1,6 @@
-// Linux gives owner locks /proc: process start times, the boot id and the pid namespace.
+// Linux gives lock owners /proc: process start times, the boot id and the pid namespace.
 
-package storage
+package lockowner
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ func systemIdentity() (id struct{ start, boot, pidns string }) {
 	return id
 }
 
-// procStat is what owner locks need of /proc/<pid>/stat.
+// procStat is what judging a lock owner needs of /proc/<pid>/stat.
 type procStat struct {
 	state byte   // field 3: R, S, D, Z (zombie), X (dead), ...
 	start string // field 22: start time in clock ticks after boot
@@ -52,7 +52,7 @@ func readProcStat(pid string) (procStat, error) {
 }
 
 // processAlive reports whether the process pid of this pid namespace, that
-// started at start (clock ticks after boot, or unknown), still runs; sure
+// started at start (clock ticks after boot, or Unknown), still runs; sure
 // reports whether its start time was checked too. A zombie does not run.
 func processAlive(pid int, start string) (alive, sure bool) {
 	st, err := readProcStat(strconv.Itoa(pid))
@@ -64,7 +64,7 @@ func processAlive(pid int, start string) (alive, sure bool) {
 	if st.state == 'Z' || st.state == 'X' {
 		return false, true
 	}
-	if start == unknown {
+	if start == Unknown {
 		return true, false
 	}
 	return st.start == start, true

@@ -1,23 +1,28 @@
-package storage
+// Package ownerlock is the maildir backend's lock of a maildrop: a file in
+// the maildrop that names the process holding it (see Lock), and that
+// holds no file descriptor while the lock is held.
+package ownerlock
 
 import (
 	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/lockowner"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // StaleLockAge is how long a lock file written by a process that cannot be
 // checked (another machine, another pid namespace) keeps the lock without
-// being touched. Holders touch their lock files every minute.
-const StaleLockAge = 5 * time.Minute
+// being touched (lockowner.StaleAge). Holders touch their lock files every
+// minute.
+const StaleLockAge = lockowner.StaleAge
 
 // unownedLockAge is how long a lock file whose content is neither an owner
 // record nor a free one keeps the lock.
@@ -29,9 +34,9 @@ const unownedLockAge = 30 * time.Second
 const lockRecordSize = 256
 
 // maxOwnerLine bounds a record: a longer file is not an owner lock.
-const maxOwnerLine = 1024
+const maxOwnerLine = lockowner.MaxLine
 
-// How often, and how far apart, AcquireOwnerLock and Unlock try to take
+// How often, and how far apart, Acquire and Unlock try to take
 // the transient flock of a lock file. Only a would-be owner, an Unlock or a
 // refresher holds it, for a few system calls; so does, for a moment, a
 // descriptor that was just closed while another program (lsof, ss -p, a
@@ -49,7 +54,7 @@ const (
 // variable for the tests.
 var refreshInterval = time.Minute
 
-// OwnerLock is an exclusive lock that holds no file descriptor while it is
+// Lock is an exclusive lock that holds no file descriptor while it is
 // held: a session that holds a maildrop costs the process its connection
 // and nothing more. The lock is a file that stays in place, whose content
 // says who holds the lock. It is one record of 256 bytes: either an owner
@@ -58,12 +63,13 @@ var refreshInterval = time.Minute
 //	caddy-pop3 pid=<pid> start=<start> boot=<boot id> pidns=<pid ns> host=<host name> lock=<n>
 //
 // or, when the lock is free, 255 spaces and a newline (an empty file, or
-// one of only white space, is free too). In the owner line, start is the
-// process's start time in clock ticks since boot (field 22 of
-// /proc/<pid>/stat), boot the kernel's boot id, pidns the process's pid
-// namespace (readlink /proc/self/ns/pid) and n a number the process gives
-// each lock it takes; "-" stands for a value this system cannot tell. A
-// line without lock= is read as lock=0, which this process never gives.
+// one of only white space, is free too). The owner line is the identity
+// line of package lockowner: start is the process's start time in clock
+// ticks since boot (field 22 of /proc/<pid>/stat), boot the kernel's boot
+// id, pidns the process's pid namespace (readlink /proc/self/ns/pid) and n
+// a number the process gives each lock it takes; "-" stands for a value
+// this system cannot tell. A line without lock= is read as lock=0, which
+// this process never gives.
 //
 // Every look at the file, and every change to it, happens under a
 // transient flock(2) on a descriptor opened for the purpose and closed a
@@ -79,7 +85,7 @@ var refreshInterval = time.Minute
 // pwrite and close.
 //
 // When the record names an owner, the would-be owner decides whether it is
-// still alive:
+// still alive (for another process, by the rules of lockowner.Owner.Stale):
 //
 //   - this process (same pid, start time, boot id, pid namespace and host
 //     name): held while its lock= number is in the process's registry of
@@ -116,12 +122,13 @@ var refreshInterval = time.Minute
 // maildrops at the same time as this one: they would not see its locks.
 //
 // On Windows a LockFileEx lock of the whole file stands in for the
-// transient flock, positioned ReadFile and WriteFile for pread and pwrite,
-// and the process's creation time for its start time; there is no boot id
-// or pid namespace (see ownerlock_windows.go). On Unix systems other than
+// transient flock, positioned ReadFile and WriteFile for pread and pwrite
+// (see ownerlock_windows.go), and the process's creation time for its
+// start time; there is no boot id or pid namespace (see
+// internal/lockowner/lockowner_windows.go). On Unix systems other than
 // Linux, which have no /proc, a holder is checked by its pid alone (see
-// ownerlock_other.go).
-type OwnerLock struct {
+// internal/lockowner/lockowner_other.go).
+type Lock struct {
 	path     string
 	token    uint64 // the lock= number of its record
 	released atomic.Bool
@@ -137,12 +144,11 @@ var freeRecord = func() []byte {
 	return b
 }()
 
-// AcquireOwnerLock takes the owner lock at path (a file that it creates the
-// first time; see OwnerLock) without waiting. It returns ErrInUse when the
+// Acquire takes the owner lock at path (a file that it creates the first
+// time; see Lock) without waiting. It returns storage.ErrInUse when the
 // lock is held, by this process or another one. It never follows a
 // symbolic link at path.
-func AcquireOwnerLock(path string) (*OwnerLock, error) {
-	me := self()
+func Acquire(path string) (*Lock, error) {
 	fd, err := openLockFile(path, true)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock file %s: %w", path, err)
@@ -152,7 +158,7 @@ func AcquireOwnerLock(path string) (*OwnerLock, error) {
 		if errors.Is(err, syscall.EWOULDBLOCK) {
 			// Another would-be owner is deciding, or an older
 			// caddy-pop3 holds the file.
-			return nil, ErrInUse
+			return nil, storage.ErrInUse
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
@@ -161,20 +167,20 @@ func AcquireOwnerLock(path string) (*OwnerLock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading lock file %s: %w", path, err)
 	}
-	free, err := me.mayTake(buf[:n], fd)
+	free, err := mayTake(buf[:n], fd)
 	if err != nil {
 		return nil, fmt.Errorf("lock file %s: %w", path, err)
 	}
 	if !free {
-		return nil, ErrInUse
+		return nil, storage.ErrInUse
 	}
 	// Registered before its record is written: a session of this
 	// process that reads the record finds the lock held, never a
 	// leftover.
-	l := &OwnerLock{path: path, token: lockTokens.Add(1)}
+	l := &Lock{path: path, token: lockTokens.Add(1)}
 	locks.register(l)
 	var rec [lockRecordSize]byte
-	if err := writeRecord(fd, me.appendRecord(rec[:0], l.token), n); err != nil {
+	if err := writeRecord(fd, appendRecord(rec[:0], l.token), n); err != nil {
 		// What is there now is anybody's guess: make way for the
 		// next owner.
 		_ = writeRecord(fd, freeRecord, len(buf))
@@ -186,12 +192,12 @@ func AcquireOwnerLock(path string) (*OwnerLock, error) {
 
 // mayTake decides whether the lock whose file fd holds content is free to
 // take: free, a leftover of this process, or stale.
-func (me *identity) mayTake(content []byte, fd lockFD) (bool, error) {
+func mayTake(content []byte, fd lockFD) (bool, error) {
 	if isFree(content) {
 		return true, nil
 	}
-	owner, token, ok := parseOwner(content)
-	if ok && owner.key == me.key {
+	owner, token, ok := lockowner.Parse(content)
+	if ok && owner.IsSelf() {
 		// Another session of this process, or a leftover of one
 		// that could not free it.
 		return !locks.holds(token), nil
@@ -200,7 +206,28 @@ func (me *identity) mayTake(content []byte, fd lockFD) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return me.stale(owner, ok, mtime, time.Now()), nil
+	if !ok {
+		// Something else wrote the file.
+		return time.Since(mtime) > unownedLockAge, nil
+	}
+	return owner.Stale(mtime), nil
+}
+
+// appendRecord appends to b the record of this process's lock token: its
+// owner line, padded with spaces before the newline to lockRecordSize
+// bytes (a line too long for that is not padded).
+func appendRecord(b []byte, token uint64) []byte {
+	start := len(b)
+	return pad(lockowner.Self().AppendLine(b, token), start)
+}
+
+// pad pads the line b[start:], which has no newline, with spaces to
+// lockRecordSize-1 bytes and appends the newline.
+func pad(b []byte, start int) []byte {
+	for len(b)-start < lockRecordSize-1 {
+		b = append(b, ' ')
+	}
+	return append(b, '\n')
 }
 
 // Unlock releases the lock: it writes the free record over the lock's own
@@ -212,7 +239,7 @@ func (me *identity) mayTake(content []byte, fd lockFD) (bool, error) {
 // When it cannot get the transient flock in time, it returns an error and
 // the record stays: this process then takes it for a leftover at its next
 // login, other processes for the lock of a live process.
-func (l *OwnerLock) Unlock() error {
+func (l *Lock) Unlock() error {
 	if l == nil || l.released.Swap(true) {
 		return nil
 	}
@@ -224,7 +251,7 @@ func (l *OwnerLock) Unlock() error {
 }
 
 // free writes the free record over l's record, if the file still holds it.
-func (l *OwnerLock) free() error {
+func (l *Lock) free() error {
 	fd, err := openLockFile(l.path, false)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -251,10 +278,10 @@ func (l *OwnerLock) free() error {
 }
 
 // isRecord reports whether content is l's own record, byte for byte as
-// AcquireOwnerLock wrote it.
-func (l *OwnerLock) isRecord(content []byte) bool {
+// Acquire wrote it.
+func (l *Lock) isRecord(content []byte) bool {
 	var rec [lockRecordSize]byte
-	return bytes.Equal(content, self().appendRecord(rec[:0], l.token))
+	return bytes.Equal(content, appendRecord(rec[:0], l.token))
 }
 
 // flockRetry takes an exclusive flock on fd, trying up to attempts times,
@@ -287,19 +314,19 @@ func isFree(content []byte) bool {
 }
 
 // locks is this process's registry of held owner locks.
-var locks = &lockRegistry{held: make(map[uint64]*OwnerLock)}
+var locks = &lockRegistry{held: make(map[uint64]*Lock)}
 
 // lockRegistry is a set of held owner locks, keyed by their lock= numbers;
 // while it is not empty, a refresher touches their files every
 // refreshInterval.
 type lockRegistry struct {
 	mu        sync.Mutex
-	held      map[uint64]*OwnerLock
+	held      map[uint64]*Lock
 	refresher *refresher
 }
 
 // register adds l.
-func (r *lockRegistry) register(l *OwnerLock) {
+func (r *lockRegistry) register(l *Lock) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.held[l.token] = l
@@ -317,7 +344,7 @@ func (r *lockRegistry) holds(token uint64) bool {
 
 // unregister removes l, if it is registered. When that empties the
 // registry, it stops the refresher and waits for it to end.
-func (r *lockRegistry) unregister(l *OwnerLock) {
+func (r *lockRegistry) unregister(l *Lock) {
 	r.mu.Lock()
 	if r.held[l.token] == l {
 		delete(r.held, l.token)
@@ -335,10 +362,10 @@ func (r *lockRegistry) unregister(l *OwnerLock) {
 }
 
 // snapshot returns the registered locks.
-func (r *lockRegistry) snapshot() []*OwnerLock {
+func (r *lockRegistry) snapshot() []*Lock {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]*OwnerLock, 0, len(r.held))
+	out := make([]*Lock, 0, len(r.held))
 	for _, l := range r.held {
 		out = append(out, l)
 	}
@@ -382,7 +409,7 @@ func startRefresher(r *lockRegistry) *refresher {
 // touch sets the modification time of l's file to now, if the file still
 // holds l's record. It gives up at once when the flock is taken: the next
 // round will do.
-func (l *OwnerLock) touch() {
+func (l *Lock) touch() {
 	fd, err := openLockFile(l.path, false)
 	if err != nil {
 		return
@@ -397,128 +424,4 @@ func (l *OwnerLock) touch() {
 		return // released, or no longer ours
 	}
 	_ = touchFD(fd)
-}
-
-// identity is what an owner line says about its process.
-type identity struct {
-	key   string // the owner line up to its lock= field
-	pid   int
-	start string // start time in clock ticks after boot
-	boot  string // boot id
-	pidns string // pid namespace
-	host  string // host name
-}
-
-// unknown stands for a value of an identity that the system cannot tell.
-const unknown = "-"
-
-// self returns this process's identity, worked out once.
-var self = sync.OnceValue(func() *identity {
-	host, _ := os.Hostname()
-	id := systemIdentity()
-	return newIdentity(os.Getpid(), id.start, id.boot, id.pidns, host)
-})
-
-// newIdentity returns the identity with the given values, cleaned so that
-// each is one word of printable ASCII.
-func newIdentity(pid int, start, boot, pidns, host string) *identity {
-	id := &identity{pid: pid, start: word(start), boot: word(boot), pidns: word(pidns), host: word(host)}
-	id.key = fmt.Sprintf("caddy-pop3 pid=%d start=%s boot=%s pidns=%s host=%s", id.pid, id.start, id.boot, id.pidns, id.host)
-	return id
-}
-
-// line returns the owner line of this identity's lock token, with its
-// newline and without padding.
-func (id *identity) line(token uint64) string {
-	return id.key + " lock=" + strconv.FormatUint(token, 10) + "\n"
-}
-
-// appendRecord appends to b the record of this identity's lock token: its
-// owner line, padded with spaces before the newline to lockRecordSize
-// bytes (a line too long for that is not padded).
-func (id *identity) appendRecord(b []byte, token uint64) []byte {
-	start := len(b)
-	b = append(b, id.key...)
-	b = append(b, " lock="...)
-	b = strconv.AppendUint(b, token, 10)
-	for len(b)-start < lockRecordSize-1 {
-		b = append(b, ' ')
-	}
-	return append(b, '\n')
-}
-
-// word returns s as one word of printable ASCII: unknown if it is empty,
-// with '_' for any space, control or non-ASCII byte.
-func word(s string) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return unknown
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if c <= ' ' || c >= 0x7f {
-			b[i] = '_'
-		}
-	}
-	return string(b)
-}
-
-// parseOwner reads an owner line, perhaps padded with spaces before its
-// newline, and its lock token (0 when it has none). It reports false for
-// anything else (including a free record).
-func parseOwner(b []byte) (owner *identity, token uint64, ok bool) {
-	s, ok := strings.CutSuffix(string(b), "\n")
-	if !ok || len(b) > maxOwnerLine || strings.ContainsAny(s, "\r\n") {
-		return nil, 0, false
-	}
-	fields := strings.Fields(s)
-	if len(fields) == 0 || fields[0] != "caddy-pop3" {
-		return nil, 0, false
-	}
-	v := make(map[string]string, len(fields))
-	for _, f := range fields[1:] {
-		k, val, ok := strings.Cut(f, "=")
-		if !ok || val == "" {
-			return nil, 0, false
-		}
-		v[k] = val
-	}
-	pid, err := strconv.Atoi(v["pid"])
-	if err != nil || pid <= 0 {
-		return nil, 0, false
-	}
-	for _, k := range []string{"start", "boot", "pidns", "host"} {
-		if v[k] == "" {
-			return nil, 0, false
-		}
-	}
-	if t, ok := v["lock"]; ok {
-		if token, err = strconv.ParseUint(t, 10, 64); err != nil {
-			return nil, 0, false
-		}
-	}
-	return newIdentity(pid, v["start"], v["boot"], v["pidns"], v["host"]), token, true
-}
-
-// stale decides whether a lock file that is not this process's own is
-// stale, from its owner line (ok false: none) and its modification time.
-func (me *identity) stale(owner *identity, ok bool, mtime, now time.Time) bool {
-	age := now.Sub(mtime)
-	switch {
-	case !ok:
-		return age > unownedLockAge
-	case owner.host == me.host && owner.boot == me.boot && owner.pidns == me.pidns:
-		alive, sure := processAlive(owner.pid, owner.start)
-		if !alive {
-			return true
-		}
-		// Without the start time, a live process with that pid may be
-		// another one; the lock of a live caddy-pop3 is fresh.
-		return !sure && age > StaleLockAge
-	case owner.host == me.host && owner.boot != me.boot && me.boot != unknown:
-		if booted, ok := bootTime(); ok && mtime.Before(booted) {
-			return true // left before this machine restarted
-		}
-	}
-	return age > StaleLockAge
 }
