@@ -118,7 +118,6 @@ func TestAPOPNeedsSecretLookup(t *testing.T) {
 	}
 }
 
-
 // dialRaw connects without reading the greeting.
 func (ts *testServer) dialRaw(t *testing.T) *testClient {
 	t.Helper()
