@@ -18,7 +18,6 @@ func TestArchitecture(t *testing.T) {
 		forbidden []string
 	}{
 		{"./internal/pop3server", append(append([]string{}, caddy...), backends...)},
-		{"./internal/authmech", caddy},
 		{"./internal/guard", caddy},
 		{"./internal/netconn", caddy},
 		{"./internal/sessions", caddy},

@@ -1,4 +1,4 @@
-package authmech
+package auth
 
 import (
 	"context"
@@ -35,37 +35,37 @@ func TestTable(t *testing.T) {
 		{"Login", true, true},
 	}
 	for _, tt := range tests {
-		m, ok := Lookup(tt.name)
+		m, ok := LookupMechanism(tt.name)
 		if !ok {
-			t.Fatalf("Lookup(%q) found nothing", tt.name)
+			t.Fatalf("LookupMechanism(%q) found nothing", tt.name)
 		}
 		if m.Plaintext != tt.plaintext || m.SASL != tt.sasl || (m.NewServer != nil) != tt.sasl {
 			t.Errorf("%s: plaintext %v sasl %v server %v; want plaintext %v sasl %v", m.Name, m.Plaintext, m.SASL, m.NewServer != nil, tt.plaintext, tt.sasl)
 		}
 	}
-	if _, ok := Lookup("CRAM-MD5"); ok || Known("CRAM-MD5") {
+	if _, ok := LookupMechanism("CRAM-MD5"); ok || KnownMechanism("CRAM-MD5") {
 		t.Error("CRAM-MD5 is in the table")
 	}
 	var names []string
-	for _, m := range SASL() {
+	for _, m := range SASLMechanisms() {
 		names = append(names, m.Name)
 	}
-	if len(names) != 2 || names[0] != Plain || names[1] != LoginMechanism {
+	if len(names) != 2 || names[0] != MechanismPlain || names[1] != MechanismLogin {
 		t.Errorf("SASL() = %v, want [PLAIN LOGIN] in that order", names)
 	}
 }
 
-func TestBacked(t *testing.T) {
+func TestBackedMechanisms(t *testing.T) {
 	all := []Mechanism{}
-	for _, n := range []string{User, APOP, Plain} {
-		m, _ := Lookup(n)
+	for _, n := range []string{MechanismUser, MechanismAPOP, MechanismPlain} {
+		m, _ := LookupMechanism(n)
 		all = append(all, m)
 	}
 	count := func(ms []Mechanism) int { return len(ms) }
-	if got := count(Backed(passwords{}, all)); got != 2 {
+	if got := count(BackedMechanisms(passwords{}, all)); got != 2 {
 		t.Errorf("a password-only authenticator backs %d of USER, APOP, PLAIN; want 2 (not APOP)", got)
 	}
-	if got := count(Backed(secrets{passwords{}}, all)); got != 3 {
+	if got := count(BackedMechanisms(secrets{passwords{}}, all)); got != 3 {
 		t.Errorf("an authenticator with secrets backs %d; want 3", got)
 	}
 }
@@ -83,7 +83,7 @@ func TestPlainExchange(t *testing.T) {
 		{"wrong password", "\x00alice\x00nope", nil, false},
 		{"other authzid", "bob\x00alice\x00secret pw", ErrAuthzid, false},
 	}
-	m, _ := Lookup(Plain)
+	m, _ := LookupMechanism(MechanismPlain)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got Login
