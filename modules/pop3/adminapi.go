@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 )
@@ -52,75 +53,16 @@ func (a *AdminAPI) Routes() []caddy.AdminRoute {
 	}
 }
 
-// SessionView is how the admin API shows one POP3 session.
-type SessionView struct {
-	// ID identifies the session in the admin API and in log lines
-	// ("session" field).
-	ID uint64 `json:"id"`
-	// Remote is the client's address and port.
-	Remote string `json:"remote"`
-	// User is the authenticated user; empty before login.
-	User string `json:"user,omitempty"`
-	// State is "authorization" or "transaction" (RFC 1939).
-	State string `json:"state"`
-	// TLS tells whether the connection is encrypted.
-	TLS bool `json:"tls"`
-	// Started is when the connection was accepted.
-	Started time.Time `json:"started"`
-	// BytesReceived and BytesSent count the octets on the connection.
-	BytesReceived int64 `json:"bytes_received"`
-	BytesSent     int64 `json:"bytes_sent"`
-	// MessagesRetrieved and BytesRetrieved count what RETR sent.
-	MessagesRetrieved int64 `json:"messages_retrieved"`
-	BytesRetrieved    int64 `json:"bytes_retrieved"`
-	// Draining is true when the config the session began under was
-	// reloaded or stopped: it ends at the end of the grace period.
-	Draining bool `json:"draining,omitempty"`
-	// Ending is true when the session was told to end and has not yet.
-	Ending bool `json:"ending,omitempty"`
-}
-
-// view returns what the admin API shows of s; any goroutine may call it.
-func (s *session) view() SessionView {
-	info := s.published()
-	_, ending := s.endedFromOutside()
-	return SessionView{
-		ID:                s.id,
-		Remote:            s.stats.remote,
-		User:              info.user,
-		State:             info.state.String(),
-		TLS:               info.tls,
-		Started:           s.started,
-		BytesReceived:     s.stats.bytesIn.Load(),
-		BytesSent:         s.stats.bytesOut.Load(),
-		MessagesRetrieved: s.stats.retrieved.Load(),
-		BytesRetrieved:    s.stats.retrievedBytes.Load(),
-		Draining:          s.h.stopping.Load(),
-		Ending:            ending,
-	}
-}
-
-// String names the state as RFC 1939 does, in lower case.
-func (st state) String() string {
-	switch st {
-	case stateAuthorization:
-		return "authorization"
-	case stateTransaction:
-		return "transaction"
-	}
-	return "unknown"
-}
-
 func (a *AdminAPI) handleList(w http.ResponseWriter, r *http.Request) error {
 	if r.Method != http.MethodGet {
 		return methodNotAllowed(w, r, http.MethodGet)
 	}
-	sessions := liveSessions.of(nil)
-	views := make([]SessionView, 0, len(sessions))
+	sessions := pop3server.Live.Of(nil)
+	views := make([]pop3server.SessionView, 0, len(sessions))
 	for _, s := range sessions {
-		views = append(views, s.view())
+		views = append(views, s.View())
 	}
-	slices.SortFunc(views, func(a, b SessionView) int { return cmp.Compare(a.ID, b.ID) })
+	slices.SortFunc(views, func(a, b pop3server.SessionView) int { return cmp.Compare(a.ID, b.ID) })
 	return writeJSON(w, http.StatusOK, views)
 }
 
@@ -130,13 +72,13 @@ func (a *AdminAPI) handleOne(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("%q is not a session ID", idText)}
 	}
-	s := liveSessions.byID(id)
+	s, _ := pop3server.Live.Get(id)
 	if s == nil {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no live POP3 session %d", id)}
 	}
 	switch r.Method {
 	case http.MethodGet:
-		return writeJSON(w, http.StatusOK, s.view())
+		return writeJSON(w, http.StatusOK, s.View())
 	case http.MethodDelete:
 		return endSession(w, r, s)
 	default:
@@ -154,25 +96,18 @@ type endResult struct {
 
 // endSession ends s without applying its deletions and waits, for a
 // bounded time, until it is over.
-func endSession(w http.ResponseWriter, r *http.Request, s *session) error {
-	s.shutdown(endReasonAdmin)
-	s.h.logger.Info("session ended through the admin API", zap.Uint64("session", s.id), zap.String("remote", s.stats.remote))
+func endSession(w http.ResponseWriter, r *http.Request, s *pop3server.Session) error {
+	s.Shutdown(pop3server.ReasonAdmin)
+	ownerLogger(s).Info("session ended through the admin API", zap.Uint64("session", s.ID()), zap.String("remote", s.Remote()))
 	timer := time.NewTimer(adminEndWait)
 	defer timer.Stop()
 	select {
-	case <-s.stats.done:
-		return writeJSON(w, http.StatusOK, endResult{ID: s.id, Ended: true})
+	case <-s.Done():
+		return writeJSON(w, http.StatusOK, endResult{ID: s.ID(), Ended: true})
 	case <-timer.C:
 	case <-r.Context().Done():
 	}
-	return writeJSON(w, http.StatusAccepted, endResult{ID: s.id})
-}
-
-// byID returns the live session with the given ID, or nil.
-func (r *sessionRegistry) byID(id uint64) *session {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.sessions[id]
+	return writeJSON(w, http.StatusAccepted, endResult{ID: s.ID()})
 }
 
 // methodNotAllowed answers 405 with the allowed methods.
@@ -192,3 +127,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) error {
 
 // Interface guards
 var _ caddy.AdminRouter = (*AdminAPI)(nil)
+
+// ownerLogger is the logger of the handler a session belongs to.
+func ownerLogger(s *pop3server.Session) *zap.Logger {
+	if h, ok := s.Owner().(*Handler); ok && h.logger != nil {
+		return h.logger
+	}
+	return zap.NewNop()
+}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -37,13 +38,13 @@ func adminRequest(t *testing.T, method, path string) (int, []byte) {
 }
 
 // listSessions returns GET /pop3/sessions.
-func listSessions(t *testing.T) []SessionView {
+func listSessions(t *testing.T) []pop3server.SessionView {
 	t.Helper()
 	code, body := adminRequest(t, http.MethodGet, adminSessionsPath)
 	if code != http.StatusOK {
 		t.Fatalf("GET %s: status %d: %s", adminSessionsPath, code, body)
 	}
-	var views []SessionView
+	var views []pop3server.SessionView
 	if err := json.Unmarshal(body, &views); err != nil {
 		t.Fatalf("GET %s: %v: %s", adminSessionsPath, err, body)
 	}
@@ -52,7 +53,7 @@ func listSessions(t *testing.T) []SessionView {
 
 // sessionFrom finds the session of the client whose local address is
 // remote.
-func sessionFrom(t *testing.T, views []SessionView, remote string) SessionView {
+func sessionFrom(t *testing.T, views []pop3server.SessionView, remote string) pop3server.SessionView {
 	t.Helper()
 	for _, v := range views {
 		if v.Remote == remote {
@@ -60,7 +61,7 @@ func sessionFrom(t *testing.T, views []SessionView, remote string) SessionView {
 		}
 	}
 	t.Fatalf("no session from %s in %+v", remote, views)
-	return SessionView{}
+	return pop3server.SessionView{}
 }
 
 func TestAdminAPIListAndEnd(t *testing.T) {
@@ -91,7 +92,7 @@ func TestAdminAPIListAndEnd(t *testing.T) {
 
 	path := adminSessionsPath + "/" + strconv.FormatUint(a.ID, 10)
 	code, body := adminRequest(t, http.MethodGet, path)
-	var one SessionView
+	var one pop3server.SessionView
 	if code != http.StatusOK || json.Unmarshal(body, &one) != nil || one.ID != a.ID || one.User != "alice" {
 		t.Errorf("GET %s: %d %s", path, code, body)
 	}
@@ -157,7 +158,7 @@ func TestAdminAPIConcurrentReads(t *testing.T) {
 			}
 			// Not listSessions: t.Fatal belongs to the test's goroutine.
 			code, body := adminRequest(t, http.MethodGet, adminSessionsPath)
-			var views []SessionView
+			var views []pop3server.SessionView
 			if err := json.Unmarshal(body, &views); code != http.StatusOK || err != nil {
 				t.Errorf("GET %s: %d %v", adminSessionsPath, code, err)
 				return

@@ -118,17 +118,6 @@ func TestAPOPNeedsSecretLookup(t *testing.T) {
 	}
 }
 
-func TestAPOPTimestampsUnique(t *testing.T) {
-	seen := map[string]bool{}
-	for range 10000 {
-		s := apopTimestamp("h")
-		if seen[s] {
-			t.Fatalf("timestamp %s made twice", s)
-		}
-		seen[s] = true
-	}
-}
-
 // dialRaw connects without reading the greeting.
 func (ts *testServer) dialRaw(t *testing.T) *testClient {
 	t.Helper()

@@ -1,10 +1,8 @@
 package pop3
 
 import (
-	"time"
-
+	"github.com/caddy-pop3/caddy-pop3/internal/caddyfilex"
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
 
@@ -55,13 +53,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				return d.ArgErr()
 			}
 		case "storage":
-			raw, err := unmarshalGuest(d, "pop3.storage.")
+			raw, err := caddyfilex.Guest(d, "pop3.storage.")
 			if err != nil {
 				return err
 			}
 			h.StorageRaw = raw
 		case "auth":
-			raw, err := unmarshalGuest(d, "pop3.auth.")
+			raw, err := caddyfilex.Guest(d, "pop3.auth.")
 			if err != nil {
 				return err
 			}
@@ -101,13 +99,13 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			h.APOP = true
 		case "idle_timeout":
-			dur, err := parseDuration(d)
+			dur, err := caddyfilex.Duration(d)
 			if err != nil {
 				return err
 			}
 			h.IdleTimeout = caddy.Duration(dur)
 		case "grace_period":
-			dur, err := parseDuration(d)
+			dur, err := caddyfilex.Duration(d)
 			if err != nil {
 				return err
 			}
@@ -123,38 +121,4 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		}
 	}
 	return nil
-}
-
-// unmarshalGuest reads `<directive> <module> [args] { ... }` and returns the
-// module's JSON with its name under the "module" key.
-func unmarshalGuest(d *caddyfile.Dispenser, namespace string) ([]byte, error) {
-	directive := d.Val()
-	if !d.NextArg() {
-		return nil, d.Errf("%s: missing module name", directive)
-	}
-	name := d.Val()
-	if _, err := caddy.GetModule(namespace + name); err != nil {
-		return nil, d.Errf("%s: unknown module '%s'", directive, name)
-	}
-	unm, err := caddyfile.UnmarshalModule(d, namespace+name)
-	if err != nil {
-		return nil, err
-	}
-	return caddyconfig.JSONModuleObject(unm, "module", name, nil), nil
-}
-
-// parseDuration reads a single duration argument.
-func parseDuration(d *caddyfile.Dispenser) (time.Duration, error) {
-	directive := d.Val()
-	if !d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	dur, err := caddy.ParseDuration(d.Val())
-	if err != nil {
-		return 0, d.Errf("%s: invalid duration '%s': %v", directive, d.Val(), err)
-	}
-	if d.NextArg() {
-		return 0, d.ArgErr()
-	}
-	return dur, nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/mholt/caddy-l4/layer4"
@@ -65,52 +66,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func TestConnRegistry(t *testing.T) {
-	r := newConnRegistry()
-	a, b := mustAddr(t, "192.0.2.1"), mustAddr(t, "192.0.2.2")
-	for _, tc := range []struct {
-		ip     netip.Addr
-		exempt bool
-		want   string
-	}{
-		{a, false, ""},
-		{a, false, ""},
-		{a, false, refusedPerIP}, // per-IP limit 2
-		{a, true, ""},            // exempt: only the total counts
-		{b, false, ""},
-		{b, false, refusedTotal}, // total limit 4
-	} {
-		if got := r.admit(tc.ip, tc.exempt, 4, 2); got != tc.want {
-			t.Errorf("admit %s exempt=%v: got %q, want %q", tc.ip, tc.exempt, got, tc.want)
-		}
-	}
-	r.release(a, false)
-	r.release(a, false)
-	r.release(a, true)
-	r.release(b, false)
-	if total, ips, users := r.counts(); total != 0 || ips != 0 || users != 0 {
-		t.Errorf("after releasing everything: total %d, %d addresses, %d users tracked", total, ips, users)
-	}
-
-	k := userKey("alice")
-	if !r.claimUser(k, 2) || !r.claimUser(k, 2) || r.claimUser(k, 2) {
-		t.Error("claimUser does not stop at the limit")
-	}
-	if !r.claimUser(userKey("bob"), 2) {
-		t.Error("another user is refused")
-	}
-	if !r.claimUser(k, 0) {
-		t.Error("limit 0 refuses")
-	}
-	for range 3 {
-		r.releaseUser(k)
-	}
-	r.releaseUser(userKey("bob"))
-	if _, _, users := r.counts(); users != 0 {
-		t.Errorf("%d users still tracked after every release", users)
-	}
-}
-
 // TestHandleMaxConnections goes through Handle itself, over in-memory
 // connections, as caddy-l4 calls it.
 func TestHandleMaxConnections(t *testing.T) {
@@ -120,7 +75,7 @@ func TestHandleMaxConnections(t *testing.T) {
 		store:       memstore.New(),
 		auth:        memAuth{"alice": "secret pw"},
 		logger:      zap.NewNop(),
-		Limits:      Limits{MaxConnections: 1, conns: newConnRegistry()},
+		Limits:      Limits{MaxConnections: 1, conns: guard.NewConns()},
 	}
 	var wg sync.WaitGroup
 	open := func() (*bufio.Reader, net.Conn, chan struct{}) {
@@ -201,7 +156,7 @@ func TestMaxConnectionsPerUser(t *testing.T) {
 
 	expectPrefix(t, "QUIT", a.cmd("QUIT"), "+OK")
 	waitFor(t, "alice's session released", func() bool {
-		_, _, users := ts.h.Limits.conns.counts()
+		_, _, users := ts.h.Limits.conns.Counts()
 		return users == 1 // bob
 	})
 	c := ts.dial(t)
@@ -220,7 +175,7 @@ func TestConnectionCountsReleased(t *testing.T) {
 	b.cmd("PASS wrong")
 	c := ts.dial(t)
 	c.login("bob", bobPassword)
-	if total, ips, users := ts.h.Limits.conns.counts(); total != 3 || ips != 1 || users != 2 {
+	if total, ips, users := ts.h.Limits.conns.Counts(); total != 3 || ips != 1 || users != 2 {
 		t.Errorf("with 3 sessions: total %d, %d addresses, %d users", total, ips, users)
 	}
 	a.cmd("QUIT")
@@ -228,7 +183,7 @@ func TestConnectionCountsReleased(t *testing.T) {
 	c.cmd("DELE 99")
 	c.conn.Close()
 	waitFor(t, "every count released", func() bool {
-		total, ips, users := ts.h.Limits.conns.counts()
+		total, ips, users := ts.h.Limits.conns.Counts()
 		return total == 0 && ips == 0 && users == 0
 	})
 }

@@ -21,12 +21,12 @@ func waitNoConnections(t *testing.T, ts *testServer, why string) {
 	t.Helper()
 	deadline := time.Now().Add(sessionEndBound)
 	for time.Now().Before(deadline) {
-		if total, _, _ := ts.h.Limits.conns.counts(); total == 0 {
+		if total, _, _ := ts.h.Limits.conns.Counts(); total == 0 {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	total, _, _ := ts.h.Limits.conns.counts()
+	total, _, _ := ts.h.Limits.conns.Counts()
 	t.Fatalf("%s: %d connection(s) still open %v after the authentication deadline", why, total, sessionEndBound)
 }
 

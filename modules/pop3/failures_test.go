@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -23,88 +25,6 @@ func (c *fakeClock) now() time.Time          { return c.t }
 func (c *fakeClock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func newClock() *fakeClock { return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func TestFailureRegistryWindowAndLockout(t *testing.T) {
-	clock := newClock()
-	r := newFailureRegistry(100)
-	r.now = clock.now
-	ip := mustAddr(t, "192.0.2.1")
-	alice, bob := userKey("alice"), userKey("bob")
-	p := lockoutPolicy{ipLimit: 3, userLimit: 5, window: time.Minute, lockout: 10 * time.Minute}
-
-	// Two failures, then the window passes: the count starts again.
-	r.fail(ip, alice, p)
-	r.fail(ip, alice, p)
-	clock.advance(time.Minute + time.Second)
-	if got := r.fail(ip, bob, p); len(got) != 0 {
-		t.Fatalf("a failure in a new window started a lockout: %+v", got)
-	}
-	r.fail(ip, bob, p)
-	got := r.fail(ip, bob, p)
-	if len(got) != 1 || got[0].scope != scopeIP || got[0].failures != 3 || !got[0].until.Equal(clock.t.Add(10*time.Minute)) {
-		t.Fatalf("third failure within the window: got %+v, want an ip lockout of 10m", got)
-	}
-	if s := r.lockedOut(ip, userKey("carol")); s != scopeIP {
-		t.Errorf("locked-out address, any user: scope %q, want %q", s, scopeIP)
-	}
-	if s := r.lockedOut(mustAddr(t, "192.0.2.2"), userKey("carol")); s != "" {
-		t.Errorf("another address is locked out: %q", s)
-	}
-	// Failures while locked out do not extend the lockout.
-	r.fail(ip, bob, p)
-	clock.advance(10*time.Minute + time.Second)
-	if s := r.lockedOut(ip, userKey("carol")); s != "" {
-		t.Errorf("lockout still in force after it ended: %q", s)
-	}
-
-	// The user name: 5 failures from anywhere.
-	for i := range 5 {
-		got = r.fail(mustAddr(t, "198.51.100."+strconv.Itoa(i+1)), bob, p)
-	}
-	if len(got) != 1 || got[0].scope != scopeUser {
-		t.Fatalf("fifth failure for bob: got %+v, want a user lockout", got)
-	}
-	if s := r.lockedOut(mustAddr(t, "203.0.113.9"), bob); s != scopeUser {
-		t.Errorf("bob from a fresh address: scope %q, want %q", s, scopeUser)
-	}
-
-	// A successful login forgets the user name's failures, not the
-	// address's.
-	r.fail(ip, alice, p)
-	r.fail(ip, alice, p)
-	r.succeed(alice)
-	if got := r.fail(ip, alice, p); len(got) != 1 || got[0].scope != scopeIP {
-		t.Errorf("after a success, the address's third failure: got %+v, want an ip lockout only", got)
-	}
-}
-
-func TestFailureRegistryBounded(t *testing.T) {
-	clock := newClock()
-	const capacity = 64
-	r := newFailureRegistry(capacity)
-	r.now = clock.now
-	p := lockoutPolicy{ipLimit: 2, userLimit: 2, window: time.Minute, lockout: time.Minute}
-	for i := range 10 * capacity {
-		ip := mustAddr(t, "10.0."+strconv.Itoa(i/256)+"."+strconv.Itoa(i%256))
-		r.fail(ip, userKey("user"+strconv.Itoa(i)), p)
-		if ips, users := r.size(); ips > capacity || users > capacity {
-			t.Fatalf("after %d failures: %d addresses, %d users tracked; capacity %d", i+1, ips, users, capacity)
-		}
-	}
-	// Once everything has expired, new failures sweep old records away.
-	clock.advance(2 * time.Minute)
-	for i := range 8 {
-		r.fail(mustAddr(t, "172.16.0."+strconv.Itoa(i)), userKey("late"), p)
-	}
-	if ips, _ := r.size(); ips != 8 {
-		t.Errorf("%d addresses tracked after the old ones expired and 8 new ones failed, want 8", ips)
-	}
-	// The most recent offender is still known.
-	r.fail(mustAddr(t, "172.16.0.7"), userKey("late"), p)
-	if s := r.lockedOut(mustAddr(t, "172.16.0.7"), userKey("nobody")); s != scopeIP {
-		t.Errorf("the latest address is not locked out after 2 failures: %q", s)
-	}
-}
 
 // bruteForceServer is a test server of remote clients with a lockout after
 // 3 failures and a recorded (not slept) failure delay, logging to logs.
@@ -148,7 +68,7 @@ func TestFailureDelayEndsWithContext(t *testing.T) {
 		auth:        memAuth{"alice": "secret pw"},
 		logger:      zap.NewNop(),
 		// Longer than the client's deadline: only the context can end it.
-		Limits: Limits{AuthFailureDelay: caddy.Duration(30 * time.Second), failures: newFailureRegistry(8), conns: newConnRegistry()},
+		Limits: Limits{AuthFailureDelay: caddy.Duration(30 * time.Second), failures: guard.NewFailures(8), conns: guard.NewConns()},
 	}
 	server, client := net.Pipe()
 	defer client.Close()
@@ -157,7 +77,7 @@ func TestFailureDelayEndsWithContext(t *testing.T) {
 	go func() {
 		defer close(done)
 		defer server.Close()
-		h.serveConn(ctx, server, false, true)
+		h.server().ServeConn(ctx, server, false, true)
 	}()
 	c := &testClient{t: t, conn: client, r: bufio.NewReader(client)}
 	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
@@ -167,12 +87,12 @@ func TestFailureDelayEndsWithContext(t *testing.T) {
 	cancel()
 	expectPrefix(t, "answer after the context ended", c.readLine(), "-ERR [AUTH] Authentication failed")
 	<-done
-	if pause(ctx, time.Hour, nil) {
+	if guard.Pause(ctx, time.Hour, nil) {
 		t.Error("pause on an ended context reports a live one")
 	}
 	ended := make(chan struct{})
 	close(ended)
-	if pause(context.Background(), time.Hour, ended) {
+	if guard.Pause(context.Background(), time.Hour, ended) {
 		t.Error("pause after the session was ended reports a whole wait")
 	}
 }
@@ -188,7 +108,7 @@ func TestFailureDelayEndsWithShutdown(t *testing.T) {
 		auth:        memAuth{"alice": "secret pw"},
 		logger:      zap.NewNop(),
 		// Longer than the client's deadline: only shutdown can end it.
-		Limits: Limits{AuthFailureDelay: caddy.Duration(30 * time.Second), failures: newFailureRegistry(8), conns: newConnRegistry()},
+		Limits: Limits{AuthFailureDelay: caddy.Duration(30 * time.Second), failures: guard.NewFailures(8), conns: guard.NewConns()},
 	}
 	server, client := net.Pipe()
 	defer client.Close()
@@ -196,19 +116,19 @@ func TestFailureDelayEndsWithShutdown(t *testing.T) {
 	go func() {
 		defer close(done)
 		defer server.Close()
-		h.serveConn(context.Background(), server, false, true)
+		h.server().ServeConn(context.Background(), server, false, true)
 	}()
 	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
 	c := &testClient{t: t, conn: client, r: bufio.NewReader(client)}
 	c.readLine()
 	c.cmd("USER alice")
 	c.send("PASS wrong\r\n")
-	var sessions []*session
+	var sessions []*pop3server.Session
 	waitFor(t, "the session is registered", func() bool {
-		sessions = liveSessions.of(h)
+		sessions = pop3server.Live.Of(h)
 		return len(sessions) == 1
 	})
-	sessions[0].shutdown(endReasonAdmin)
+	sessions[0].Shutdown(pop3server.ReasonAdmin)
 	if _, err := io.ReadAll(c.r); err != nil {
 		t.Errorf("reading until the server closes: %v", err)
 	}
@@ -226,25 +146,25 @@ func TestLockout(t *testing.T) {
 		t.Fatalf("%d password checks for 3 attempts", n)
 	}
 	lock := logs.FilterMessage("authentication lockout").All()
-	if len(lock) != 1 || lock[0].Level != zap.WarnLevel || lock[0].ContextMap()["remote_ip"] != "127.0.0.1" || lock[0].ContextMap()["scope"] != scopeIP {
+	if len(lock) != 1 || lock[0].Level != zap.WarnLevel || lock[0].ContextMap()["remote_ip"] != "127.0.0.1" || lock[0].ContextMap()["scope"] != guard.ScopeIP {
 		t.Fatalf("lockout log: %+v", lock)
 	}
 
 	// Locked out: the right password gets the very same answer, without
 	// being checked, from this session and from a new one.
 	c.cmd("USER alice")
-	if got := c.cmd("PASS secret pw"); got != "-ERR "+authFailedReply {
-		t.Errorf("right password while locked out: got %q, want %q", got, "-ERR "+authFailedReply)
+	if got := c.cmd("PASS secret pw"); got != "-ERR "+pop3server.ReplyAuthFailed {
+		t.Errorf("right password while locked out: got %q, want %q", got, "-ERR "+pop3server.ReplyAuthFailed)
 	}
 	d := ts.dial(t)
 	d.cmd("USER bob")
-	if got := d.cmd("PASS " + bobPassword); got != "-ERR "+authFailedReply {
+	if got := d.cmd("PASS " + bobPassword); got != "-ERR "+pop3server.ReplyAuthFailed {
 		t.Errorf("another user from the locked-out address: got %q", got)
 	}
 	if n := auth.count("alice") + auth.count("bob"); n != 3 {
 		t.Errorf("passwords were checked during the lockout (%d checks)", n)
 	}
-	refused := logs.FilterMessage("authentication failed").FilterField(zap.String("locked_out", scopeIP)).Len()
+	refused := logs.FilterMessage("authentication failed").FilterField(zap.String("locked_out", guard.ScopeIP)).Len()
 	if refused != 2 {
 		t.Errorf("%d refused logins logged, want 2", refused)
 	}
@@ -276,7 +196,7 @@ func TestLockoutExemptions(t *testing.T) {
 				expectPrefix(t, "wrong password", c.cmd("PASS nope"), "-ERR [AUTH]")
 			}
 			c.login("alice", "secret pw")
-			if ips, users := ts.h.Limits.failures.size(); ips != 0 || users != 0 {
+			if ips, users := ts.h.Limits.failures.Size(); ips != 0 || users != 0 {
 				t.Errorf("failures of an exempt client were tracked: %d addresses, %d users", ips, users)
 			}
 			if n := len(pauses.recorded()); n != 5 {
@@ -356,7 +276,7 @@ func fieldKeys(e observer.LoggedEntry) string {
 func TestLoginDelay(t *testing.T) {
 	clock := newClock()
 	ts := newTestServer(t, withLimits(Limits{LoginDelay: caddy.Duration(90 * time.Second), Expire: "never"}))
-	ts.h.Limits.logins.now = clock.now
+	ts.h.Limits.logins.SetClock(clock.now)
 	ts.store.Add("alice", "x\n")
 
 	c := ts.dial(t)

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -54,62 +54,6 @@ func (c *scriptConn) SetDeadline(time.Time) error      { return nil }
 func (c *scriptConn) SetReadDeadline(time.Time) error  { return nil }
 func (c *scriptConn) SetWriteDeadline(time.Time) error { return nil }
 
-func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{
-		"USER alice", "PASS secret with spaces", "pass  x", "RETR 1", "TOP 1 10", "LIST", "uidl 3",
-		"APOP alice c4c9334bac560ecc979e58001b3e22fb", "AUTH PLAIN AGFsaWNlAHNlY3JldA==", "",
-		" ", "   USER", "USER\x00", "\xff\xfe", "RETR 99999999999999999999", "TOP 1 -1", "QUIT    ",
-		"a b c d e", "NOOP\t", "ÄÖÜ", "STAT\r",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, line []byte) {
-		orig := bytes.Clone(line)
-		cmd, err := parseCommand(line)
-		if !bytes.Equal(line, orig) {
-			t.Fatalf("parseCommand changed its input: %q -> %q", orig, line)
-		}
-		if err != nil {
-			return
-		}
-		if n := len(cmd.name); n < 3 || n > maxKeywordLength {
-			t.Fatalf("keyword %q of %q has length %d", cmd.name, line, n)
-		}
-		for _, c := range []byte(cmd.name) {
-			if c < 'A' || c > 'Z' {
-				t.Fatalf("keyword %q of %q is not upper-case letters", cmd.name, line)
-			}
-		}
-		if !bytes.EqualFold(line[:len(cmd.name)], []byte(cmd.name)) {
-			t.Fatalf("keyword %q is not the start of %q", cmd.name, line)
-		}
-		if len(cmd.args) > maxArgs+1 {
-			t.Fatalf("%d arguments from %q", len(cmd.args), line)
-		}
-		for _, a := range cmd.args {
-			if len(a) == 0 || bytes.IndexByte(a, ' ') >= 0 || !bytes.Contains(cmd.rest, a) {
-				t.Fatalf("argument %q of %q (rest %q)", a, line, cmd.rest)
-			}
-		}
-		if cmd.rest != nil && !bytes.HasSuffix(line, cmd.rest) {
-			t.Fatalf("rest %q is not the end of %q", cmd.rest, line)
-		}
-		for _, a := range cmd.args {
-			n, ok := parseNumber(a)
-			if !ok {
-				continue
-			}
-			want := strings.TrimLeft(string(a), "0")
-			if want == "" {
-				want = "0"
-			}
-			if strconv.Itoa(n) != want {
-				t.Fatalf("parseNumber(%q) = %d", a, n)
-			}
-		}
-	})
-}
-
 // fuzzMessages is the maildrop of the session fuzzer: dot-stuffing, a
 // lone dot, no final newline, CRLF and LF.
 var fuzzMessages = []string{
@@ -149,9 +93,9 @@ func FuzzSession(f *testing.F) {
 			logger:            zap.NewNop(),
 			Limits: Limits{
 				AuthFailureLimit: 3,
-				conns:            newConnRegistry(),
-				failures:         newFailureRegistry(16),
-				logins:           newLoginRegistry(),
+				conns:            guard.NewConns(),
+				failures:         guard.NewFailures(16),
+				logins:           guard.NewLogins(),
 				pause:            func(ctx context.Context, _ time.Duration) bool { return ctx.Err() == nil },
 			},
 		}
@@ -166,7 +110,7 @@ func FuzzSession(f *testing.F) {
 			max:    (lines + 2) * maxFuzzOutputPerLine,
 			remote: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 40000},
 		}
-		h.serveConn(context.Background(), conn, false, false)
+		h.server().ServeConn(context.Background(), conn, false, false)
 
 		if conn.n > conn.max {
 			t.Fatalf("%d input lines made the server send more than %d octets", lines, conn.max)
@@ -190,7 +134,7 @@ func FuzzSession(f *testing.F) {
 		if !bytes.Contains(o, []byte("+OK Logging out, ")) && store.Count("alice") != len(fuzzMessages) {
 			t.Fatalf("messages were deleted by a session that did not QUIT from TRANSACTION: %d left", store.Count("alice"))
 		}
-		if total, ips, users := h.Limits.conns.counts(); total != 0 || ips != 0 || users != 0 {
+		if total, ips, users := h.Limits.conns.Counts(); total != 0 || ips != 0 || users != 0 {
 			t.Fatalf("connection counts not released: %d, %d, %d", total, ips, users)
 		}
 	})

@@ -11,7 +11,7 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +20,9 @@ import (
 	"github.com/mholt/caddy-l4/layer4"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -107,9 +109,35 @@ type Handler struct {
 	implicitTLS func() *tls.Config
 
 	warnedTLSInFront atomic.Bool // warnTLSInFront has logged
-	stopping         atomic.Bool // the config was unloaded
 	graceOver        atomic.Bool // the grace period after unloading has passed
 	graceTimer       *time.Timer
+
+	// srv is the protocol engine, built from the fields above by server
+	// (at the end of Provision; lazily in tests that set fields directly).
+	srv     *pop3server.Server
+	srvOnce sync.Once
+}
+
+// server returns the handler's protocol engine, building it on first use.
+func (h *Handler) server() *pop3server.Server {
+	h.srvOnce.Do(func() {
+		h.srv = pop3server.New(pop3server.Config{
+			Hostname:          h.Hostname,
+			Store:             h.store,
+			StoreName:         storageBackend(h.store),
+			Auth:              h.auth,
+			Secrets:           h.secrets,
+			AllowInsecureAuth: h.AllowInsecureAuth,
+			StartTLS:          h.tlsConfig,
+			ImplicitTLS:       h.implicitTLS,
+			IdleTimeout:       time.Duration(h.IdleTimeout),
+			Limits:            h.Limits.engine(),
+			Logger:            h.logger,
+			Observer:          metricsObserver{},
+			Owner:             h,
+		})
+	})
+	return h.srv
 }
 
 // CaddyModule returns the Caddy module information.
@@ -183,26 +211,15 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	if h.StorageRaw == nil {
-		h.StorageRaw = defaultStorage()
+		h.StorageRaw = caddystore.DefaultStorage()
 	}
-	storeMod, err := ctx.LoadModule(h, "StorageRaw")
+	s, err := caddystore.Load[storage.Store](ctx, h.StorageRaw, "is not a storage backend")
 	if err != nil {
-		return fmt.Errorf("storage: %v", err)
-	}
-	s, ok := storeMod.(storage.Store)
-	if !ok {
-		return fmt.Errorf("storage: module %T is not a storage backend", storeMod)
+		return err
 	}
 	h.store = s
+	h.server()
 	return nil
-}
-
-// defaultStorage is the storage used when none is configured: maildir
-// under Caddy's data directory.
-func defaultStorage() json.RawMessage {
-	path := filepath.Join(caddy.AppDataDir(), "pop3", "mail", storage.PlaceholderUser, "Maildir")
-	raw, _ := json.Marshal(map[string]string{"module": "maildir", "path": path})
-	return raw
 }
 
 // Validate checks the handler's settings.
@@ -229,7 +246,7 @@ func (h *Handler) Handle(cx *layer4.Connection, _ layer4.Handler) error {
 	if h.graceOver.Load() || caddy.Exiting() {
 		// A connection accepted by a config that is gone: nothing has
 		// been done yet, so tell the client to come back.
-		_, _ = cx.Write([]byte("-ERR " + codeSysTemp + endReasonShutdown + "\r\n"))
+		_, _ = cx.Write([]byte("-ERR " + pop3server.CodeSysTemp + pop3server.ReasonShutdown + "\r\n"))
 		return nil
 	}
 	secure := connectionIsTLS(cx)
@@ -252,7 +269,7 @@ func (h *Handler) serveClient(ctx context.Context, conn net.Conn, secure bool) {
 			return
 		}
 	}
-	h.serveConn(ctx, conn, secure, id.Loopback)
+	h.server().ServeConn(ctx, conn, secure, id.Loopback)
 }
 
 // errTLSModes refuses a handler with both STLS and implicit TLS: a

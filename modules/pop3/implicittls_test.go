@@ -44,12 +44,12 @@ func waitConnections(t *testing.T, ts *testServer, n int) {
 	t.Helper()
 	deadline := time.Now().Add(sessionEndBound)
 	for time.Now().Before(deadline) {
-		if total, _, _ := ts.h.Limits.conns.counts(); total == n {
+		if total, _, _ := ts.h.Limits.conns.Counts(); total == n {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	total, _, _ := ts.h.Limits.conns.counts()
+	total, _, _ := ts.h.Limits.conns.Counts()
 	t.Fatalf("%d connections counted, want %d", total, n)
 }
 

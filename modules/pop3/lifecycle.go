@@ -9,6 +9,8 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 )
 
 // DefaultGracePeriod is how long the sessions of a config that was replaced
@@ -19,13 +21,6 @@ const DefaultGracePeriod = 5 * time.Minute
 // finish what they are doing (a commit in progress) after they are told to
 // stop.
 const exitDrainTimeout = 10 * time.Second
-
-// Reasons a session is ended from outside.
-const (
-	endReasonReload   = "Server configuration changed, please reconnect"
-	endReasonShutdown = "Server is shutting down, please reconnect"
-	endReasonAdmin    = "Session ended by the administrator"
-)
 
 var registerExitOnce sync.Once
 
@@ -58,12 +53,9 @@ func warnIfReloadsDropConnections(logger *zap.Logger) {
 func registerExitDrain(logger *zap.Logger) {
 	registerExitOnce.Do(func() {
 		caddy.OnExit(func(context.Context) {
-			all := liveSessions.of(nil)
-			for _, s := range all {
-				s.shutdown(endReasonShutdown)
-			}
-			if !liveSessions.drain(exitDrainTimeout) {
-				logger.Warn("sessions still running at exit", zap.Int("sessions", len(liveSessions.of(nil))))
+			pop3server.Live.ShutdownOf(nil, pop3server.ReasonShutdown)
+			if !pop3server.Live.Drain(exitDrainTimeout) {
+				logger.Warn("sessions still running at exit", zap.Int("sessions", pop3server.Live.Len()))
 			}
 		})
 	})
@@ -74,20 +66,18 @@ func registerExitDrain(logger *zap.Logger) {
 // grace period, then are closed with -ERR [SYS/TEMP] and nothing deleted.
 // Cleanup itself does not wait, so a reload is never held up by sessions.
 func (h *Handler) Cleanup() error {
-	h.stopping.Store(true)
+	h.server().SetDraining()
 	if caddy.Exiting() {
 		return nil // the exit drain ends every session
 	}
 	grace := time.Duration(h.GracePeriod)
-	if n := len(liveSessions.of(h)); n > 0 {
+	if n := len(pop3server.Live.Of(h)); n > 0 {
 		h.logger.Info("config unloaded; sessions may finish within the grace period",
 			zap.Int("sessions", n), zap.Duration("grace_period", grace))
 	}
 	h.graceTimer = time.AfterFunc(grace, func() {
 		h.graceOver.Store(true)
-		for _, s := range liveSessions.of(h) {
-			s.shutdown(endReasonReload)
-		}
+		pop3server.Live.ShutdownOf(h, pop3server.ReasonReload)
 	})
 	return nil
 }

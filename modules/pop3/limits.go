@@ -11,6 +11,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 )
 
 // Defaults of the limits. Each applies when its setting is zero (JSON) or
@@ -35,7 +37,7 @@ const (
 	// user.
 	DefaultMaxConnectionsPerUser = 10
 	// DefaultMaxErrors is how many bad commands end a session.
-	DefaultMaxErrors = maxErrors
+	DefaultMaxErrors = pop3server.DefaultMaxErrors
 	// DefaultAuthFailureDelay is the pause before answering a failed
 	// authentication (Dovecot's auth_failure_delay).
 	DefaultAuthFailureDelay = 2 * time.Second
@@ -148,10 +150,10 @@ type Limits struct {
 	trusted clientid.Networks
 	// The registries; nil means the process-wide ones (tests use their
 	// own).
-	conns    *connRegistry
-	failures *failureRegistry
-	logins   *loginRegistry
-	known    *knownAddresses
+	conns    *guard.Conns
+	failures *guard.Failures
+	logins   *guard.Logins
+	known    *guard.Known
 	// openFiles returns the open-file limit; nil means the process's
 	// (tests use their own).
 	openFiles func() (uint64, bool)
@@ -270,16 +272,44 @@ func (l *Limits) authFailureDelay() time.Duration {
 
 // lockoutPolicy is the effective brute-force policy; a zero limit means
 // that kind of lockout is off.
-func (l *Limits) lockoutPolicy() lockoutPolicy {
-	return lockoutPolicy{
-		ipLimit:   max(0, orDefault(l.AuthFailureLimit, DefaultAuthFailureLimit)),
-		userLimit: max(0, orDefault(l.AuthUserFailureLimit, DefaultAuthUserFailureLimit)),
-		window:    time.Duration(orDefault(l.AuthFailureWindow, caddy.Duration(DefaultAuthFailureWindow))),
-		lockout:   time.Duration(orDefault(l.AuthLockout, caddy.Duration(DefaultAuthLockout))),
+func (l *Limits) lockoutPolicy() guard.LockoutPolicy {
+	return guard.LockoutPolicy{
+		IPLimit:   max(0, orDefault(l.AuthFailureLimit, DefaultAuthFailureLimit)),
+		UserLimit: max(0, orDefault(l.AuthUserFailureLimit, DefaultAuthUserFailureLimit)),
+		Window:    time.Duration(orDefault(l.AuthFailureWindow, caddy.Duration(DefaultAuthFailureWindow))),
+		Lockout:   time.Duration(orDefault(l.AuthLockout, caddy.Duration(DefaultAuthLockout))),
 	}
 }
 
 // trustedAddr reports whether ip is in one of the trusted networks.
 func (l *Limits) trustedAddr(ip netip.Addr) bool {
 	return l.trusted.Contains(ip)
+}
+
+// engine resolves the limits into the protocol engine's, defaults applied.
+func (l *Limits) engine() pop3server.Limits {
+	expire, _ := parseExpire(l.Expire) // checked by validate
+	el := pop3server.Limits{
+		MaxLineLength:         l.maxLineLength(),
+		MaxAuthLineLength:     l.maxAuthLineLength(),
+		AuthTimeout:           l.authTimeout(),
+		MaxConnections:        l.maxConnections(),
+		MaxConnectionsPerIP:   l.maxConnectionsPerIP(),
+		MaxConnectionsPerUser: l.maxConnectionsPerUser(),
+		MaxErrors:             l.maxErrors(),
+		AuthFailureDelay:      l.authFailureDelay(),
+		Lockout:               l.lockoutPolicy(),
+		Trusted:               l.trusted,
+		LoginDelay:            max(0, time.Duration(l.LoginDelay)),
+		Expire:                expire,
+		Conns:                 l.conns,
+		Failures:              l.failures,
+		Known:                 l.known,
+		Logins:                l.logins,
+		Pause:                 l.pause,
+	}
+	if el.Trusted == nil && len(l.TrustedNetworks) > 0 {
+		el.Trusted, _ = clientid.ParseNetworks(l.TrustedNetworks) // checked by validate
+	}
+	return el
 }

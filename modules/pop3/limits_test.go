@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 )
@@ -18,10 +19,10 @@ import (
 func withLimits(l Limits) func(*testServer) {
 	return func(ts *testServer) {
 		ts.h.Limits = l
-		ts.h.Limits.conns = newConnRegistry()
-		ts.h.Limits.failures = newFailureRegistry(maxTrackedFailures)
-		ts.h.Limits.logins = newLoginRegistry()
-		ts.h.Limits.known = newKnownAddresses(maxKnownUsers)
+		ts.h.Limits.conns = guard.NewConns()
+		ts.h.Limits.failures = guard.NewFailures(guard.MaxTracked)
+		ts.h.Limits.logins = guard.NewLogins()
+		ts.h.Limits.known = guard.NewKnown(guard.MaxKnownUsers)
 		if err := ts.h.Limits.provision(); err != nil {
 			panic(err)
 		}
@@ -69,7 +70,7 @@ func TestLimitsDefaults(t *testing.T) {
 		{"max_connections_per_user", l.maxConnectionsPerUser(), 10},
 		{"max_errors", l.maxErrors(), 20},
 		{"auth_failure_delay", l.authFailureDelay(), 2 * time.Second},
-		{"lockout policy", l.lockoutPolicy(), lockoutPolicy{ipLimit: 10, userLimit: 30, window: 5 * time.Minute, lockout: 15 * time.Minute}},
+		{"lockout policy", l.lockoutPolicy(), guard.LockoutPolicy{IPLimit: 10, UserLimit: 30, Window: 5 * time.Minute, Lockout: 15 * time.Minute}},
 	} {
 		if tc.got != tc.want {
 			t.Errorf("default %s: got %v, want %v", tc.name, tc.got, tc.want)
@@ -80,7 +81,7 @@ func TestLimitsDefaults(t *testing.T) {
 	if off.authTimeout() != 0 || off.maxConnections() != 0 || off.maxConnectionsPerIP() != 0 || off.maxConnectionsPerUser() != 0 || off.authFailureDelay() != 0 {
 		t.Errorf("negative settings do not turn limits off: %+v", off)
 	}
-	if p := off.lockoutPolicy(); p.ipLimit != 0 || p.userLimit != 0 {
+	if p := off.lockoutPolicy(); p.IPLimit != 0 || p.UserLimit != 0 {
 		t.Errorf("negative failure limits do not turn lockouts off: %+v", p)
 	}
 }

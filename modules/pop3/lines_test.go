@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -51,7 +53,7 @@ func TestLongLineAssembly(t *testing.T) {
 	// line is parsed in place again.
 	ts := newTestServer(t, withLimits(Limits{MaxLineLength: 5000}))
 	c := ts.dial(t)
-	name := strings.Repeat("x", 2*readBufferSize+17)
+	name := strings.Repeat("x", 2*pop3server.ReadBufferSize+17)
 	c.send("USER " + name + "\r\nPASS wrong\r\nUSER alice\r\nPASS secret pw\r\n")
 	expectPrefix(t, "long USER", c.readLine(), "+OK")
 	expectPrefix(t, "PASS", c.readLine(), "-ERR [AUTH]")
@@ -67,7 +69,7 @@ func TestOverlongLinesDisconnect(t *testing.T) {
 	for range 2 {
 		expectPrefix(t, "over-long line", c.readLine(), "-ERR line too long")
 	}
-	expectPrefix(t, "closing", c.readLine(), "-ERR line too long"+tooManyErrors)
+	expectPrefix(t, "closing", c.readLine(), "-ERR line too long"+pop3server.ReplyTooManyErrors)
 	if _, err := c.r.ReadByte(); err == nil {
 		t.Error("connection still open")
 	}
@@ -101,66 +103,20 @@ func TestHugeLineNotBuffered(t *testing.T) {
 		store:       memstore.New(),
 		auth:        memAuth{},
 		logger:      zap.NewNop(),
-		Limits:      Limits{conns: newConnRegistry(), failures: newFailureRegistry(8)},
+		Limits:      Limits{conns: guard.NewConns(), failures: guard.NewFailures(8)},
 	}
 	var out bytes.Buffer
 	conn := &scriptConn{r: &lineSource{n: 64 << 20, rest: strings.NewReader("\r\nQUIT\r\n")}, w: &out, max: 1 << 20}
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	h.serveConn(context.Background(), conn, false, true)
+	h.server().ServeConn(context.Background(), conn, false, true)
 	runtime.ReadMemStats(&after)
 	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
 		t.Errorf("a 64 MiB line made the session allocate %d bytes", got)
 	}
 	if !strings.Contains(out.String(), "-ERR line too long\r\n+OK Logging out\r\n") {
 		t.Errorf("output: %q", out.String())
-	}
-}
-
-// deadlineRecorder records the read deadlines a session sets.
-type deadlineRecorder struct {
-	net.Conn
-	read time.Time
-}
-
-func (d *deadlineRecorder) SetReadDeadline(t time.Time) error {
-	d.read = t
-	return nil
-}
-
-func TestLineDeadline(t *testing.T) {
-	server, client := net.Pipe()
-	defer server.Close()
-	defer client.Close()
-	rec := &deadlineRecorder{Conn: server}
-	h := &Handler{IdleTimeout: caddy.Duration(10 * time.Minute), logger: zap.NewNop(), Limits: Limits{AuthTimeout: caddy.Duration(time.Minute)}}
-	start := time.Now()
-	s := newSession(h, rec, false, true)
-
-	if err := s.setLineDeadline(); err != nil {
-		t.Fatal(err)
-	}
-	if rec.read != s.guard.authDeadline || rec.read.Before(start.Add(time.Minute)) || rec.read.After(time.Now().Add(time.Minute)) {
-		t.Errorf("before login: deadline %v, want the auth deadline %v (connection start + 1m)", rec.read, s.guard.authDeadline)
-	}
-	s.state = stateTransaction
-	now := time.Now()
-	if err := s.setLineDeadline(); err != nil {
-		t.Fatal(err)
-	}
-	if rec.read.Before(now.Add(10*time.Minute)) || rec.read.After(time.Now().Add(10*time.Minute)) {
-		t.Errorf("after login: deadline %v, want idle_timeout from now", rec.read)
-	}
-
-	h.Limits.AuthTimeout = -1
-	s = newSession(h, rec, false, true)
-	now = time.Now()
-	if err := s.setLineDeadline(); err != nil {
-		t.Fatal(err)
-	}
-	if !s.guard.authDeadline.IsZero() || rec.read.Before(now.Add(10*time.Minute)) {
-		t.Errorf("auth_timeout off: auth deadline %v, read deadline %v", s.guard.authDeadline, rec.read)
 	}
 }
 

@@ -71,7 +71,7 @@ func TestWrongPasswordsDoNotTakeUserSlot(t *testing.T) {
 	for _, c := range attackerClients {
 		expectPrefix(t, "attacker", c.readLine(), "-ERR [AUTH] Authentication failed")
 	}
-	if _, _, users := ts.h.Limits.conns.counts(); users != 1 {
+	if _, _, users := ts.h.Limits.conns.Counts(); users != 1 {
 		t.Errorf("%d user names hold slots after the failures, want 1 (alice's session)", users)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -74,14 +75,14 @@ func TestSessionAllocationsPerCommand(t *testing.T) {
 			store:       store,
 			auth:        memAuth{"alice": "secret pw"},
 			logger:      zap.NewNop(),
-			Limits:      Limits{conns: newConnRegistry(), failures: newFailureRegistry(8), logins: newLoginRegistry()},
+			Limits:      Limits{conns: guard.NewConns(), failures: guard.NewFailures(8), logins: guard.NewLogins()},
 		}
 		input := "USER alice\r\nPASS secret pw\r\n" + strings.Repeat(transactionRound, rounds) + "QUIT\r\n"
 		conn := &scriptConn{r: strings.NewReader(input)}
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		h.serveConn(context.Background(), conn, false, true)
+		h.server().ServeConn(context.Background(), conn, false, true)
 		runtime.ReadMemStats(&after)
 		return after.Mallocs - before.Mallocs
 	}

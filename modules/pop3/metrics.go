@@ -4,7 +4,10 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -18,43 +21,19 @@ import (
 const metricsNamespace, metricsSubsystem = "caddy", "pop3"
 
 // Values of the "reason" label of caddy_pop3_sessions_ended_total.
-const (
-	endQuit          = "quit"            // QUIT, and the UPDATE state succeeded
-	endTimeout       = "timeout"         // idle_timeout passed
-	endClientDrop    = "client_drop"     // the client went away
-	endReload        = "reload"          // the grace period after a reload passed
-	endShutdown      = "shutdown"        // the process is stopping
-	endAdmin         = "admin"           // ended through the admin API
-	endError         = "error"           // a storage or server error
-	endTooManyErrors = "too_many_errors" // too many bad commands
-)
 
 // endReasons lists every reason label, so each series exists from the
 // start.
-var endReasons = []string{endQuit, endTimeout, endClientDrop, endReload, endShutdown, endAdmin, endError, endTooManyErrors}
 
 // Values of the "result" labels.
 const (
-	resultOK      = "ok"      // a +OK answer
-	resultErr     = "err"     // a -ERR answer
-	authSuccess   = "success" // right credentials
-	authFailure   = "failure" // wrong credentials or unknown user
-	authError     = "error"   // the authenticator failed
-	unknownLabel  = "unknown" // a command that is not in the table
-	otherLabel    = "other"   // a mechanism or backend with no name of its own
-	durationLogin = "login"   // opening the maildrop at login
+	resultOK   = "ok"    // a +OK answer
+	resultErr  = "err"   // a -ERR answer
+	otherLabel = "other" // a mechanism or backend with no name of its own
 )
 
 // timedCommands are the commands that touch storage after login; their
 // durations go to caddy_pop3_command_duration_seconds.
-var timedCommands = []string{"RETR", "TOP", "QUIT"}
-
-// knownMechanisms bounds the "mechanism" label of auth attempts.
-var knownMechanisms = map[string]bool{
-	"USER": true, "APOP": true, "PLAIN": true, "LOGIN": true, "CRAM-MD5": true,
-	"XOAUTH2": true, "OAUTHBEARER": true, "EXTERNAL": true,
-	"SCRAM-SHA-1": true, "SCRAM-SHA-256": true,
-}
 
 // metrics are the handler's Prometheus collectors.
 var metrics = struct {
@@ -120,11 +99,11 @@ func init() {
 		m.commands, m.commandDuration, m.retrievedMsgs, m.retrievedBytes, m.deletedMsgs,
 		m.storageErrors, m.bytesReceived, m.bytesSent,
 	}
-	for _, r := range endReasons {
+	for _, r := range pop3server.EndReasons {
 		m.sessionsEnded.WithLabelValues(r)
 	}
-	m.durations = map[string]prometheus.Observer{durationLogin: m.commandDuration.WithLabelValues(durationLogin)}
-	for _, c := range timedCommands {
+	m.durations = map[string]prometheus.Observer{pop3server.OpLogin: m.commandDuration.WithLabelValues(pop3server.OpLogin)}
+	for _, c := range pop3server.TimedCommands {
 		m.durations[c] = m.commandDuration.WithLabelValues(c)
 	}
 }
@@ -143,7 +122,7 @@ func registerMetrics(reg *prometheus.Registry) error {
 			return err
 		}
 	}
-	commandCounter(unknownLabel) // every command's series exists from now on
+	commandCounter(pop3server.UnknownCommand) // every command's series exists from now on
 	return nil
 }
 
@@ -153,7 +132,7 @@ func registerMetrics(reg *prometheus.Registry) error {
 func commandCounter(name string) [2]prometheus.Counter {
 	metrics.commandCountersM.Do(func() {
 		metrics.commandCounters = map[string][2]prometheus.Counter{}
-		for _, n := range append(commandNames(), unknownLabel) {
+		for _, n := range append(pop3server.CommandNames(), pop3server.UnknownCommand) {
 			metrics.commandCounters[n] = [2]prometheus.Counter{
 				metrics.commands.WithLabelValues(n, resultOK),
 				metrics.commands.WithLabelValues(n, resultErr),
@@ -163,38 +142,17 @@ func commandCounter(name string) [2]prometheus.Counter {
 	if c, ok := metrics.commandCounters[name]; ok {
 		return c
 	}
-	return metrics.commandCounters[unknownLabel]
-}
-
-// commandNames lists the commands of the command table.
-func commandNames() []string {
-	names := make([]string, 0, len(commands))
-	for n := range commands {
-		names = append(names, n)
-	}
-	return names
+	return metrics.commandCounters[pop3server.UnknownCommand]
 }
 
 // observeAuth counts one authentication attempt. result is authSuccess,
 // authFailure or authError (or another short fixed word).
 func observeAuth(mechanism, result string) {
 	mechanism = strings.ToUpper(mechanism)
-	if !knownMechanisms[mechanism] {
+	if !auth.KnownMechanism(mechanism) { // the mechanism table bounds the label
 		mechanism = otherLabel
 	}
 	metrics.authAttempts.WithLabelValues(mechanism, result).Inc()
-}
-
-// authResult is the result label of an authentication attempt.
-func authResult(ok bool, err error) string {
-	switch {
-	case err != nil:
-		return authError
-	case ok:
-		return authSuccess
-	default:
-		return authFailure
-	}
 }
 
 // observeLockout counts one lockout of a client address or user name
@@ -211,3 +169,65 @@ func storageBackend(store any) string {
 	}
 	return otherLabel
 }
+
+// metricsObserver turns the protocol engine's events into the handler's
+// Prometheus metrics (pop3server.Observer).
+type metricsObserver struct{}
+
+// SessionStarted counts a greeted session.
+func (metricsObserver) SessionStarted() {
+	metrics.sessionsStarted.Inc()
+	metrics.sessionsActive.Inc()
+}
+
+// SessionEnded counts an ended session by reason.
+func (metricsObserver) SessionEnded(reason string) {
+	metrics.sessionsEnded.WithLabelValues(reason).Inc()
+	metrics.sessionsActive.Dec()
+}
+
+// BytesIn counts octets received.
+func (metricsObserver) BytesIn(n int) { metrics.bytesReceived.Add(float64(n)) }
+
+// BytesOut counts octets sent.
+func (metricsObserver) BytesOut(n int) { metrics.bytesSent.Add(float64(n)) }
+
+// Command counts a command by its first reply.
+func (metricsObserver) Command(name string, ok bool) {
+	c := commandCounter(name)
+	if ok {
+		c[0].Inc()
+	} else {
+		c[1].Inc()
+	}
+}
+
+// Duration observes how long a storage operation took.
+func (metricsObserver) Duration(op string, d time.Duration) {
+	if o, ok := metrics.durations[op]; ok {
+		o.Observe(d.Seconds())
+	}
+}
+
+// Auth counts an authentication attempt.
+func (metricsObserver) Auth(mechanism, result string) { observeAuth(mechanism, result) }
+
+// Lockout counts a lockout.
+func (metricsObserver) Lockout() { observeLockout() }
+
+// Retrieved counts a message sent in full by RETR.
+func (metricsObserver) Retrieved(size int64) {
+	metrics.retrievedMsgs.Inc()
+	metrics.retrievedBytes.Add(float64(size))
+}
+
+// Deleted counts messages removed by QUIT.
+func (metricsObserver) Deleted(n int) { metrics.deletedMsgs.Add(float64(n)) }
+
+// StorageError counts a storage failure by backend.
+func (metricsObserver) StorageError(backend string) {
+	metrics.storageErrors.WithLabelValues(backend).Inc()
+}
+
+// Interface guard
+var _ pop3server.Observer = metricsObserver{}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 )
@@ -98,7 +99,7 @@ func expectDeltas(t *testing.T, got, want map[string]float64) {
 // and log line are complete.
 func waitSessionsGone(t *testing.T) {
 	t.Helper()
-	if !liveSessions.drain(10 * time.Second) {
+	if !pop3server.Live.Drain(10 * time.Second) {
 		t.Fatal("sessions did not end")
 	}
 }
@@ -216,43 +217,43 @@ func TestMetricsEndReasons(t *testing.T) {
 		run    func(t *testing.T, ts *testServer, c *testClient)
 	}{
 		{
-			name: "quit before login", reason: endQuit,
+			name: "quit before login", reason: pop3server.EndQuit,
 			run: func(t *testing.T, _ *testServer, c *testClient) { c.cmd("QUIT") },
 		},
 		{
-			name: "client drop", reason: endClientDrop,
+			name: "client drop", reason: pop3server.EndClientDrop,
 			run: func(t *testing.T, _ *testServer, c *testClient) {
 				c.login("alice", "secret pw")
 				c.conn.Close()
 			},
 		},
 		{
-			name: "too many errors", reason: endTooManyErrors,
+			name: "too many errors", reason: pop3server.EndTooManyErrors,
 			run: func(t *testing.T, _ *testServer, c *testClient) {
-				for range maxErrors {
+				for range pop3server.DefaultMaxErrors {
 					c.cmd("BOGUS")
 				}
 			},
 		},
 		{
-			name: "idle timeout", reason: endTimeout,
+			name: "idle timeout", reason: pop3server.EndTimeout,
 			setup: func(ts *testServer) { ts.h.IdleTimeout = caddy.Duration(50 * time.Millisecond) },
 			run: func(t *testing.T, _ *testServer, c *testClient) {
 				expectPrefix(t, "timeout", c.readLine(), "-ERR [SYS/TEMP] Disconnected for inactivity")
 			},
 		},
 		{
-			name: "admin", reason: endAdmin,
+			name: "admin", reason: pop3server.EndAdmin,
 			run: func(t *testing.T, ts *testServer, c *testClient) {
 				c.login("alice", "secret pw")
-				for _, s := range liveSessions.of(ts.h) {
-					s.shutdown(endReasonAdmin)
+				for _, s := range pop3server.Live.Of(ts.h) {
+					s.Shutdown(pop3server.ReasonAdmin)
 				}
 				expectPrefix(t, "admin", c.readLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
 			},
 		},
 		{
-			name: "reload", reason: endReload,
+			name: "reload", reason: pop3server.EndReload,
 			setup: func(ts *testServer) { ts.h.GracePeriod = caddy.Duration(time.Millisecond) },
 			run: func(t *testing.T, ts *testServer, c *testClient) {
 				if err := ts.h.Cleanup(); err != nil {
@@ -262,7 +263,7 @@ func TestMetricsEndReasons(t *testing.T) {
 			},
 		},
 		{
-			name: "commit failure", reason: endError,
+			name: "commit failure", reason: pop3server.EndError,
 			setup: func(ts *testServer) { ts.store.SetFaults(memstore.Faults{CommitErr: io.ErrUnexpectedEOF}) },
 			run: func(t *testing.T, _ *testServer, c *testClient) {
 				c.login("alice", "secret pw")
@@ -283,7 +284,7 @@ func TestMetricsEndReasons(t *testing.T) {
 			tc.run(t, ts, c)
 			waitSessionsGone(t)
 			got := rec.deltas(t)
-			for _, r := range endReasons {
+			for _, r := range pop3server.EndReasons {
 				want := 0.0
 				if r == tc.reason {
 					want = 1
@@ -363,7 +364,7 @@ func TestMetricsStorageReadErrorBeforeSending(t *testing.T) {
 // that is already on its way cannot be told in the protocol; the session
 // ends without the terminating dot.
 func TestMetricsStorageReadError(t *testing.T) {
-	ts := newTestServer(t, func(ts *testServer) { ts.h.store = brokenReadStore{ts.store, 4 * readChunkSize} })
+	ts := newTestServer(t, func(ts *testServer) { ts.h.store = brokenReadStore{ts.store, 4 * pop3server.ReadChunkSize} })
 	ts.store.Add("alice", "Subject: x\n\nbody\n")
 	rec := recordMetrics(t)
 	c := ts.dial(t)
@@ -451,9 +452,9 @@ func TestObserveAuthMechanismLabel(t *testing.T) {
 		{"plain", "PLAIN"},
 		{"X-SOMETHING-\x00", otherLabel},
 	} {
-		before := testutil.ToFloat64(metrics.authAttempts.WithLabelValues(tc.label, authFailure))
-		observeAuth(tc.mechanism, authFailure)
-		if got := testutil.ToFloat64(metrics.authAttempts.WithLabelValues(tc.label, authFailure)) - before; got != 1 {
+		before := testutil.ToFloat64(metrics.authAttempts.WithLabelValues(tc.label, pop3server.AuthFailure))
+		observeAuth(tc.mechanism, pop3server.AuthFailure)
+		if got := testutil.ToFloat64(metrics.authAttempts.WithLabelValues(tc.label, pop3server.AuthFailure)) - before; got != 1 {
 			t.Errorf("mechanism %q: label %q moved by %v, want 1", tc.mechanism, tc.label, got)
 		}
 	}

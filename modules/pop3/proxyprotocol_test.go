@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -69,8 +71,8 @@ func TestProxyProtocolPlaintextPolicy(t *testing.T) {
 	ts.store.Add("alice", "x\n")
 	for _, ip := range []string{"127.0.0.1", "::1", "192.0.2.7"} {
 		c := ts.dialAs(t, ip)
-		expectPrefix(t, ip+": USER", c.cmd("USER alice"), "-ERR "+errPlaintextRefused)
-		expectPrefix(t, ip+": AUTH PLAIN", c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldCBwdw=="), "-ERR "+errPlaintextRefused)
+		expectPrefix(t, ip+": USER", c.cmd("USER alice"), "-ERR "+pop3server.ReplyPlaintextRefused)
+		expectPrefix(t, ip+": AUTH PLAIN", c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldCBwdw=="), "-ERR "+pop3server.ReplyPlaintextRefused)
 		c.send("CAPA\r\n")
 		c.readLine()
 		if capa := c.multi(); strings.Contains(capa, "SASL") || strings.Contains(capa, "USER") {
@@ -118,7 +120,7 @@ func TestProxyProtocolAddressForLimits(t *testing.T) {
 	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
 	third := &testClient{t: t, conn: conn, r: bufio.NewReader(conn)}
 	third.send(proxyV1("198.51.100.9"))
-	expectPrefix(t, "third connection of one header address", third.readLine(), "-ERR [SYS/TEMP] "+refusedPerIP)
+	expectPrefix(t, "third connection of one header address", third.readLine(), "-ERR [SYS/TEMP] "+guard.RefusedPerIP)
 	ts.dialAs(t, "198.51.100.10") // another address is not limited
 	a.cmd("QUIT")
 	b.cmd("QUIT")
@@ -211,7 +213,7 @@ func TestKnownAddressBypassesUserLockout(t *testing.T) {
 	h.login("alice", "secret pw")
 	h.cmd("QUIT")
 	waitFor(t, "alice's session ended", func() bool {
-		_, _, users := ts.h.Limits.conns.counts()
+		_, _, users := ts.h.Limits.conns.Counts()
 		return users == 0
 	})
 
@@ -219,49 +221,6 @@ func TestKnownAddressBypassesUserLockout(t *testing.T) {
 	expectPrefix(t, "unknown address after alice logged in", s.cmd("PASS secret pw"), "-ERR [AUTH]")
 	a.cmd("USER alice")
 	expectPrefix(t, "the attacker's address", a.cmd("PASS secret pw"), "-ERR [AUTH]")
-}
-
-func TestKnownAddressesBounded(t *testing.T) {
-	clock := newClock()
-	k := newKnownAddresses(2)
-	k.now = clock.now
-	addr := func(i int) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, byte(i)}) }
-	alice, bob, carol := userKey("alice"), userKey("bob"), userKey("carol")
-
-	for i := range maxKnownAddrsPerUser + 1 {
-		k.record(alice, addr(i))
-		clock.advance(time.Minute)
-	}
-	if k.known(alice, addr(0)) {
-		t.Error("the oldest of 9 addresses is still known; a user keeps 8")
-	}
-	for i := 1; i <= maxKnownAddrsPerUser; i++ {
-		if !k.known(alice, addr(i)) {
-			t.Errorf("address %d of alice is not known", i)
-		}
-	}
-	if k.known(bob, addr(1)) {
-		t.Error("alice's address is known for bob")
-	}
-
-	clock.advance(knownAddressTTL)
-	if k.known(alice, addr(maxKnownAddrsPerUser)) {
-		t.Error("an address is known 30 days after its last login")
-	}
-	k.record(alice, addr(1))
-	if !k.known(alice, addr(1)) {
-		t.Error("a new login does not make an address known again")
-	}
-
-	k.record(bob, addr(1))
-	k.record(carol, addr(1)) // the registry holds 2 users: alice goes
-	if k.size() != 2 || k.known(alice, addr(1)) || !k.known(bob, addr(1)) || !k.known(carol, addr(1)) {
-		t.Errorf("eviction: size %d, alice %v, bob %v, carol %v", k.size(), k.known(alice, addr(1)), k.known(bob, addr(1)), k.known(carol, addr(1)))
-	}
-	k.record(alice, netip.Addr{})
-	if k.known(alice, netip.Addr{}) || k.size() != 2 {
-		t.Error("a client without an address was recorded")
-	}
 }
 
 func TestProxyProtocolValidate(t *testing.T) {

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -77,7 +79,7 @@ func TestSASL(t *testing.T) {
 		// SASL responses may be longer than command lines (RFC 5034), up
 		// to max_auth_line_length.
 		{"long response",
-			[]string{"AUTH PLAIN", strings.Repeat("QUFB", readBufferSize), "CAPA"},
+			[]string{"AUTH PLAIN", strings.Repeat("QUFB", pop3server.ReadBufferSize), "CAPA"},
 			[]string{"+ ", "-ERR Malformed PLAIN response", "+OK"}},
 		{"over-long response",
 			[]string{"AUTH PLAIN", strings.Repeat("QUFB", DefaultMaxAuthLineLength/4+1), "CAPA"},

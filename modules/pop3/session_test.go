@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 )
@@ -68,7 +69,7 @@ func newTestServer(t *testing.T, options ...func(*testServer)) *testServer {
 					ts.h.serveClient(context.Background(), conn, false)
 					return
 				}
-				ts.h.serveConn(context.Background(), conn, false, ts.loopback)
+				ts.h.server().ServeConn(context.Background(), conn, false, ts.loopback)
 			}()
 		}
 	}()
@@ -392,7 +393,7 @@ func TestSessionPipelining(t *testing.T) {
 func TestSessionLongLine(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.dial(t)
-	expectPrefix(t, "long line", c.cmd("USER "+strings.Repeat("a", 10*readBufferSize)), "-ERR line too long")
+	expectPrefix(t, "long line", c.cmd("USER "+strings.Repeat("a", 10*pop3server.ReadBufferSize)), "-ERR line too long")
 	expectPrefix(t, "after long line", c.cmd("CAPA"), "+OK")
 	c.multi()
 }
@@ -400,7 +401,7 @@ func TestSessionLongLine(t *testing.T) {
 func TestSessionTooManyErrors(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.dial(t)
-	for i := 0; i < maxErrors-1; i++ {
+	for i := 0; i < pop3server.DefaultMaxErrors-1; i++ {
 		expectPrefix(t, "bad", c.cmd("BOGUS"), "-ERR")
 	}
 	last := c.cmd("BOGUS")
@@ -443,7 +444,7 @@ func TestSessionGracePeriodAfterReload(t *testing.T) {
 	if _, err := c.r.ReadByte(); err == nil {
 		t.Error("connection still open after the grace period")
 	}
-	if !liveSessions.drain(5 * time.Second) {
+	if !pop3server.Live.Drain(5 * time.Second) {
 		t.Fatal("session did not end")
 	}
 	if n := ts.store.Count("alice"); n != 2 {
@@ -460,11 +461,11 @@ func TestSessionShutdownDuringTransaction(t *testing.T) {
 	c := ts.dial(t)
 	c.login("alice", "secret pw")
 	c.cmd("DELE 1")
-	for _, s := range liveSessions.of(ts.h) {
-		s.shutdown(endReasonAdmin)
+	for _, s := range pop3server.Live.Of(ts.h) {
+		s.Shutdown(pop3server.ReasonAdmin)
 	}
 	expectPrefix(t, "shutdown", c.readLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
-	if !liveSessions.drain(5 * time.Second) {
+	if !pop3server.Live.Drain(5 * time.Second) {
 		t.Fatal("session did not end")
 	}
 	if n := ts.store.Count("alice"); n != 1 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -77,7 +78,7 @@ func TestSessionLogLines(t *testing.T) {
 		"messages_retrieved": 1,
 		"bytes_retrieved":    crlfSize([]byte(msg)),
 		"messages_deleted":   1,
-		"reason":             endQuit,
+		"reason":             pop3server.EndQuit,
 	})
 	for _, k := range []string{"session", "duration", "bytes_sent", "bytes_received"} {
 		if _, ok := end.ContextMap()[k]; !ok {
@@ -116,7 +117,7 @@ func TestSessionLogUnauthenticatedEnd(t *testing.T) {
 	if _, ok := end.ContextMap()["user"]; ok {
 		t.Errorf("session that never logged in has a user: %v", end.ContextMap())
 	}
-	expectFields(t, end, map[string]any{"reason": endClientDrop, "messages_retrieved": 0})
+	expectFields(t, end, map[string]any{"reason": pop3server.EndClientDrop, "messages_retrieved": 0})
 }
 
 func TestSessionLogStorageError(t *testing.T) {
@@ -134,5 +135,5 @@ func TestSessionLogStorageError(t *testing.T) {
 		t.Errorf("storage failure logged at %s, want error", e.Level)
 	}
 	expectFields(t, e, map[string]any{"backend": otherLabel, "user": "alice", "error": "unexpected EOF"})
-	expectFields(t, onlyEntry(t, logs, "session ended"), map[string]any{"reason": endError, "messages_deleted": 0})
+	expectFields(t, onlyEntry(t, logs, "session ended"), map[string]any{"reason": pop3server.EndError, "messages_deleted": 0})
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -45,13 +46,13 @@ func TestSessionShutdownDuringStorageOpen(t *testing.T) {
 	case <-time.After(stuckWait):
 		t.Fatal("the session never opened the maildrop")
 	}
-	sessions := liveSessions.of(ts.h)
+	sessions := pop3server.Live.Of(ts.h)
 	if len(sessions) != 1 {
 		t.Fatalf("%d live sessions, want 1", len(sessions))
 	}
-	sessions[0].shutdown(endReasonAdmin)
+	sessions[0].Shutdown(pop3server.ReasonAdmin)
 	select {
-	case <-sessions[0].stats.done:
+	case <-sessions[0].Done():
 	case <-time.After(stuckWait):
 		t.Fatalf("a session waiting in Store.Open did not end when told to (still waiting after %v)", stuckWait)
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 )
 
@@ -50,10 +51,6 @@ func isCaddyfileName(path string) bool {
 	}
 	return strings.HasPrefix(base, "caddyfile") || strings.HasSuffix(base, ".caddyfile")
 }
-
-// defaultStorage is the storage of a pop3 handler that configures none
-// (maildir under Caddy's data directory; see the handler).
-var defaultStorage = json.RawMessage(`{"module":"maildir"}`)
 
 // handlerStorage is the storage of one pop3 handler found in a config.
 type handlerStorage struct {
@@ -130,7 +127,7 @@ func pop3Handlers(server string, tree any) []handlerStorage {
 		switch v := v.(type) {
 		case map[string]any:
 			if v["handler"] == "pop3" {
-				raw := defaultStorage
+				raw := caddystore.DefaultStorage()
 				if s, ok := v["storage"]; ok && s != nil {
 					raw, _ = json.Marshal(s)
 				}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -72,33 +73,10 @@ func deliver(ctx context.Context, opts deliverOptions, stdin io.Reader) (int, er
 	return ExitOK, nil
 }
 
-// storageHolder lets Caddy load a storage module from its JSON the way the
-// pop3 handler does.
-type storageHolder struct {
-	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=pop3.storage inline_key=module"`
-}
-
 // loadDeliverer provisions the storage module configured by raw and
 // returns it as a Deliverer.
 func loadDeliverer(ctx caddy.Context, raw json.RawMessage) (storage.Deliverer, error) {
-	return loadStorageAs[storage.Deliverer](ctx, raw, "cannot deliver mail")
-}
-
-// loadStorageAs provisions the storage module configured by raw and
-// returns it as a T (an optional storage interface), or an error saying
-// that the module cannot do what T is for.
-func loadStorageAs[T any](ctx caddy.Context, raw json.RawMessage, cannot string) (T, error) {
-	var zero T
-	h := &storageHolder{StorageRaw: raw}
-	mod, err := ctx.LoadModule(h, "StorageRaw")
-	if err != nil {
-		return zero, fmt.Errorf("storage: %w", err)
-	}
-	t, ok := mod.(T)
-	if !ok {
-		return zero, fmt.Errorf("storage module %T %s", mod, cannot)
-	}
-	return t, nil
+	return caddystore.Load[storage.Deliverer](ctx, raw, "cannot deliver mail")
 }
 
 // exitCode maps a delivery error to an exit code: an invalid user is

@@ -14,6 +14,7 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -233,7 +234,7 @@ func readSource(ctx context.Context, src storage.Source, i int) ([]byte, time.Ti
 // loadImporter provisions the storage module configured by raw and
 // returns it as an Importer.
 func loadImporter(ctx caddy.Context, raw []byte) (storage.Importer, error) {
-	return loadStorageAs[storage.Importer](ctx, raw, "cannot import mail (keep UIDLs)")
+	return caddystore.Load[storage.Importer](ctx, raw, "cannot import mail (keep UIDLs)")
 }
 
 // expandUserPath expands Dovecot's variables in a source path: %u the

@@ -3,10 +3,9 @@ package maildir
 import (
 	"math"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddyfilex"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/dustin/go-humanize"
-
-	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // UnmarshalCaddyfile sets up the backend from Caddyfile tokens. Syntax:
@@ -22,13 +21,13 @@ import (
 // neither, the default path is used.
 func (m *Maildir) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the module name
-	if err := storage.UnmarshalPathArg(d, &m.Path); err != nil {
+	if err := caddyfilex.PathArg(d, &m.Path); err != nil {
 		return err
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "path":
-			if err := storage.UnmarshalPathDirective(d, &m.Path); err != nil {
+			if err := caddyfilex.PathDirective(d, &m.Path); err != nil {
 				return err
 			}
 		case "uidl_format":

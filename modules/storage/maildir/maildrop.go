@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/maildir/internal/ownerlock"
 )
 
 // errClosed is returned by a maildrop used after Commit or Close.
@@ -22,7 +23,7 @@ type maildrop struct {
 	dir    *dir // the maildir, and its cur/ and new/, open for the session
 	cur    *dir
 	new    *dir
-	lock   *storage.OwnerLock
+	lock   *ownerlock.Lock
 	logger *zap.Logger
 	format *uidlFormat // for messages listed in dovecot-uidlist
 	// reuseXUIDL gives messages their X-UIDL header's value (reuse_xuidl).

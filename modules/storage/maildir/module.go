@@ -18,7 +18,9 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/maildir/internal/ownerlock"
 )
 
 func init() {
@@ -26,7 +28,7 @@ func init() {
 }
 
 // LockFileName is the name of the file, in the root of each maildir, that
-// is the maildrop's lock (a storage.OwnerLock): created at the first login,
+// is the maildrop's lock (an ownerlock.Lock): created at the first login,
 // it stays, and holds either the record of the process whose session holds
 // the maildrop or a free record.
 const LockFileName = "caddy-pop3.lock"
@@ -89,10 +91,8 @@ func (Maildir) CaddyModule() caddy.ModuleInfo {
 }
 
 // DefaultPath returns the maildir path template used when none is
-// configured: <caddy data dir>/pop3/mail/{pop3.user}/Maildir.
-func DefaultPath() string {
-	return filepath.Join(caddy.AppDataDir(), "pop3", "mail", storage.PlaceholderUser, "Maildir")
-}
+// configured (caddystore.DefaultMaildirPath).
+func DefaultPath() string { return caddystore.DefaultMaildirPath() }
 
 // Provision sets the default path and checks the path template.
 func (m *Maildir) Provision(ctx caddy.Context) error {
@@ -101,7 +101,7 @@ func (m *Maildir) Provision(ctx caddy.Context) error {
 	if m.Path == "" {
 		m.Path = DefaultPath()
 	}
-	if err := storage.ValidateTemplate(m.Path); err != nil {
+	if err := caddystore.ValidateTemplate(m.Path); err != nil {
 		return fmt.Errorf("maildir: %w", err)
 	}
 	if m.UIDLFormat != "" {
@@ -151,7 +151,7 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 		return nil, err
 	}
 	root := rootDir.path
-	lock, err := storage.AcquireOwnerLock(filepath.Join(root, LockFileName))
+	lock, err := ownerlock.Acquire(filepath.Join(root, LockFileName))
 	if err != nil {
 		rootDir.close()
 		if errors.Is(err, storage.ErrInUse) {
@@ -179,7 +179,7 @@ func (m *Maildir) rootPath(user string) (string, error) {
 	if tmpl == "" {
 		tmpl = DefaultPath()
 	}
-	return storage.ExpandPath(tmpl, user)
+	return caddystore.ExpandPath(tmpl, user)
 }
 
 // splitRoot returns the user's maildir as prefix and rel: prefix is the
@@ -205,7 +205,7 @@ func (m *Maildir) splitRoot(user string) (prefix, rel string, err error) {
 	if static == "" {
 		static = "."
 	}
-	if prefix, err = storage.ExpandPath(static, user); err != nil {
+	if prefix, err = caddystore.ExpandPath(static, user); err != nil {
 		return "", "", err
 	}
 	prefix = filepath.Clean(prefix)

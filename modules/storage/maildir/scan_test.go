@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/maildir/internal/ownerlock"
 )
 
 // openAlice opens alice's maildrop in m and returns it with the path of
@@ -269,7 +270,7 @@ func TestLockFileIsShared(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Another program (or another Caddy) holding the documented lock file.
-	lock, err := storage.AcquireOwnerLock(filepath.Join(root, LockFileName))
+	lock, err := ownerlock.Acquire(filepath.Join(root, LockFileName))
 	if err != nil {
 		t.Fatal(err)
 	}

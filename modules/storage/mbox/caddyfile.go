@@ -4,8 +4,8 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddyfilex"
 	"github.com/caddy-pop3/caddy-pop3/internal/dovecotuidl"
-	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // UnmarshalCaddyfile sets up the backend from Caddyfile tokens. Syntax:
@@ -20,13 +20,13 @@ import (
 // neither, the default path (/var/mail/{pop3.user}) is used.
 func (m *Mbox) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // the module name
-	if err := storage.UnmarshalPathArg(d, &m.Path); err != nil {
+	if err := caddyfilex.PathArg(d, &m.Path); err != nil {
 		return err
 	}
 	for nesting := d.Nesting(); d.NextBlock(nesting); {
 		switch d.Val() {
 		case "path":
-			if err := storage.UnmarshalPathDirective(d, &m.Path); err != nil {
+			if err := caddyfilex.PathDirective(d, &m.Path); err != nil {
 				return err
 			}
 		case "lock_timeout":

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+	"github.com/caddy-pop3/caddy-pop3/internal/lockowner"
 )
 
 // DotlockSuffix is added to a spool's path to name its dotlock, as MTAs,
@@ -131,7 +131,7 @@ func takeDotlockExcl(path string) (*dotlock, error) {
 // writes its owner in it and records its identity. The content is two
 // lines: the pid, which is all that other MTAs and mail readers read
 // (liblockfile, Postfix, mutt), then this process's full identity
-// (storage.ProcessIdentity). The flock is taken before anything is
+// (lockowner.Self().Line()). The flock is taken before anything is
 // written, and held until the dotlock is removed: a dotlock that names a
 // caddy-pop3 process and whose flock is free was left by a process that
 // is gone (the kernel drops the flock of a dead process).
@@ -143,7 +143,7 @@ func finishDotlock(path string, f *os.File) (*dotlock, error) {
 	if err := flockNB(f); err != nil {
 		return fail(err)
 	}
-	content := strconv.Itoa(os.Getpid()) + "\n" + storage.ProcessIdentity() + "\n"
+	content := strconv.Itoa(os.Getpid()) + "\n" + lockowner.Self().Line() + "\n"
 	if _, err := f.WriteString(content); err != nil {
 		return fail(err)
 	}
@@ -177,7 +177,7 @@ func flockNB(f *os.File) error {
 //     whatever its pid namespace: a restarted server that is PID 1 again
 //     in a container is not the dead one); otherwise (another machine
 //     sharing the spool over NFS) by the rules of owner locks
-//     (storage.Owner.Stale): StaleLockAge after its last refresh;
+//     (lockowner.Owner.Stale): StaleLockAge after its last refresh;
 //   - any other dotlock (another MTA's: a pid, or nothing): stale when it
 //     is older than StaleLockAge and names no process that is still
 //     alive.
@@ -222,7 +222,7 @@ func breakStale(path string) bool {
 func isStale(content []byte, mtime time.Time, flockFree bool) bool {
 	pidLine, rest, _ := bytes.Cut(content, []byte("\n"))
 	idLine, _, _ := bytes.Cut(rest, []byte("\n"))
-	if owner, ok := storage.ParseOwner(idLine); ok {
+	if owner, ok := lockowner.ParseLine(idLine); ok {
 		return (flockFree && owner.SameKernel()) || owner.Stale(mtime)
 	}
 	if time.Since(mtime) < StaleLockAge {

@@ -26,6 +26,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/internal/dovecotuidl"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -122,7 +123,7 @@ func (m *Mbox) Provision(ctx caddy.Context) error {
 // Validate checks the configuration.
 func (m *Mbox) Validate() error {
 	if m.Path != "" {
-		if err := storage.ValidateTemplate(m.Path); err != nil {
+		if err := caddystore.ValidateTemplate(m.Path); err != nil {
 			return fmt.Errorf("mbox: %w", err)
 		}
 		if strings.HasSuffix(m.Path, "/") {
@@ -165,7 +166,7 @@ func (m *Mbox) spoolPath(user string) (string, error) {
 	if tmpl == "" {
 		tmpl = DefaultPath
 	}
-	p, err := storage.ExpandPath(tmpl, user)
+	p, err := caddystore.ExpandPath(tmpl, user)
 	if err != nil {
 		return "", err
 	}

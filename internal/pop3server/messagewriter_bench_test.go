@@ -1,0 +1,74 @@
+package pop3server
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+)
+
+// benchMessage builds a message of about size bytes: headers, then text
+// lines of 60-odd characters, one in twenty beginning with '.', with the
+// given line ending.
+func benchMessage(size int, eol string) []byte {
+	var b bytes.Buffer
+	b.WriteString("Return-Path: <bob@example.org>" + eol + "From: Bob <bob@example.org>" + eol +
+		"To: alice@example.com" + eol + "Subject: benchmark" + eol + "Message-ID: <1@example.org>" + eol + eol)
+	text := "the quick brown fox jumps over the lazy dog, again and again"
+	for i := 0; b.Len() < size; i++ {
+		if i%20 == 7 {
+			b.WriteString(".")
+		}
+		b.WriteString(text)
+		b.WriteString(eol)
+	}
+	return b.Bytes()
+}
+
+// BenchmarkWriteMessage measures the RETR writer: LF to CRLF conversion,
+// dot-stuffing and the terminator, into a session-sized bufio.Writer.
+func BenchmarkWriteMessage(b *testing.B) {
+	for _, bc := range []struct {
+		name string
+		msg  []byte
+	}{
+		{"4KiB-LF", benchMessage(4<<10, "\n")},
+		{"4KiB-CRLF", benchMessage(4<<10, "\r\n")},
+		{"5MiB-LF", benchMessage(5<<20, "\n")},
+		{"5MiB-CRLF", benchMessage(5<<20, "\r\n")},
+		{"5MiB-one-line", []byte(strings.Repeat("x", 5<<20))},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			w := bufio.NewWriterSize(io.Discard, writeBufferSize)
+			r := bytes.NewReader(bc.msg)
+			b.SetBytes(int64(len(bc.msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r.Reset(bc.msg)
+				if _, err := writeMessage(w, r, allLines, ""); err != nil {
+					b.Fatal(err)
+				}
+				if err := w.Flush(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkWriteMessageTop measures TOP with 10 body lines of a 5 MiB
+// message: it must stop reading early.
+func BenchmarkWriteMessageTop(b *testing.B) {
+	msg := benchMessage(5<<20, "\n")
+	w := bufio.NewWriterSize(io.Discard, writeBufferSize)
+	r := bytes.NewReader(msg)
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Reset(msg)
+		if _, err := writeMessage(w, r, 10, ""); err != nil {
+			b.Fatal(err)
+		}
+		_ = w.Flush()
+	}
+}

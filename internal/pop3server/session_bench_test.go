@@ -1,0 +1,179 @@
+package pop3server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
+)
+
+// Whole-session benchmark: each user has benchMessages messages of
+// benchMessageSize bytes, like the small mode of cmd/pop3bench.
+const (
+	benchUsers       = 64
+	benchMessages    = 20
+	benchMessageSize = 4 << 10
+	benchPassword    = "bench pw"
+)
+
+// startBenchServer serves sessions over loopback TCP from an in-memory
+// store, the way Handle does, and returns the address.
+func startBenchServer(b *testing.B) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := memstore.New()
+	auth := memAuth{}
+	for u := range benchUsers {
+		user := "user" + strconv.Itoa(u)
+		auth[user] = benchPassword
+		for i := range benchMessages {
+			store.Add(user, string(benchMessage(benchMessageSize, "\n"))+"X-Seq: "+strconv.Itoa(i)+"\n")
+		}
+	}
+	srv := New(Config{
+		Hostname:    "bench.example",
+		IdleTimeout: 10 * time.Minute,
+		Store:       store,
+		Auth:        auth,
+	})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer conn.Close()
+				srv.ServeConn(context.Background(), conn, false, true)
+			}()
+		}
+	}()
+	b.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	return ln.Addr().String()
+}
+
+// benchSession runs one full session as user: login, STAT, UIDL, LIST,
+// RETR of every message, QUIT. It checks the answers' shape and the
+// octets received, and returns the message octets.
+func benchSession(addr, user string, r *bufio.Reader) (int64, error) {
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
+	r.Reset(conn)
+	status := func() error {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if !bytes.HasPrefix(line, []byte("+OK")) {
+			return fmt.Errorf("answer %q", line)
+		}
+		return nil
+	}
+	// multi reads a multi-line body and returns its octets, unstuffed.
+	multi := func() (int64, error) {
+		var n int64
+		for {
+			line, err := r.ReadSlice('\n')
+			if err != nil {
+				return n, err
+			}
+			if len(line) == 3 && line[0] == '.' {
+				return n, nil
+			}
+			if line[0] == '.' {
+				line = line[1:]
+			}
+			n += int64(len(line))
+		}
+	}
+	cmd := func(line string, isMulti bool) (int64, error) {
+		if _, err := conn.Write([]byte(line + "\r\n")); err != nil {
+			return 0, err
+		}
+		if err := status(); err != nil {
+			return 0, fmt.Errorf("%s: %w", line, err)
+		}
+		if isMulti {
+			return multi()
+		}
+		return 0, nil
+	}
+	if err := status(); err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, c := range []struct {
+		line  string
+		multi bool
+	}{{"USER " + user, false}, {"PASS " + benchPassword, false}, {"STAT", false}, {"UIDL", true}, {"LIST", true}} {
+		if _, err := cmd(c.line, c.multi); err != nil {
+			return 0, err
+		}
+	}
+	for i := 1; i <= benchMessages; i++ {
+		n, err := cmd("RETR "+strconv.Itoa(i), true)
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	_, err = cmd("QUIT", false)
+	return total, err
+}
+
+// BenchmarkSession measures whole sessions against an in-memory store over
+// loopback TCP, one client at a time and with parallel clients (each on
+// its own user: a maildrop is locked for its session).
+func BenchmarkSession(b *testing.B) {
+	addr := startBenchServer(b)
+	b.Run("sequential", func(b *testing.B) {
+		r := bufio.NewReaderSize(nil, 64<<10)
+		b.ReportAllocs()
+		var octets int64
+		for b.Loop() {
+			n, err := benchSession(addr, "user0", r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			octets = n
+		}
+		b.SetBytes(octets)
+	})
+	b.Run("parallel", func(b *testing.B) {
+		var next atomic.Int32
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			user := "user" + strconv.Itoa(int(next.Add(1))%benchUsers)
+			r := bufio.NewReaderSize(nil, 64<<10)
+			for pb.Next() {
+				if _, err := benchSession(addr, user, r); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
