@@ -5,8 +5,8 @@ package e2e
 import (
 	"bufio"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"testing"

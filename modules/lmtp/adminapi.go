@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/sessions"
 )
 
 func init() {
@@ -62,34 +63,21 @@ type sessionView struct {
 // phaseNames are the states the admin API shows.
 var phaseNames = map[int32]string{phaseIdle: "idle", phaseReceiving: "receiving", phaseDelivering: "delivering"}
 
-// views lists the live sessions, oldest first.
-func (r *registry) views() []sessionView {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make([]sessionView, 0, len(r.sessions))
-	for id, s := range r.sessions {
+// views lists the live sessions of r, oldest first.
+func views(r *sessions.Registry[*liveSession]) []sessionView {
+	all := r.Of(nil)
+	out := make([]sessionView, 0, len(all))
+	for _, s := range all {
 		c := s.c
 		helo, _ := c.helo.Load().(string)
 		out = append(out, sessionView{
-			ID: id, Remote: c.remote, HELO: helo, TLS: c.secure.Load(), State: phaseNames[c.phase.Load()],
+			ID: c.id, Remote: c.remote, HELO: helo, TLS: c.secure.Load(), State: phaseNames[c.phase.Load()],
 			Started: c.started, Messages: c.messages.Load(), RecipientsDelivered: c.delivered.Load(),
 			RecipientsFailed: c.failed.Load(), BytesReceived: c.bytesIn.Load(), BytesSent: c.bytesOut.Load(),
 			Draining: c.draining.Load(),
 		})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
-}
-
-// endOne drains the session id; false when there is none.
-func (r *registry) endOne(id uint64, reason string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, ok := r.sessions[id]
-	if ok {
-		s.c.drain(reason)
-	}
-	return ok
 }
 
 // list answers GET /lmtp/sessions.
@@ -98,7 +86,7 @@ func (AdminAPI) list(w http.ResponseWriter, r *http.Request) error {
 		return caddy.APIError{HTTPStatus: http.StatusMethodNotAllowed, Err: fmt.Errorf("method %s not allowed", r.Method)}
 	}
 	w.Header().Set("Content-Type", "application/json")
-	return json.NewEncoder(w).Encode(liveSessions.views())
+	return json.NewEncoder(w).Encode(views(liveSessions))
 }
 
 // end answers DELETE /lmtp/sessions/<id>.
@@ -110,9 +98,11 @@ func (AdminAPI) end(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return caddy.APIError{HTTPStatus: http.StatusBadRequest, Err: fmt.Errorf("invalid session id")}
 	}
-	if !liveSessions.endOne(id, endAdmin) {
+	s, ok := liveSessions.Get(id)
+	if !ok {
 		return caddy.APIError{HTTPStatus: http.StatusNotFound, Err: fmt.Errorf("no session %d", id)}
 	}
+	s.Shutdown(endAdmin)
 	w.Header().Set("Content-Type", "application/json")
 	return json.NewEncoder(w).Encode(map[string]any{"id": id, "ending": true})
 }

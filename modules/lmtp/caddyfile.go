@@ -1,13 +1,11 @@
 package lmtp
 
 import (
-	"strconv"
-	"strings"
-
 	"github.com/caddyserver/caddy/v2"
-	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/dustin/go-humanize"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/caddyfilex"
 )
 
 // UnmarshalCaddyfile sets up the handler from Caddyfile tokens. Syntax:
@@ -62,12 +60,12 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 var directives = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
 	"hostname": func(h *Handler, d *caddyfile.Dispenser) error { return oneArg(d, &h.Hostname) },
 	"storage": func(h *Handler, d *caddyfile.Dispenser) error {
-		raw, err := guestModule(d, "pop3.storage.")
+		raw, err := caddyfilex.Guest(d, "pop3.storage.")
 		h.StorageRaw = raw
 		return err
 	},
 	"auth": func(h *Handler, d *caddyfile.Dispenser) error {
-		raw, err := guestModule(d, "pop3.auth.")
+		raw, err := caddyfilex.Guest(d, "pop3.auth.")
 		h.AuthRaw = raw
 		return err
 	},
@@ -157,24 +155,6 @@ var directives = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
 	},
 }
 
-// guestModule reads `<directive> <module> [args] [{...}]` into the JSON
-// of a module of the namespace (with its "module" key).
-func guestModule(d *caddyfile.Dispenser, namespace string) ([]byte, error) {
-	directive := d.Val()
-	if !d.NextArg() {
-		return nil, d.Errf("%s: missing module name", directive)
-	}
-	id := namespace + d.Val()
-	if _, err := caddy.GetModule(id); err != nil {
-		return nil, d.Errf("%s: unknown module '%s'", directive, d.Val())
-	}
-	unm, err := caddyfile.UnmarshalModule(d, id)
-	if err != nil {
-		return nil, err
-	}
-	return caddyconfig.JSONModuleObject(unm, "module", strings.TrimPrefix(id, namespace), nil), nil
-}
-
 // oneArg reads exactly one argument.
 func oneArg(d *caddyfile.Dispenser, v *string) error {
 	args := d.RemainingArgs()
@@ -204,40 +184,21 @@ func listArgs(d *caddyfile.Dispenser, list *[]string) error {
 	return nil
 }
 
-// count reads a positive number, or `off` (stored as -1) when off is
+// count reads a positive count, or `off` (stored as -1) when off is
 // allowed.
 func count(d *caddyfile.Dispenser, v *int, off bool) error {
-	directive := d.Val()
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return err
+	n, err := caddyfilex.CountArg(d, off)
+	if err == nil {
+		*v = n
 	}
-	if off && s == "off" {
-		*v = -1
-		return nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n <= 0 {
-		if off {
-			return d.Errf("%s: expected a positive number or off, got '%s'", directive, s)
-		}
-		return d.Errf("%s: expected a positive number, got '%s'", directive, s)
-	}
-	*v = n
-	return nil
+	return err
 }
 
 // duration reads a positive duration.
 func duration(d *caddyfile.Dispenser, v *caddy.Duration) error {
-	directive := d.Val()
-	var s string
-	if err := oneArg(d, &s); err != nil {
-		return err
+	dur, err := caddyfilex.DurationArg(d, false)
+	if err == nil {
+		*v = dur
 	}
-	dur, err := caddy.ParseDuration(s)
-	if err != nil || dur <= 0 {
-		return d.Errf("%s: invalid duration '%s'", directive, s)
-	}
-	*v = caddy.Duration(dur)
-	return nil
+	return err
 }

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/netconn"
 )
 
 // Phases of a session, as far as ending it from outside is concerned.
@@ -29,6 +31,7 @@ type conn struct {
 	reason   atomic.Value // string: why it was drained
 	timedOut atomic.Bool
 
+	id      uint64 // the session's, unique in the process
 	started time.Time
 	remote  string
 	helo    atomic.Value // string: the client's LHLO name
@@ -41,9 +44,11 @@ type conn struct {
 	closeOnce         sync.Once
 }
 
-// newConn wraps c.
-func newConn(c net.Conn, idle time.Duration) *conn {
-	return &conn{Conn: c, idle: idle, closed: make(chan struct{}), started: time.Now(), remote: c.RemoteAddr().String()}
+// newConn wraps raw, counting its octets, for the session id.
+func newConn(raw net.Conn, idle time.Duration, id uint64) *conn {
+	c := &conn{idle: idle, id: id, closed: make(chan struct{}), started: time.Now(), remote: raw.RemoteAddr().String()}
+	c.Conn = &netconn.Counting{Conn: raw, Counter: c}
+	return c
 }
 
 // Read reads from the client within the idle timeout.
@@ -60,7 +65,6 @@ func (c *conn) Read(b []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n, err := c.Conn.Read(b)
-	c.bytesIn.Add(int64(n))
 	if errorsIsTimeout(err) {
 		if c.stopping() {
 			return n, io.EOF
@@ -75,12 +79,11 @@ func (c *conn) stopping() bool {
 	return c.draining.Load() && c.phase.Load() != phaseDelivering
 }
 
-// Write writes to the client and counts the bytes.
-func (c *conn) Write(b []byte) (int, error) {
-	n, err := c.Conn.Write(b)
-	c.bytesOut.Add(int64(n))
-	return n, err
-}
+// CountIn counts octets read from the client (netconn.Counter).
+func (c *conn) CountIn(n int) { c.bytesIn.Add(int64(n)) }
+
+// CountOut counts octets written to the client (netconn.Counter).
+func (c *conn) CountOut(n int) { c.bytesOut.Add(int64(n)) }
 
 // Close closes the connection once; done is closed with it.
 func (c *conn) Close() error {
@@ -144,6 +147,7 @@ func errorsIsTimeout(err error) bool {
 
 // Interface guards
 var (
-	_ net.Conn     = (*conn)(nil)
-	_ net.Listener = (*oneConnListener)(nil)
+	_ net.Conn        = (*conn)(nil)
+	_ netconn.Counter = (*conn)(nil)
+	_ net.Listener    = (*oneConnListener)(nil)
 )

@@ -22,7 +22,10 @@ import (
 	"github.com/mholt/caddy-l4/layer4"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
+	"github.com/caddy-pop3/caddy-pop3/internal/sessions"
+	"github.com/caddy-pop3/caddy-pop3/internal/tlsconf"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -124,13 +127,15 @@ type Handler struct {
 	GracePeriod caddy.Duration `json:"grace_period,omitempty"`
 
 	deliverer storage.Deliverer
-	startTLS  *tls.Config // nil when STARTTLS is off
-	implicit  *tls.Config // nil when implicit TLS is off
-	backend   string      // the storage module's name, for logs and metrics
-	lookup    UserLookup
-	trusted   clientid.Networks
-	logger    *zap.Logger
-	sessions  *registry
+	// startTLS and implicit make the TLS config of a connection (Caddy's
+	// policies pick the certificate of each handshake); nil when off.
+	startTLS func() *tls.Config
+	implicit func() *tls.Config
+	backend  string // the storage module's name, for logs and metrics
+	lookup   UserLookup
+	trusted  clientid.Networks
+	logger   *zap.Logger
+	sessions *sessions.Registry[*liveSession]
 
 	graceOver  atomic.Bool
 	graceTimer *time.Timer
@@ -163,32 +168,27 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 
-	var err error
 	if h.StartTLS != nil {
-		if h.startTLS, err = h.StartTLS.config(ctx, "starttls", h.Hostname); err != nil {
+		f, err := tlsconf.Provision(ctx, "starttls", &h.StartTLS.ConnectionPolicies, h.Hostname, alpnLMTP, h.logger)
+		if err != nil {
 			return err
 		}
+		h.startTLS = f
 	}
 	if h.ImplicitTLS != nil {
-		if h.implicit, err = h.ImplicitTLS.config(ctx, "implicit_tls", h.Hostname); err != nil {
+		f, err := tlsconf.Provision(ctx, "implicit_tls", &h.ImplicitTLS.ConnectionPolicies, h.Hostname, alpnLMTP, h.logger)
+		if err != nil {
 			return err
 		}
+		h.implicit = f
 	}
 
-	if h.StorageRaw == nil {
-		raw, _ := json.Marshal(map[string]string{"module": "maildir", "path": storage.DefaultMaildirPath()})
-		h.StorageRaw = raw
-	}
-	mod, err := ctx.LoadModule(h, "StorageRaw")
+	d, err := caddystore.Load[storage.Deliverer](ctx, h.StorageRaw, "cannot deliver mail (it does not implement storage.Deliverer)")
 	if err != nil {
-		return fmt.Errorf("storage: %v", err)
-	}
-	d, ok := mod.(storage.Deliverer)
-	if !ok {
-		return fmt.Errorf("storage: module %T cannot deliver mail (it does not implement storage.Deliverer)", mod)
+		return err
 	}
 	h.deliverer = d
-	h.backend = moduleName(mod)
+	h.backend = moduleName(d)
 
 	if h.AuthRaw != nil {
 		mod, err := ctx.LoadModule(h, "AuthRaw")

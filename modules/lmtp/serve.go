@@ -10,12 +10,20 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
+	"github.com/caddy-pop3/caddy-pop3/internal/guard"
+	"github.com/caddy-pop3/caddy-pop3/internal/sessions"
 )
+
+// connections counts the LMTP connections of the process, in all and by
+// client address, across every lmtp handler and config. It is not the
+// pop3 handlers' registry: an MTA's LMTP connections never count against
+// the POP3 clients of the same address, nor the other way round.
+var connections = guard.NewConns()
 
 // Replies sent before the greeting, to clients that are not served.
 const (
 	replyUntrusted = "554 5.7.1 This client may not deliver mail here\r\n"
-	replyBusy      = "421 4.7.0 Too many connections, try again later\r\n"
+	replyBusy      = "421 4.7.0 " // + the refusal of guard.Conns
 )
 
 // serve decides who the client of raw is, applies the access rules and
@@ -37,19 +45,20 @@ func (h *Handler) serve(raw net.Conn) {
 		_, _ = raw.Write([]byte(replyUntrusted))
 		return
 	}
-	release, ok := connections.acquire(id.IP, h.MaxConnections, h.MaxConnectionsPerIP)
-	if !ok {
+	key := clientid.Key(id.IP)
+	if refusal := connections.Admit(key, false, h.MaxConnections, h.MaxConnectionsPerIP); refusal != "" {
 		observeRefused(refusedLimit)
-		log.Warn("connection refused", zap.String("reason", "max_connections or max_connections_per_ip reached"))
-		_, _ = raw.Write([]byte(replyBusy))
+		log.Warn("connection refused", zap.String("reason", refusal))
+		_, _ = raw.Write([]byte(replyBusy + refusal + "\r\n"))
 		return
 	}
-	defer release()
+	defer connections.Release(key, false)
 
-	c := newConn(raw, time.Duration(h.IdleTimeout))
+	sid := sessions.NewID()
+	c := newConn(raw, time.Duration(h.IdleTimeout), sid)
 	defer c.Close()
-	sid := h.sessions.add(h, c)
-	defer h.sessions.remove(sid)
+	h.sessions.Add(sid, &liveSession{h: h, c: c})
+	defer h.sessions.Remove(sid)
 	log = log.With(zap.Uint64("session", sid))
 	c.secure.Store(h.implicit != nil)
 	srv := h.newServer(func(sc *smtp.Conn) (smtp.Session, error) {
@@ -66,7 +75,7 @@ func (h *Handler) serve(raw net.Conn) {
 	if h.implicit != nil {
 		// go-smtp runs the handshake of a *tls.Conn before its greeting,
 		// within the idle timeout of c's reads.
-		served = tls.Server(c, h.implicit)
+		served = tls.Server(c, h.implicit())
 	}
 	_ = srv.Serve(&oneConnListener{c: c, served: served})
 	// Serve returns once the connection is closed; Shutdown waits for
@@ -87,7 +96,9 @@ func (h *Handler) newServer(newSession smtp.BackendFunc, log *zap.Logger) *smtp.
 	srv.EnableSMTPUTF8 = true
 	srv.WriteTimeout = time.Duration(h.IdleTimeout)
 	srv.ErrorLog = zapPrintf{log}
-	srv.TLSConfig = h.startTLS // STARTTLS is offered when set
+	if h.startTLS != nil {
+		srv.TLSConfig = h.startTLS() // STARTTLS is offered when set
+	}
 	return srv
 }
 

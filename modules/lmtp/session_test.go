@@ -15,6 +15,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/sessions"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -70,7 +71,7 @@ func testServer(t *testing.T, h *Handler, store storage.Deliverer) string {
 	h.backend = "fake"
 	h.logger = zap.NewNop()
 	if h.sessions == nil {
-		h.sessions = &registry{sessions: map[uint64]liveSession{}}
+		h.sessions = sessions.New[*liveSession]()
 	}
 	if err := h.prepare(); err != nil {
 		t.Fatal(err)
@@ -98,7 +99,7 @@ func testServer(t *testing.T, h *Handler, store storage.Deliverer) string {
 	}()
 	t.Cleanup(func() {
 		l.Close()
-		h.sessions.drain(nil, endShutdown)
+		h.sessions.ShutdownOf(nil, endShutdown)
 		wg.Wait()
 	})
 	return l.Addr().String()
@@ -291,7 +292,7 @@ func TestDropMidDataStoresNothing(t *testing.T) {
 	expect(t, "DATA", cl.cmd("DATA"), "354 ")
 	cl.send("Subject: cut\r\n\r\nhalf a mess")
 	cl.c.Close()
-	if !h.sessions.wait(30 * time.Second) {
+	if !h.sessions.Drain(30 * time.Second) {
 		t.Fatal("the session did not end after the client dropped")
 	}
 	if got := store.deliveries(); len(got) != 0 {
@@ -314,7 +315,7 @@ func TestDrainFinishesDelivery(t *testing.T) {
 	busy.send(testMessage + ".\r\n")
 	<-store.inside // the message is being stored
 
-	h.sessions.drain(h, endReload)
+	h.sessions.ShutdownOf(h, endReload)
 	// The idle session is closed at once, without a reply.
 	if line, err := idle.r.ReadString('\n'); !errors.Is(err, io.EOF) {
 		t.Fatalf("idle session got %q (%v) after the drain, want the connection closed", line, err)
@@ -341,10 +342,10 @@ func TestDrainMidDataDeliversNothing(t *testing.T) {
 	expect(t, "DATA", cl.cmd("DATA"), "354 ")
 	cl.send("Subject: slow\r\n\r\npart")
 	deadline := time.Now().Add(10 * time.Second)
-	for h.sessions.count() == 0 && time.Now().Before(deadline) {
+	for h.sessions.Len() == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	h.sessions.drain(h, endReload)
+	h.sessions.ShutdownOf(h, endReload)
 	expect(t, "reply after drain", cl.reply(), "421 4.3.2 <a@example.com>")
 	if got := store.deliveries(); len(got) != 0 {
 		t.Fatalf("stored %+v", got)

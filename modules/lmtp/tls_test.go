@@ -47,7 +47,8 @@ func (cl *client) upgrade() {
 
 func TestStartTLS(t *testing.T) {
 	store := &fakeStore{}
-	h := &Handler{startTLS: selfSigned(t)}
+	cfg := selfSigned(t)
+	h := &Handler{startTLS: func() *tls.Config { return cfg }}
 	addr := testServer(t, h, store)
 	cl := dial(t, addr)
 	expect(t, "greeting", cl.reply(), "220 ")
@@ -85,7 +86,8 @@ func TestStartTLS(t *testing.T) {
 
 func TestImplicitTLS(t *testing.T) {
 	store := &fakeStore{}
-	h := &Handler{implicit: selfSigned(t)}
+	cfg := selfSigned(t)
+	h := &Handler{implicit: func() *tls.Config { return cfg }}
 	addr := testServer(t, h, store)
 	cl := dial(t, addr)
 	cl.upgrade()
