@@ -166,6 +166,17 @@ func (cl *client) greet() {
 	expect(cl.t, "LHLO", cl.cmd("LHLO mta.test"), "250 ")
 }
 
+// startData begins a transaction from sender to rcpts, each accepted, up
+// to DATA's 354.
+func (cl *client) startData(sender string, rcpts ...string) {
+	cl.t.Helper()
+	expect(cl.t, "MAIL", cl.cmd("MAIL FROM:<"+sender+">"), "250 ")
+	for _, r := range rcpts {
+		expect(cl.t, "RCPT "+r, cl.cmd("RCPT TO:<"+r+">"), "250 ")
+	}
+	expect(cl.t, "DATA", cl.cmd("DATA"), "354 ")
+}
+
 const testMessage = "Message-ID: <1@test>\r\nSubject: hi\r\n\r\nbody\r\n..dot-stuffed\r\n"
 
 func TestPerRecipientReplies(t *testing.T) {
@@ -253,9 +264,7 @@ func TestMessageSizeLimit(t *testing.T) {
 	expect(t, "reply 1", cl.reply(), "552 5.3.4 <a@example.com>")
 	expect(t, "reply 2", cl.reply(), "552 5.3.4 <b@example.com>")
 	// The session goes on: a small message is delivered.
-	expect(t, "MAIL", cl.cmd("MAIL FROM:<s@x.test>"), "250 ")
-	expect(t, "RCPT", cl.cmd("RCPT TO:<a@example.com>"), "250 ")
-	expect(t, "DATA", cl.cmd("DATA"), "354 ")
+	cl.startData("s@x.test", "a@example.com")
 	cl.send("Subject: small\r\n\r\nok\r\n.\r\n")
 	expect(t, "reply", cl.reply(), "250 2.0.0 <a@example.com>")
 	if got := store.deliveries(); len(got) != 1 || !strings.Contains(got[0].msg, "Subject: small") {
@@ -287,9 +296,7 @@ func TestDropMidDataStoresNothing(t *testing.T) {
 	addr := testServer(t, h, store)
 	cl := dial(t, addr)
 	cl.greet()
-	expect(t, "MAIL", cl.cmd("MAIL FROM:<s@x.test>"), "250 ")
-	expect(t, "RCPT", cl.cmd("RCPT TO:<a@example.com>"), "250 ")
-	expect(t, "DATA", cl.cmd("DATA"), "354 ")
+	cl.startData("s@x.test", "a@example.com")
 	cl.send("Subject: cut\r\n\r\nhalf a mess")
 	cl.c.Close()
 	if !h.sessions.Drain(30 * time.Second) {
@@ -309,9 +316,7 @@ func TestDrainFinishesDelivery(t *testing.T) {
 	idle.greet()
 	busy := dial(t, addr)
 	busy.greet()
-	expect(t, "MAIL", busy.cmd("MAIL FROM:<s@x.test>"), "250 ")
-	expect(t, "RCPT", busy.cmd("RCPT TO:<a@example.com>"), "250 ")
-	expect(t, "DATA", busy.cmd("DATA"), "354 ")
+	busy.startData("s@x.test", "a@example.com")
 	busy.send(testMessage + ".\r\n")
 	<-store.inside // the message is being stored
 
@@ -337,9 +342,7 @@ func TestDrainMidDataDeliversNothing(t *testing.T) {
 	addr := testServer(t, h, store)
 	cl := dial(t, addr)
 	cl.greet()
-	expect(t, "MAIL", cl.cmd("MAIL FROM:<s@x.test>"), "250 ")
-	expect(t, "RCPT", cl.cmd("RCPT TO:<a@example.com>"), "250 ")
-	expect(t, "DATA", cl.cmd("DATA"), "354 ")
+	cl.startData("s@x.test", "a@example.com")
 	cl.send("Subject: slow\r\n\r\npart")
 	deadline := time.Now().Add(10 * time.Second)
 	for h.sessions.Len() == 0 && time.Now().Before(deadline) {

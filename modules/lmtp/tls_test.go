@@ -74,9 +74,7 @@ func TestStartTLS(t *testing.T) {
 	cl.upgrade()
 	expect(t, "RCPT before MAIL", cl.cmd("RCPT TO:<a@example.com>"), "502 ")
 	expect(t, "LHLO after TLS", cl.cmd("LHLO mta.test"), "250 ")
-	expect(t, "MAIL", cl.cmd("MAIL FROM:<s@x.test>"), "250 ")
-	expect(t, "RCPT", cl.cmd("RCPT TO:<a@example.com>"), "250 ")
-	expect(t, "DATA", cl.cmd("DATA"), "354 ")
+	cl.startData("s@x.test", "a@example.com")
 	cl.send(testMessage + ".\r\n")
 	expect(t, "reply", cl.reply(), "250 2.0.0 <a@example.com>")
 	if got := store.deliveries(); len(got) != 1 {
@@ -92,9 +90,7 @@ func TestImplicitTLS(t *testing.T) {
 	cl := dial(t, addr)
 	cl.upgrade()
 	cl.greet()
-	expect(t, "MAIL", cl.cmd("MAIL FROM:<s@x.test>"), "250 ")
-	expect(t, "RCPT", cl.cmd("RCPT TO:<a@example.com>"), "250 ")
-	expect(t, "DATA", cl.cmd("DATA"), "354 ")
+	cl.startData("s@x.test", "a@example.com")
 	cl.send(testMessage + ".\r\n")
 	expect(t, "reply", cl.reply(), "250 2.0.0 <a@example.com>")
 	if got := store.deliveries(); len(got) != 1 {
