@@ -84,7 +84,7 @@ var lmtpBackends = []struct {
 	name    string
 	storage func(mailRoot string) string
 }{
-	{"maildir", func(root string) string { return "storage maildir " + root + "/{pop3.user}/Maildir" }},
+	storageBackends[0], // maildir
 	{"mbox", func(root string) string {
 		return "storage mbox {\n\t\tpath " + root + "/{pop3.user}\n\t\tlock_timeout 1s\n\t}"
 	}},

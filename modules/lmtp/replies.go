@@ -38,7 +38,7 @@ func deliveryReply(err error) *smtp.SMTPError {
 		return replyNoUser
 	case errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT):
 		return replyNoSpace
-	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled):
 		return replyShutdown
 	default:
 		return replyStorage

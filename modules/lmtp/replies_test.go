@@ -29,6 +29,7 @@ func TestDeliveryReply(t *testing.T) {
 		{fmt.Errorf("write: %w", syscall.ENOSPC), "452 4.3.1"},
 		{fmt.Errorf("write: %w", syscall.EDQUOT), "452 4.3.1"},
 		{context.Canceled, "421 4.3.2"},
+		{fmt.Errorf("query: %w", context.DeadlineExceeded), "451 4.3.0"},
 		{errors.New("disk on fire"), "451 4.3.0"},
 	}
 	for _, tt := range tests {

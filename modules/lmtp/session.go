@@ -78,6 +78,12 @@ func (s *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 // lookupTimeout bounds an authenticator's answer to whether a user exists.
 const lookupTimeout = 30 * time.Second
 
+// deliveryTimeout bounds one recipient's delivery by the backend (a
+// database that does not answer): then 451 4.3.0, and the MTA retries.
+// It is not tied to the config's lifetime: a delivery that has begun is
+// finished across a reload.
+const deliveryTimeout = 5 * time.Minute
+
 // Data is used by go-smtp outside LMTP mode only, and the handler always
 // runs in LMTP mode (LMTPData): it refuses, so no single status could ever
 // stand for several recipients.
@@ -146,7 +152,9 @@ func (s *session) deliver(rc recipient, sp *spool, received time.Time) *smtp.SMT
 	}
 	env := storage.Envelope{Sender: s.from, Recipient: rc.address, Received: received}
 	start := time.Now()
-	err = s.h.deliverer.Deliver(context.Background(), rc.user, env, msg)
+	ctx, cancel := context.WithTimeout(context.Background(), deliveryTimeout)
+	err = s.h.deliverer.Deliver(ctx, rc.user, env, msg)
+	cancel()
 	reply := deliveryReply(err)
 	observeDelivery(resultLabel(reply), time.Since(start))
 	fields := []zap.Field{zap.String("from", s.from), zap.String("recipient", rc.address),
