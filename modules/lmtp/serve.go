@@ -59,6 +59,11 @@ func (h *Handler) serve(raw net.Conn) {
 	defer c.Close()
 	h.sessions.Add(sid, &liveSession{h: h, c: c})
 	defer h.sessions.Remove(sid)
+	if h.graceOver.Load() {
+		// The grace period ended between Handle's check and Add: the
+		// drain did not see this session.
+		c.drain(endReload)
+	}
 	log = log.With(zap.Uint64("session", sid))
 	c.secure.Store(h.implicit != nil)
 	srv := h.newServer(func(sc *smtp.Conn) (smtp.Session, error) {
