@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -145,9 +146,11 @@ func (p *postfixInstance) log() string {
 // sendmail submits msg with Postfix's sendmail(1) to the recipients.
 func (p *postfixInstance) sendmail(sender, msg string, rcpts ...string) {
 	p.t.Helper()
-	ctx := exec.Command("sendmail", append([]string{"-C", p.conf, "-f", sender, "-i", "--"}, rcpts...)...)
-	ctx.Stdin = strings.NewReader(msg)
-	if out, err := ctx.CombinedOutput(); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sendmail", append([]string{"-C", p.conf, "-f", sender, "-i", "--"}, rcpts...)...)
+	cmd.Stdin = strings.NewReader(msg)
+	if out, err := cmd.CombinedOutput(); err != nil {
 		p.t.Fatalf("sendmail: %v\n%s", err, out)
 	}
 }
