@@ -420,3 +420,21 @@ func TestLargeMessageSpooledToFile(t *testing.T) {
 		}
 	}
 }
+
+func TestLineLengthLimit(t *testing.T) {
+	store := &fakeStore{}
+	addr := testServer(t, &Handler{Limits: Limits{MaxLineLength: MinMaxLineLength}}, store)
+
+	cmd := dial(t, addr)
+	cmd.greet()
+	expect(t, "long command", cmd.cmd("NOOP "+strings.Repeat("x", 2000)), "500 5.4.0")
+
+	data := dial(t, addr)
+	data.greet()
+	data.startData("s@x.test", "a@example.com")
+	data.send("Subject: long\r\n\r\n" + strings.Repeat("y", 3000) + "\r\n.\r\n")
+	expect(t, "reply after a long line", data.reply(), "554 5.6.0 <a@example.com>")
+	if got := store.deliveries(); len(got) != 0 {
+		t.Fatalf("stored %d messages with an over-long line", len(got))
+	}
+}
