@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -352,6 +353,26 @@ func TestLMTPSwaks(t *testing.T) {
 			}
 
 			inv.check(t, s.server, []string{"alice", "bob", "carol"}, identity)
+
+			// The metrics count what happened, on the admin endpoint.
+			code, metricsText := s.adminRequest(t, http.MethodGet, "/metrics")
+			if code != http.StatusOK {
+				t.Fatalf("GET /metrics: %d", code)
+			}
+			for _, want := range []string{
+				`caddy_lmtp_recipients_total{result="delivered"} 6`,
+				`caddy_lmtp_recipients_total{result="rejected"} 1`,
+				`caddy_lmtp_messages_total 3`,
+				`caddy_lmtp_messages_rejected_total{reason="too_large"} 1`,
+			} {
+				if !strings.Contains(string(metricsText), want+"\n") {
+					t.Errorf("/metrics lacks %s", want)
+				}
+			}
+			// The admin API lists live sessions: none now.
+			if code, list := s.adminRequest(t, http.MethodGet, "/lmtp/sessions"); code != http.StatusOK || strings.TrimSpace(string(list)) != "[]" {
+				t.Errorf("GET /lmtp/sessions: %d %s, want 200 []", code, list)
+			}
 
 			// curl reads the same bytes as poplib.
 			curl := requireTool(t, "curl", "curl")
