@@ -85,14 +85,20 @@ func (c *Conn) SetConn(conn net.Conn) error {
 	return nil
 }
 
+// deadline sets a deadline c.timeout from now with set. An error is
+// ignored: it means the connection is closed (net.Pipe refuses deadlines
+// once the other end is), which the read or write then reports, after
+// what was already buffered.
+func (c *Conn) deadline(set func(time.Time) error) {
+	_ = set(time.Now().Add(c.timeout))
+}
+
 // Close closes the connection.
 func (c *Conn) Close() error { return c.conn.Close() }
 
 // Send writes s as it is: no line ending is added.
 func (c *Conn) Send(s string) error {
-	if err := c.conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-		return err
-	}
+	c.deadline(c.conn.SetWriteDeadline)
 	if _, err := c.conn.Write([]byte(s)); err != nil {
 		return fmt.Errorf("pop3test: sending %q: %w", s, err)
 	}
@@ -101,9 +107,7 @@ func (c *Conn) Send(s string) error {
 
 // sendLine writes line and CRLF in one write, without allocating.
 func (c *Conn) sendLine(line string) error {
-	if err := c.conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-		return err
-	}
+	c.deadline(c.conn.SetWriteDeadline)
 	c.wbuf = append(append(c.wbuf[:0], line...), crlf...)
 	if _, err := c.conn.Write(c.wbuf); err != nil {
 		return fmt.Errorf("pop3test: sending %q: %w", line, err)
@@ -114,9 +118,7 @@ func (c *Conn) sendLine(line string) error {
 // readLine reads one CRLF-terminated line and returns it without the
 // CRLF, in a slice valid until the next read.
 func (c *Conn) readLine() ([]byte, error) {
-	if err := c.conn.SetReadDeadline(time.Now().Add(c.timeout)); err != nil {
-		return nil, err
-	}
+	c.deadline(c.conn.SetReadDeadline)
 	l, err := c.r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
 		long := append([]byte(nil), l...)

@@ -1,11 +1,9 @@
 package pop3
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,7 +77,7 @@ func TestHandleMaxConnections(t *testing.T) {
 		Limits:      Limits{MaxConnections: 1, conns: guard.NewConns()},
 	}
 	var wg sync.WaitGroup
-	open := func() (*bufio.Reader, net.Conn, chan struct{}) {
+	open := func() (*pop3test.Client, chan struct{}) {
 		server, client := net.Pipe()
 		done := make(chan struct{})
 		wg.Add(1)
@@ -89,37 +87,26 @@ func TestHandleMaxConnections(t *testing.T) {
 			defer server.Close()
 			_ = h.Handle(layer4.WrapConnection(server, nil, zap.NewNop()), nil)
 		}()
-		_ = client.SetDeadline(time.Now().Add(10 * time.Second))
-		return bufio.NewReader(client), client, done
+		return pop3test.New(t, client), done
 	}
 	defer wg.Wait()
 
-	r1, c1, done1 := open()
-	defer c1.Close()
-	pop3test.ExpectPrefix(t, "first greeting", readCRLF(t, r1), "+OK")
+	c1, done1 := open()
+	defer c1.Conn().Close()
+	pop3test.ExpectPrefix(t, "first greeting", c1.ReadLine(), "+OK")
 
-	r2, c2, done2 := open()
-	defer c2.Close()
-	pop3test.ExpectPrefix(t, "second connection", readCRLF(t, r2), "-ERR [SYS/TEMP] Too many connections")
+	c2, done2 := open()
+	defer c2.Conn().Close()
+	pop3test.ExpectPrefix(t, "second connection", c2.ReadLine(), "-ERR [SYS/TEMP] Too many connections")
 	<-done2
 
-	_, _ = c1.Write([]byte("QUIT\r\n"))
-	pop3test.ExpectPrefix(t, "QUIT", readCRLF(t, r1), "+OK")
+	pop3test.ExpectPrefix(t, "QUIT", c1.Cmd("QUIT"), "+OK")
 	<-done1
 
-	r3, c3, _ := open()
-	defer c3.Close()
-	pop3test.ExpectPrefix(t, "after the first left", readCRLF(t, r3), "+OK")
-	c3.Close()
-}
-
-func readCRLF(t *testing.T, r *bufio.Reader) string {
-	t.Helper()
-	line, err := r.ReadString('\n')
-	if err != nil {
-		t.Fatalf("read: %v (got %q)", err, line)
-	}
-	return strings.TrimSuffix(line, "\r\n")
+	c3, _ := open()
+	defer c3.Conn().Close()
+	pop3test.ExpectPrefix(t, "after the first left", c3.ReadLine(), "+OK")
+	c3.Conn().Close()
 }
 
 func TestMaxConnectionsPerIP(t *testing.T) {
