@@ -3,6 +3,7 @@ package pop3server
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -92,7 +93,7 @@ func benchSession(addr, user string, c *pop3test.Conn) (int64, error) {
 			return 0, err
 		}
 		if isMulti {
-			return c.DiscardMulti()
+			return c.CopyMulti(io.Discard)
 		}
 		return 0, nil
 	}

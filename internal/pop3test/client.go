@@ -3,6 +3,7 @@ package pop3test
 import (
 	"bufio"
 	"crypto/tls"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -94,6 +95,11 @@ func (c *Client) SetConn(conn net.Conn) {
 	}
 }
 
+// Unchecked returns the Conn under c, whose methods return errors instead
+// of failing the test: for the reads and writes a test expects may fail
+// (the server killed on purpose).
+func (c *Client) Unchecked() *Conn { return c.c }
+
 // Send writes raw as it is: no line ending is added.
 func (c *Client) Send(raw string) {
 	c.t.Helper()
@@ -111,6 +117,27 @@ func (c *Client) ReadLine() string {
 		c.t.Fatal(err)
 	}
 	return l
+}
+
+// Expect reads one line and reports an error through t, naming what was
+// expected, unless it starts with prefix; it returns the line. For
+// replies to pipelined commands.
+func (c *Client) Expect(what, prefix string) string {
+	c.t.Helper()
+	l := c.ReadLine()
+	ExpectPrefix(c.t, what, l, prefix)
+	return l
+}
+
+// ReadUntilClose reads lines until the server closes the connection (or
+// resets it) and returns them without CRLF.
+func (c *Client) ReadUntilClose() []string {
+	c.t.Helper()
+	lines, err := c.c.ReadUntilClose()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return lines
 }
 
 // Cmd sends line with CRLF and returns the reply's first line.
@@ -139,11 +166,21 @@ func (c *Client) MultiLines() []string {
 func (c *Client) Multi() string {
 	c.t.Helper()
 	var b strings.Builder
-	for _, l := range c.MultiLines() {
-		b.WriteString(l)
-		b.WriteString("\r\n")
-	}
+	c.CopyMulti(&b)
 	return b.String()
+}
+
+// CopyMulti reads the body of a multi-line response, after its status
+// line, and writes it to w with dot-stuffing undone and every line ending
+// in CRLF, without keeping it (a hash of a large message); it returns the
+// octets written.
+func (c *Client) CopyMulti(w io.Writer) int64 {
+	c.t.Helper()
+	n, err := c.c.CopyMulti(w)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return n
 }
 
 // Capa sends CAPA, which must be answered +OK, and returns the

@@ -17,8 +17,10 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -198,10 +200,11 @@ func (c *Conn) ReadMulti() ([]string, error) {
 	return lines, errors.New("pop3test: multi-line response without an end")
 }
 
-// DiscardMulti reads the body of a multi-line response like ReadMulti and
-// returns its size with dot-stuffing undone and CRLF counted, without
-// allocating: what a benchmark needs.
-func (c *Conn) DiscardMulti() (int64, error) {
+// CopyMulti reads the body of a multi-line response like ReadMulti and
+// writes it to w with dot-stuffing undone and every line ending in CRLF;
+// it returns the octets written. With io.Discard it allocates nothing:
+// what a benchmark needs.
+func (c *Conn) CopyMulti(w io.Writer) (int64, error) {
 	var n int64
 	for range maxMultiLines {
 		l, err := c.readLine()
@@ -211,7 +214,32 @@ func (c *Conn) DiscardMulti() (int64, error) {
 		if len(l) == 1 && l[0] == '.' {
 			return n, nil
 		}
-		n += int64(len(bytes.TrimPrefix(l, []byte(".")))) + 2
+		// The CRLF that readLine cut off is still in the slice.
+		m, err := w.Write(bytes.TrimPrefix(l[:len(l)+2], []byte(".")))
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
 	}
 	return n, errors.New("pop3test: multi-line response without an end")
+}
+
+// ReadUntilClose reads lines until the server closes the connection and
+// returns them without CRLF. A reset counts as closed: a server that
+// closes with input unread resets. Anything else, a last line cut short
+// included, is an error.
+func (c *Conn) ReadUntilClose() ([]string, error) {
+	var lines []string
+	for range maxMultiLines {
+		c.deadline(c.conn.SetReadDeadline)
+		l, err := c.r.ReadString('\n')
+		if l == "" && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
+			return lines, nil
+		}
+		if err != nil {
+			return lines, fmt.Errorf("pop3test: reading until the server closes: %w (got %q after %d lines)", err, l, len(lines))
+		}
+		lines = append(lines, strings.TrimSuffix(l, "\r\n"))
+	}
+	return lines, errors.New("pop3test: the server does not close the connection")
 }

@@ -101,7 +101,7 @@ func TestConnErrors(t *testing.T) {
 	if err := c.OK("RETR 1"); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := c.DiscardMulti(); err != nil || n != int64(len(".a\r\nbc\r\n")) {
+	if n, err := c.CopyMulti(io.Discard); err != nil || n != int64(len(".a\r\nbc\r\n")) {
 		t.Errorf("RETR: %d octets, %v; want %d", n, err, len(".a\r\nbc\r\n"))
 	}
 	if _, err := c.Cmd("NOOP"); err == nil || !strings.Contains(err.Error(), "does not end with CRLF") {
