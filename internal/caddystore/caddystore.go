@@ -22,12 +22,11 @@ func DefaultMaildirPath() string {
 }
 
 // DefaultStorage is the storage guest module (JSON, as under a handler's
-// "storage" key) of a handler that configures none: maildir at
-// DefaultMaildirPath, so that every handler and command finds the same
-// mail.
+// "storage" key) of a handler that configures none: maildir with its
+// default path (DefaultMaildirPath), so that every handler and command
+// finds the same mail.
 func DefaultStorage() json.RawMessage {
-	raw, _ := json.Marshal(map[string]string{"module": "maildir", "path": DefaultMaildirPath()})
-	return raw
+	return json.RawMessage(`{"module":"maildir"}`)
 }
 
 // holder lets Caddy load a storage module from its JSON the way a handler

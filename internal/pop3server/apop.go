@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/caddy-pop3/caddy-pop3/internal/authmech"
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 )
 
 // lastStamp makes APOP timestamps unique within the process even when the
@@ -36,5 +36,5 @@ func (s *Session) cmdAPOP(ctx context.Context, cmd command) error {
 	}
 	s.userArg = ""
 	user, digest := string(cmd.args[0]), string(cmd.args[1])
-	return s.login(ctx, authmech.APOPLogin(s.srv.cfg.Secrets, s.apopStamp, user, digest), authmech.APOP)
+	return s.login(ctx, auth.APOPLogin(s.srv.cfg.Secrets, s.apopStamp, user, digest), auth.MechanismAPOP)
 }

@@ -22,7 +22,6 @@ type sessionGuard struct {
 	authDeadline time.Time  // zero: none
 	slot         uint64     // the user name claimed (guard.UserKey)
 	hasSlot      bool
-	long         []byte        // assembles lines longer than the read buffer
 	ended        chan struct{} // closed when the session is ended from outside
 }
 

@@ -101,23 +101,23 @@ func (s *Session) setLineDeadline() error {
 
 // readBoundedLine reads up to and including '\n' and returns the line
 // without "\n" or "\r\n". A line that fits in the read buffer is returned
-// without copying; a longer one is assembled in s.guard.long up to limit
+// without copying; a longer one is assembled in s.longLine up to limit
 // octets (line ending included). Past the limit the rest of the line is
 // read and dropped, and errLineTooLong returned. The returned slice is
 // valid until the next read.
 func (s *Session) readBoundedLine(limit int) ([]byte, error) {
-	s.guard.long = s.guard.long[:0]
+	s.longLine = s.longLine[:0]
 	for {
 		frag, err := s.r.ReadSlice('\n')
 		switch {
 		case err == nil:
 			line := frag
-			if len(s.guard.long) > 0 {
-				if len(s.guard.long)+len(frag) > limit {
+			if len(s.longLine) > 0 {
+				if len(s.longLine)+len(frag) > limit {
 					return nil, errLineTooLong
 				}
-				s.guard.long = append(s.guard.long, frag...)
-				line = s.guard.long
+				s.longLine = append(s.longLine, frag...)
+				line = s.longLine
 			} else if len(frag) > limit {
 				return nil, errLineTooLong
 			}
@@ -127,13 +127,13 @@ func (s *Session) readBoundedLine(limit int) ([]byte, error) {
 			}
 			return line, nil
 		case errors.Is(err, bufio.ErrBufferFull):
-			if len(s.guard.long)+len(frag) >= limit {
+			if len(s.longLine)+len(frag) >= limit {
 				if err := s.discardLine(); err != nil {
 					return nil, err
 				}
 				return nil, errLineTooLong
 			}
-			s.guard.long = append(s.guard.long, frag...)
+			s.longLine = append(s.longLine, frag...)
 		default:
 			return nil, err
 		}

@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-pop3/caddy-pop3/internal/authmech"
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -43,13 +43,13 @@ func (s *Session) cmdPASS(ctx context.Context, cmd command) error {
 	user := s.userArg
 	s.userArg = ""
 	// The password is the whole rest of the line: it may contain spaces.
-	return s.login(ctx, authmech.Password(s.srv.cfg.Auth, user, string(cmd.rest)), authmech.User)
+	return s.login(ctx, auth.PasswordLogin(s.srv.cfg.Auth, user, string(cmd.rest)), auth.MechanismUser)
 }
 
 // login checks the credentials of a mechanism and, when they are right,
 // opens the user's maildrop and enters the TRANSACTION state. Unknown
 // users and wrong credentials get the same answer.
-func (s *Session) login(ctx context.Context, l authmech.Login, mechanism string) error {
+func (s *Session) login(ctx context.Context, l auth.Login, mechanism string) error {
 	user := l.User
 	if stop, err := s.beginAuth(ctx, user, mechanism); stop {
 		return err

@@ -23,7 +23,7 @@ type Observer interface {
 	// TRANSACTION state (applying deletions).
 	Duration(op string, d time.Duration)
 	// Auth is called after credentials were checked: the mechanism
-	// (authmech names: USER, APOP, PLAIN, LOGIN...) and AuthSuccess,
+	// (auth mechanism names: USER, APOP, PLAIN, LOGIN...) and AuthSuccess,
 	// AuthFailure or AuthError.
 	Auth(mechanism, result string)
 	// Lockout is called when a failure locks an address or a user name

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/caddy-pop3/caddy-pop3/internal/authmech"
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 )
 
 // maxSASLRounds bounds the challenge-response exchange of one AUTH command;
@@ -14,7 +14,7 @@ import (
 const maxSASLRounds = 4
 
 // saslMechanisms lists the SASL mechanisms offered on this connection now:
-// those the authenticator backs (authmech), without the ones that carry a
+// those the authenticator backs (auth.Mechanism), without the ones that carry a
 // password in the clear where plaintext credentials are not allowed, or
 // that need TLS on a clear connection.
 func (s *Session) saslMechanisms() []string {
@@ -31,19 +31,19 @@ func (s *Session) saslMechanisms() []string {
 }
 
 // mechanismAllowed reports whether m may be used on this connection.
-func (s *Session) mechanismAllowed(m authmech.Mechanism) bool {
+func (s *Session) mechanismAllowed(m auth.Mechanism) bool {
 	return (!m.Plaintext || s.plaintextAllowed()) && (!m.NeedsTLS || s.secure)
 }
 
 // saslMechanism returns the SASL mechanism called name among those the
 // authenticator backs.
-func (s *Session) saslMechanism(name string) (authmech.Mechanism, bool) {
+func (s *Session) saslMechanism(name string) (auth.Mechanism, bool) {
 	for _, m := range s.srv.mechs {
 		if strings.EqualFold(m.Name, name) {
 			return m, true
 		}
 	}
-	return authmech.Mechanism{}, false
+	return auth.Mechanism{}, false
 }
 
 // authCapabilities returns the CAPA lines for logging in that this session
@@ -85,8 +85,8 @@ func (s *Session) cmdAUTH(ctx context.Context, cmd command) error {
 		return s.reject(errPlaintextRefused)
 	}
 	mechanism := m.Name
-	var login authmech.Login
-	server := m.NewServer(s.srv.cfg.Auth, func(l authmech.Login) error {
+	var login auth.Login
+	server := m.NewServer(s.srv.cfg.Auth, func(l auth.Login) error {
 		login = l
 		return nil
 	})
@@ -104,7 +104,7 @@ func (s *Session) cmdAUTH(ctx context.Context, cmd command) error {
 	for round := 0; ; round++ {
 		challenge, done, err := server.Next(response)
 		switch {
-		case errors.Is(err, authmech.ErrAuthzid):
+		case errors.Is(err, auth.ErrAuthzid):
 			return s.reject(codeAuth + "The authorization identity must be empty or the user name")
 		case err != nil:
 			return s.reject("Malformed " + mechanism + " response")

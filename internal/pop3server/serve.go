@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
+	"github.com/caddy-pop3/caddy-pop3/internal/sessions"
 	"go.uber.org/zap"
 )
 
@@ -29,7 +30,8 @@ func (srv *Server) ServeConn(ctx context.Context, conn net.Conn, secure, loopbac
 	defer reg.Release(key, exempt)
 
 	sess := newSession(srv, conn, secure, loopback)
-	sess.id = Live.Add(sess)
+	sess.id = sessions.NewID()
+	Live.Add(sess.id, sess)
 	defer Live.Remove(sess.id)
 	sess.serve(ctx)
 }

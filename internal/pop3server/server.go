@@ -15,7 +15,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/caddy-pop3/caddy-pop3/internal/authmech"
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 	"github.com/caddy-pop3/caddy-pop3/modules/auth"
@@ -114,7 +113,7 @@ type Server struct {
 	cfg      Config
 	log      *zap.Logger
 	obs      Observer
-	mechs    []authmech.Mechanism // the SASL mechanisms the authenticator backs
+	mechs    []auth.Mechanism // the SASL mechanisms the authenticator backs
 	conns    *guard.Conns
 	failures *guard.Failures
 	known    *guard.Known
@@ -139,7 +138,7 @@ func New(cfg Config) *Server {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		obs:      cfg.Observer,
-		mechs:    authmech.Backed(cfg.Auth, authmech.SASL()),
+		mechs:    auth.BackedMechanisms(cfg.Auth, auth.SASLMechanisms()),
 		conns:    orProcess(l.Conns, guard.ProcessConns),
 		failures: orProcess(l.Failures, guard.ProcessFailures),
 		known:    orProcess(l.Known, guard.ProcessKnown),

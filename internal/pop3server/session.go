@@ -81,6 +81,8 @@ type Session struct {
 	delSize  int64
 	errors   int
 
+	longLine []byte // assembles lines longer than the read buffer (lines.go)
+
 	stats sessionStats // metrics, the end-of-session log line, the admin API
 	guard sessionGuard // limits: client identity, auth deadline, user claim
 }

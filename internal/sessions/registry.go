@@ -40,13 +40,15 @@ func New[S Session]() *Registry[S] {
 	return &Registry[S]{sessions: map[uint64]S{}, idle: make(chan struct{})}
 }
 
-// Add registers s and returns its ID.
-func (r *Registry[S]) Add(s S) uint64 {
-	id := lastID.Add(1)
+// NewID returns a session ID unique in the process. A session takes its
+// ID before it is added, so that nothing reads it while it is set.
+func NewID() uint64 { return lastID.Add(1) }
+
+// Add registers s under id (from NewID).
+func (r *Registry[S]) Add(id uint64, s S) {
 	r.mu.Lock()
 	r.sessions[id] = s
 	r.mu.Unlock()
-	return id
 }
 
 // Remove unregisters the session with the ID.

@@ -23,7 +23,10 @@ func (f *fake) Shutdown(reason string) {
 func TestRegistry(t *testing.T) {
 	r := New[*fake]()
 	a, b, c := &fake{owner: "h1"}, &fake{owner: "h1"}, &fake{owner: "h2"}
-	ida, idb, idc := r.Add(a), r.Add(b), r.Add(c)
+	ida, idb, idc := NewID(), NewID(), NewID()
+	r.Add(ida, a)
+	r.Add(idb, b)
+	r.Add(idc, c)
 	if ida == idb || idb == idc || ida == idc {
 		t.Fatalf("IDs not unique: %d %d %d", ida, idb, idc)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -33,13 +34,6 @@ const (
 
 // timedCommands are the commands that touch storage after login; their
 // durations go to caddy_pop3_command_duration_seconds.
-
-// knownMechanisms bounds the "mechanism" label of auth attempts.
-var knownMechanisms = map[string]bool{
-	"USER": true, "APOP": true, "PLAIN": true, "LOGIN": true, "CRAM-MD5": true,
-	"XOAUTH2": true, "OAUTHBEARER": true, "EXTERNAL": true,
-	"SCRAM-SHA-1": true, "SCRAM-SHA-256": true,
-}
 
 // metrics are the handler's Prometheus collectors.
 var metrics = struct {
@@ -155,7 +149,7 @@ func commandCounter(name string) [2]prometheus.Counter {
 // authFailure or authError (or another short fixed word).
 func observeAuth(mechanism, result string) {
 	mechanism = strings.ToUpper(mechanism)
-	if !knownMechanisms[mechanism] {
+	if !auth.KnownMechanism(mechanism) { // the mechanism table bounds the label
 		mechanism = otherLabel
 	}
 	metrics.authAttempts.WithLabelValues(mechanism, result).Inc()

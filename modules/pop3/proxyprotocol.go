@@ -10,6 +10,7 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/caddyfilex"
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 )
 
@@ -92,13 +93,13 @@ func (p *ProxyProtocol) unmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if !d.NextArg() {
 				return d.ArgErr()
 			}
-			dur, err := caddy.ParseDuration(d.Val())
-			if err != nil || dur <= 0 {
-				return d.Errf("proxy_protocol: timeout: invalid duration '%s'", d.Val())
+			dur, err := caddyfilex.DurationValue(d, "proxy_protocol: timeout", false)
+			if err != nil {
+				return err
 			}
-			p.Timeout = caddy.Duration(dur)
-			if d.NextArg() {
-				return d.ArgErr()
+			p.Timeout = dur
+			if err := caddyfilex.NoMoreArgs(d); err != nil {
+				return err
 			}
 		default:
 			return d.Errf("proxy_protocol: unrecognized option '%s'", d.Val())

@@ -70,3 +70,20 @@ func LookupSource(name string) (SourceKind, error) {
 	slices.Sort(names)
 	return SourceKind{}, fmt.Errorf("unknown source kind %q (this build reads: %v)", name, names)
 }
+
+// RegisterSourceOf registers the source kind name whose open function
+// returns a concrete type S (so that a nil *S with an error never becomes
+// a non-nil Source).
+func RegisterSourceOf[S Source](name string, open func(ctx context.Context, path, uidlFormat string) (S, error), checkUIDLFormat func(string) error) {
+	RegisterSource(SourceKind{
+		Name: name,
+		Open: func(ctx context.Context, path, uidlFormat string) (Source, error) {
+			s, err := open(ctx, path, uidlFormat)
+			if err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
+		CheckUIDLFormat: checkUIDLFormat,
+	})
+}

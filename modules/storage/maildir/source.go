@@ -22,17 +22,7 @@ type Source struct {
 }
 
 func init() {
-	storage.RegisterSource(storage.SourceKind{
-		Name: "maildir",
-		Open: func(ctx context.Context, path, format string) (storage.Source, error) {
-			s, err := OpenSourceFormat(ctx, path, format)
-			if err != nil {
-				return nil, err
-			}
-			return s, nil
-		},
-		CheckUIDLFormat: CheckUIDLFormat,
-	})
+	storage.RegisterSourceOf("maildir", OpenSourceFormat, CheckUIDLFormat)
 }
 
 // Interface guard

@@ -30,17 +30,7 @@ type Source struct {
 }
 
 func init() {
-	storage.RegisterSource(storage.SourceKind{
-		Name: "mbox",
-		Open: func(ctx context.Context, path, format string) (storage.Source, error) {
-			s, err := OpenSourceFormat(ctx, path, format)
-			if err != nil {
-				return nil, err
-			}
-			return s, nil
-		},
-		CheckUIDLFormat: CheckUIDLFormat,
-	})
+	storage.RegisterSourceOf("mbox", OpenSourceFormat, CheckUIDLFormat)
 }
 
 // Interface guard

@@ -156,14 +156,8 @@ func (s *Store) Open(ctx context.Context, user string) (storage.Maildrop, error)
 
 // Deliver appends msg to user's maildrop.
 func (s *Store) Deliver(ctx context.Context, user string, _ storage.Envelope, msg io.Reader) error {
-	if err := storage.ValidateUser(user); err != nil {
-		return err
-	}
-	data, err := io.ReadAll(msg)
+	data, err := readMessage(ctx, user, msg)
 	if err != nil {
-		return fmt.Errorf("memstore: reading the message: %w", err)
-	}
-	if err := ctx.Err(); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -172,20 +166,26 @@ func (s *Store) Deliver(ctx context.Context, user string, _ storage.Envelope, ms
 	return nil
 }
 
-// Import appends msg to user's maildrop with the UIDL uidl, unless a
-// message already has it.
-func (s *Store) Import(ctx context.Context, user string, _ storage.Envelope, uidl string, msg io.Reader) error {
+// readMessage checks user and reads msg for a delivery or an import.
+func readMessage(ctx context.Context, user string, msg io.Reader) ([]byte, error) {
 	if err := storage.ValidateUser(user); err != nil {
-		return err
-	}
-	if !storage.ValidUIDL(uidl) {
-		return fmt.Errorf("UIDL %q: %w", uidl, storage.ErrUIDLNotStorable)
+		return nil, err
 	}
 	data, err := io.ReadAll(msg)
 	if err != nil {
-		return fmt.Errorf("memstore: reading the message: %w", err)
+		return nil, fmt.Errorf("memstore: reading the message: %w", err)
 	}
-	if err := ctx.Err(); err != nil {
+	return data, ctx.Err()
+}
+
+// Import appends msg to user's maildrop with the UIDL uidl, unless a
+// message already has it.
+func (s *Store) Import(ctx context.Context, user string, _ storage.Envelope, uidl string, msg io.Reader) error {
+	if !storage.ValidUIDL(uidl) {
+		return fmt.Errorf("UIDL %q: %w", uidl, storage.ErrUIDLNotStorable)
+	}
+	data, err := readMessage(ctx, user, msg)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()

@@ -1,4 +1,4 @@
-// Package authmech is the table of login mechanisms of the mail protocol
+// Login mechanisms. This file is the table of login mechanisms of the mail protocol
 // handlers: USER/PASS and APOP (POP3 commands of their own) and the SASL
 // mechanisms PLAIN and LOGIN. Each entry says whether it carries a
 // reusable password in the clear (so it is offered only where plaintext
@@ -6,7 +6,8 @@
 // back it, and how to run its exchange. CAPA, AUTH, the plaintext policy
 // and the metrics read the table; adding a mechanism (SCRAM-SHA-256, say)
 // is one file here plus the authenticator's credential lookup.
-package authmech
+
+package auth
 
 import (
 	"context"
@@ -14,8 +15,6 @@ import (
 	"strings"
 
 	"github.com/emersion/go-sasl"
-
-	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 )
 
 // Login is what a client sent to log in: who it says it is, and how to
@@ -43,19 +42,19 @@ type Mechanism struct {
 	// Backed reports whether an authenticator can check this mechanism's
 	// credentials (through the optional interfaces of modules/auth); nil
 	// means every authenticator can.
-	Backed func(a auth.Authenticator) bool
+	Backed func(a Authenticator) bool
 	// NewServer starts the server side of a SASL exchange; done is called
 	// with the login once the client has sent it, and its error ends the
 	// exchange. Nil for mechanisms that are not SASL.
-	NewServer func(a auth.Authenticator, done func(Login) error) sasl.Server
+	NewServer func(a Authenticator, done func(Login) error) sasl.Server
 }
 
 // Names of the mechanisms.
 const (
-	User           = "USER" // USER and PASS (RFC 1939)
-	APOP           = "APOP" // APOP (RFC 1939 section 7)
-	Plain          = sasl.Plain
-	LoginMechanism = sasl.Login
+	MechanismUser  = "USER"     // USER and PASS (RFC 1939)
+	MechanismAPOP  = "APOP"     // APOP (RFC 1939 section 7)
+	MechanismPlain = sasl.Plain // PLAIN (RFC 4616)
+	MechanismLogin = sasl.Login // LOGIN (draft-murchison-sasl-login)
 )
 
 // ErrAuthzid is PLAIN's answer to an authorization identity that is not
@@ -64,14 +63,14 @@ var ErrAuthzid = errors.New("authorization identity differs from the user name")
 
 // all is the table, in the order CAPA and AUTH list the SASL mechanisms.
 var all = []Mechanism{
-	{Name: User, Plaintext: true},
-	{Name: APOP, Backed: func(a auth.Authenticator) bool { _, ok := a.(auth.SecretLookup); return ok }},
-	{Name: Plain, Plaintext: true, SASL: true, NewServer: newPlain},
-	{Name: LoginMechanism, Plaintext: true, SASL: true, NewServer: newLogin},
+	{Name: MechanismUser, Plaintext: true},
+	{Name: MechanismAPOP, Backed: func(a Authenticator) bool { _, ok := a.(SecretLookup); return ok }},
+	{Name: MechanismPlain, Plaintext: true, SASL: true, NewServer: newPlain},
+	{Name: MechanismLogin, Plaintext: true, SASL: true, NewServer: newLogin},
 }
 
-// Lookup returns the mechanism called name (case-insensitive).
-func Lookup(name string) (Mechanism, bool) {
+// LookupMechanism returns the mechanism called name (case-insensitive).
+func LookupMechanism(name string) (Mechanism, bool) {
 	for _, m := range all {
 		if strings.EqualFold(m.Name, name) {
 			return m, true
@@ -80,8 +79,8 @@ func Lookup(name string) (Mechanism, bool) {
 	return Mechanism{}, false
 }
 
-// SASL returns the SASL mechanisms of the table.
-func SASL() []Mechanism {
+// SASLMechanisms returns the SASL mechanisms of the table.
+func SASLMechanisms() []Mechanism {
 	var out []Mechanism
 	for _, m := range all {
 		if m.SASL {
@@ -91,8 +90,8 @@ func SASL() []Mechanism {
 	return out
 }
 
-// Backed returns the mechanisms of ms that a can back.
-func Backed(a auth.Authenticator, ms []Mechanism) []Mechanism {
+// BackedMechanisms returns the mechanisms of ms that a can back.
+func BackedMechanisms(a Authenticator, ms []Mechanism) []Mechanism {
 	var out []Mechanism
 	for _, m := range ms {
 		if m.Backed == nil || (a != nil && m.Backed(a)) {
@@ -102,16 +101,16 @@ func Backed(a auth.Authenticator, ms []Mechanism) []Mechanism {
 	return out
 }
 
-// Known reports whether name is a mechanism of the table (metrics label
+// KnownMechanism reports whether name is a mechanism of the table (metrics label
 // the others "other").
-func Known(name string) bool {
-	_, ok := Lookup(name)
+func KnownMechanism(name string) bool {
+	_, ok := LookupMechanism(name)
 	return ok
 }
 
-// Password is the login of a mechanism that sends user and password:
+// PasswordLogin is the login of a mechanism that sends user and password:
 // checked by the authenticator.
-func Password(a auth.Authenticator, user, password string) Login {
+func PasswordLogin(a Authenticator, user, password string) Login {
 	return Login{User: user, Check: func(ctx context.Context) (bool, error) {
 		return a.Authenticate(ctx, user, password)
 	}}
@@ -119,18 +118,18 @@ func Password(a auth.Authenticator, user, password string) Login {
 
 // newPlain is PLAIN's server (RFC 4616): the authorization identity must
 // be empty or the user name.
-func newPlain(a auth.Authenticator, done func(Login) error) sasl.Server {
+func newPlain(a Authenticator, done func(Login) error) sasl.Server {
 	return sasl.NewPlainServer(func(identity, username, password string) error {
 		if identity != "" && identity != username {
 			return ErrAuthzid
 		}
-		return done(Password(a, username, password))
+		return done(PasswordLogin(a, username, password))
 	})
 }
 
 // newLogin is LOGIN's server (draft-murchison-sasl-login).
-func newLogin(a auth.Authenticator, done func(Login) error) sasl.Server {
+func newLogin(a Authenticator, done func(Login) error) sasl.Server {
 	return sasl.NewLoginServer(func(username, password string) error {
-		return done(Password(a, username, password))
+		return done(PasswordLogin(a, username, password))
 	})
 }

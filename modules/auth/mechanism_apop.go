@@ -1,4 +1,4 @@
-package authmech
+package auth
 
 import (
 	"bytes"
@@ -6,8 +6,6 @@ import (
 	"crypto/md5"
 	"crypto/subtle"
 	"encoding/hex"
-
-	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 )
 
 // APOPLogin is the login of `APOP user digest`: digest is the MD5 of the
@@ -15,7 +13,7 @@ import (
 // compared in constant time, and an unknown user costs the same as a
 // wrong digest. secrets must be non-nil (APOP is only offered when the
 // authenticator backs it).
-func APOPLogin(secrets auth.SecretLookup, timestamp, user, digest string) Login {
+func APOPLogin(secrets SecretLookup, timestamp, user, digest string) Login {
 	return Login{User: user, Check: func(ctx context.Context) (bool, error) {
 		secret, ok, err := secrets.PlainSecret(ctx, user)
 		if err != nil {
