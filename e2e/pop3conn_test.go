@@ -19,13 +19,7 @@ const ioTimeout = 30 * time.Second
 // password).
 func dialPOP3(t *testing.T, addr string) *pop3test.Client {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, ioTimeout)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	p := newPOP3(t, c)
-	p.Greeting()
-	return p
+	return pop3test.DialTimeout(t, addr, ioTimeout)
 }
 
 // newPOP3 is a POP3 client over c, with ioTimeout for every read and

@@ -37,11 +37,19 @@ func New(t testing.TB, conn net.Conn) *Client {
 // +OK.
 func Dial(t testing.TB, addr string) *Client {
 	t.Helper()
-	conn, err := net.DialTimeout("tcp", addr, DefaultTimeout)
+	return DialTimeout(t, addr, DefaultTimeout)
+}
+
+// DialTimeout is Dial with timeout, instead of DefaultTimeout, for the
+// connection and then for every read and write.
+func DialTimeout(t testing.TB, addr string, timeout time.Duration) *Client {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		t.Fatalf("pop3test: dial %s: %v", addr, err)
 	}
 	c := New(t, conn)
+	c.SetTimeout(timeout)
 	c.Greeting()
 	return c
 }
@@ -90,9 +98,7 @@ func (c *Client) Reader() *bufio.Reader { return c.c.Reader() }
 // it; the test fails if data received is still unread.
 func (c *Client) SetConn(conn net.Conn) {
 	c.t.Helper()
-	if err := c.c.SetConn(conn); err != nil {
-		c.t.Fatal(err)
-	}
+	c.check(c.c.SetConn(conn))
 }
 
 // Unchecked returns the Conn under c, whose methods return errors instead
@@ -100,12 +106,18 @@ func (c *Client) SetConn(conn net.Conn) {
 // (the server killed on purpose).
 func (c *Client) Unchecked() *Conn { return c.c }
 
+// check fails the test if err is not nil.
+func (c *Client) check(err error) {
+	c.t.Helper()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+}
+
 // Send writes raw as it is: no line ending is added.
 func (c *Client) Send(raw string) {
 	c.t.Helper()
-	if err := c.c.Send(raw); err != nil {
-		c.t.Fatal(err)
-	}
+	c.check(c.c.Send(raw))
 }
 
 // ReadLine reads one CRLF-terminated line and returns it without the
@@ -113,9 +125,7 @@ func (c *Client) Send(raw string) {
 func (c *Client) ReadLine() string {
 	c.t.Helper()
 	l, err := c.c.ReadLine()
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	c.check(err)
 	return l
 }
 
@@ -134,9 +144,7 @@ func (c *Client) Expect(what, prefix string) string {
 func (c *Client) ReadUntilClose() []string {
 	c.t.Helper()
 	lines, err := c.c.ReadUntilClose()
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	c.check(err)
 	return lines
 }
 
@@ -144,9 +152,7 @@ func (c *Client) ReadUntilClose() []string {
 func (c *Client) Cmd(line string) string {
 	c.t.Helper()
 	r, err := c.c.Cmd(line)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	c.check(err)
 	return r
 }
 
@@ -155,9 +161,7 @@ func (c *Client) Cmd(line string) string {
 func (c *Client) MultiLines() []string {
 	c.t.Helper()
 	lines, err := c.c.ReadMulti()
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	c.check(err)
 	return lines
 }
 
@@ -177,9 +181,7 @@ func (c *Client) Multi() string {
 func (c *Client) CopyMulti(w io.Writer) int64 {
 	c.t.Helper()
 	n, err := c.c.CopyMulti(w)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	c.check(err)
 	return n
 }
 

@@ -187,17 +187,11 @@ func (c *Conn) OK(line string) error {
 // dot-stuffing undone (a leading "." removed).
 func (c *Conn) ReadMulti() ([]string, error) {
 	var lines []string
-	for range maxMultiLines {
-		l, err := c.readLine()
-		if err != nil {
-			return lines, err
-		}
-		if len(l) == 1 && l[0] == '.' {
-			return lines, nil
-		}
-		lines = append(lines, string(bytes.TrimPrefix(l, []byte("."))))
-	}
-	return lines, errors.New("pop3test: multi-line response without an end")
+	err := c.body(func(l []byte) error {
+		lines = append(lines, string(l[:len(l)-2]))
+		return nil
+	})
+	return lines, err
 }
 
 // CopyMulti reads the body of a multi-line response like ReadMulti and
@@ -206,22 +200,31 @@ func (c *Conn) ReadMulti() ([]string, error) {
 // what a benchmark needs.
 func (c *Conn) CopyMulti(w io.Writer) (int64, error) {
 	var n int64
+	err := c.body(func(l []byte) error {
+		m, err := w.Write(l)
+		n += int64(m)
+		return err
+	})
+	return n, err
+}
+
+// body calls f with each line of a multi-line body up to the line ".",
+// dot-stuffing undone and CRLF kept, in a slice valid until f returns.
+func (c *Conn) body(f func(line []byte) error) error {
 	for range maxMultiLines {
 		l, err := c.readLine()
 		if err != nil {
-			return n, err
+			return err
 		}
 		if len(l) == 1 && l[0] == '.' {
-			return n, nil
+			return nil
 		}
 		// The CRLF that readLine cut off is still in the slice.
-		m, err := w.Write(bytes.TrimPrefix(l[:len(l)+2], []byte(".")))
-		n += int64(m)
-		if err != nil {
-			return n, err
+		if err := f(bytes.TrimPrefix(l[:len(l)+2], []byte("."))); err != nil {
+			return err
 		}
 	}
-	return n, errors.New("pop3test: multi-line response without an end")
+	return errors.New("pop3test: multi-line response without an end")
 }
 
 // ReadUntilClose reads lines until the server closes the connection and
