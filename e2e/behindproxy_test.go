@@ -92,10 +92,10 @@ func TestBehindProxyExample(t *testing.T) {
 	waitLogLines(t, s, 1, "session ended", `"remote_ip":"`+client.IP+`"`, `"user":"demo"`)
 
 	p := dialFrom(t, client, front, nil)
-	if r := p.cmd("USER demo"); !strings.HasPrefix(r, plaintextRefused) {
+	if r := p.Cmd("USER demo"); !strings.HasPrefix(r, plaintextRefused) {
 		t.Errorf("plaintext USER through the proxy: %q, want %q", r, plaintextRefused)
 	}
-	p.cmd("QUIT")
+	p.Cmd("QUIT")
 
 	d := dialTCP(t, back)
 	if _, err := d.Write([]byte("CAPA\r\n")); err != nil {

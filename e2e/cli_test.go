@@ -145,17 +145,17 @@ func TestHashPasswordLogin(t *testing.T) {
 			})
 
 			c := dialPOP3(t, s.Addr)
-			if r := c.login(testUser, "wrong "+password); !strings.HasPrefix(r, "-ERR [AUTH]") {
+			if r := c.LoginReply(testUser, "wrong "+password); !strings.HasPrefix(r, "-ERR [AUTH]") {
 				t.Errorf("PASS with a wrong password: got %q, want -ERR [AUTH] ...", r)
 			}
 			c = dialPOP3(t, s.Addr)
-			if r := c.login(testUser, password); !strings.HasPrefix(r, "+OK") {
+			if r := c.LoginReply(testUser, password); !strings.HasPrefix(r, "+OK") {
 				t.Fatalf("PASS with the hashed password: got %q, want +OK", r)
 			}
-			if r := c.cmd("STAT"); r != "+OK 0 0" {
+			if r := c.Cmd("STAT"); r != "+OK 0 0" {
 				t.Errorf("STAT of an empty maildrop: got %q, want \"+OK 0 0\"", r)
 			}
-			if r := c.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+			if r := c.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 				t.Errorf("QUIT: %q", r)
 			}
 		})

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pgtest"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 )
 
 // The cluster test's bounds: its load runs for clusterLoad, the nodes'
@@ -103,8 +104,8 @@ func (n *clusterNode) start(t *testing.T) {
 			}
 			var p *clusterConn
 			if p, err = dialCluster(n.s.Addr, proxyV1); err == nil {
-				p.cmd("QUIT")
-				p.close()
+				p.Cmd("QUIT")
+				p.Close()
 				return nil
 			}
 		}
@@ -180,8 +181,8 @@ func (o *outcomes) addWindow(name string, start, end time.Time) {
 
 // isInUse reports whether err is an -ERR [IN-USE] reply.
 func isInUse(err error) bool {
-	var re *replyError
-	return errors.As(err, &re) && strings.HasPrefix(re.reply, "-ERR [IN-USE]")
+	var re *pop3test.ReplyError
+	return errors.As(err, &re) && strings.HasPrefix(re.Reply, "-ERR [IN-USE]")
 }
 
 // clusterSession runs one session as user through addr: every message is
@@ -192,7 +193,7 @@ func clusterSession(l *ledger, addr, user string, rng *rand.Rand) (node string, 
 	if err != nil {
 		return "", err
 	}
-	defer p.close()
+	defer p.Close()
 	if err := p.login(user); err != nil {
 		return p.node, err
 	}
@@ -208,7 +209,7 @@ func clusterSession(l *ledger, addr, user string, rng *rand.Rand) (node string, 
 		}
 		id, ok := l.served(user, b, false)
 		if ok && rng.IntN(4) != 0 {
-			if err := p.ok(fmt.Sprintf("DELE %d", n)); err != nil {
+			if err := p.OK(fmt.Sprintf("DELE %d", n)); err != nil {
 				return p.node, err
 			}
 			deleted = append(deleted, id)
@@ -217,7 +218,7 @@ func clusterSession(l *ledger, addr, user string, rng *rand.Rand) (node string, 
 	if rng.IntN(10) == 0 {
 		return p.node, nil // dropped without QUIT: nothing may be deleted
 	}
-	err = p.ok("QUIT")
+	err = p.OK("QUIT")
 	l.quit(deleted, err == nil)
 	return p.node, err
 }
@@ -375,7 +376,7 @@ func TestCluster(t *testing.T) {
 				t.Fatal(err)
 			}
 			l.served(v, b, false)
-			if err := p.ok(fmt.Sprintf("DELE %d", n)); err != nil {
+			if err := p.OK(fmt.Sprintf("DELE %d", n)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -385,7 +386,7 @@ func TestCluster(t *testing.T) {
 	victim.kill()
 	o.addWindow("node killed", killed, killed.Add(clusterLease+3*time.Second))
 	for _, p := range held {
-		p.close()
+		p.Close()
 	}
 	t.Logf("%s SIGKILLed holding the sessions of %v", victim.name, victims)
 
@@ -409,10 +410,10 @@ func TestCluster(t *testing.T) {
 						l.served(v, b, false)
 					}
 					if err == nil {
-						err = p.ok("QUIT")
+						err = p.OK("QUIT")
 					}
 				}
-				p.close()
+				p.Close()
 			}
 			if isInUse(err) {
 				inUse++
@@ -481,10 +482,10 @@ func TestCluster(t *testing.T) {
 						for _, b := range got {
 							l.served(u, b, true)
 						}
-						err = p.ok("QUIT")
+						err = p.OK("QUIT")
 					}
 				}
-				p.close()
+				p.Close()
 			}
 			if err == nil {
 				break

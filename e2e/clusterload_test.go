@@ -3,26 +3,26 @@
 package e2e
 
 import (
-	"bufio"
+	"bytes"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 )
 
 // clusterIOTimeout bounds every read and write of a load session.
 const clusterIOTimeout = 10 * time.Second
 
-// clusterConn is a POP3 client for the cluster load: unlike pop3Conn it
-// returns errors instead of failing the test, since connections are cut
-// on purpose (a node killed, the database restarted).
+// clusterConn is a POP3 client for the cluster load: a pop3test.Conn,
+// which returns errors instead of failing the test, since connections are
+// cut on purpose (a node killed, the database restarted).
 type clusterConn struct {
-	c net.Conn
-	r *bufio.Reader
+	*pop3test.Conn
 	// node is the host name in the greeting: which node serves.
 	node string
 }
@@ -34,14 +34,15 @@ func dialCluster(addr, header string) (*clusterConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &clusterConn{c: c, r: bufio.NewReader(c)}
+	p := &clusterConn{Conn: pop3test.NewConn(c)}
+	p.SetTimeout(clusterIOTimeout)
 	if header != "" {
-		if err := p.write(header); err != nil {
+		if err := p.Send(header); err != nil {
 			c.Close()
 			return nil, err
 		}
 	}
-	g, err := p.line()
+	g, err := p.ReadLine()
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("greeting: %w", err)
@@ -59,105 +60,43 @@ func dialCluster(addr, header string) (*clusterConn, error) {
 // client on 127.0.0.1.
 const proxyV1 = "PROXY TCP4 127.0.0.1 127.0.0.1 40000 110\r\n"
 
-func (p *clusterConn) write(s string) error {
-	if err := p.c.SetWriteDeadline(time.Now().Add(clusterIOTimeout)); err != nil {
-		return err
-	}
-	_, err := p.c.Write([]byte(s))
-	return err
-}
-
-func (p *clusterConn) line() (string, error) {
-	if err := p.c.SetReadDeadline(time.Now().Add(clusterIOTimeout)); err != nil {
-		return "", err
-	}
-	l, err := p.r.ReadString('\n')
-	if err != nil {
-		return "", err
-	}
-	if !strings.HasSuffix(l, "\r\n") {
-		return "", fmt.Errorf("line %q does not end with CRLF", l)
-	}
-	return strings.TrimSuffix(l, "\r\n"), nil
-}
-
-// cmd sends a command and returns the one-line reply.
-func (p *clusterConn) cmd(c string) (string, error) {
-	if err := p.write(c + "\r\n"); err != nil {
-		return "", err
-	}
-	return p.line()
-}
-
-// ok sends a command whose reply must be +OK.
-func (p *clusterConn) ok(c string) error {
-	r, err := p.cmd(c)
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(r, "+OK") {
-		return &replyError{cmd: strings.Fields(c)[0], reply: r}
-	}
-	return nil
-}
-
-// replyError is an -ERR (or other unexpected) reply.
-type replyError struct{ cmd, reply string }
-
-func (e *replyError) Error() string { return e.cmd + ": " + e.reply }
-
 // login sends USER and PASS.
 func (p *clusterConn) login(user string) error {
-	if err := p.ok("USER " + user); err != nil {
+	if err := p.OK("USER " + user); err != nil {
 		return err
 	}
-	return p.ok("PASS " + testPassword)
+	return p.OK("PASS " + testPassword)
 }
 
 // uidl returns the message numbers of the maildrop.
 func (p *clusterConn) uidl() ([]int, error) {
-	if err := p.ok("UIDL"); err != nil {
+	if err := p.OK("UIDL"); err != nil {
+		return nil, err
+	}
+	lines, err := p.ReadMulti()
+	if err != nil {
 		return nil, err
 	}
 	var ns []int
-	for range 100000 {
-		l, err := p.line()
-		if err != nil {
-			return nil, err
-		}
-		if l == "." {
-			return ns, nil
-		}
+	for _, l := range lines {
 		n, err := strconv.Atoi(strings.Fields(l)[0])
 		if err != nil {
 			return nil, fmt.Errorf("UIDL line %q", l)
 		}
 		ns = append(ns, n)
 	}
-	return nil, errors.New("UIDL listing without an end")
+	return ns, nil
 }
 
 // retr returns message n with dot-stuffing undone, CRLF kept.
 func (p *clusterConn) retr(n int) ([]byte, error) {
-	if err := p.ok(fmt.Sprintf("RETR %d", n)); err != nil {
+	if err := p.OK(fmt.Sprintf("RETR %d", n)); err != nil {
 		return nil, err
 	}
-	var b []byte
-	for range 1 << 20 {
-		l, err := p.line()
-		if err != nil {
-			return nil, err
-		}
-		if l == "." {
-			return b, nil
-		}
-		l = strings.TrimPrefix(l, ".")
-		b = append(append(b, l...), '\r', '\n')
-	}
-	return nil, errors.New("RETR without an end")
+	var b bytes.Buffer
+	_, err := p.CopyMulti(&b)
+	return b.Bytes(), err
 }
-
-func (p *clusterConn) close() { p.c.Close() }
 
 // ledger is the inventory of the cluster test: every message delivered,
 // by Message-ID, and what sessions did with it.

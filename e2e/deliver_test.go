@@ -250,7 +250,7 @@ func TestDeliverCommandDuringSession(t *testing.T) {
 			}
 
 			p := dialPOP3(t, s.Addr)
-			if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+			if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 				t.Fatalf("PASS: %q", r)
 			}
 			late := "Subject: 3\n\nduring the session\n"
@@ -258,13 +258,13 @@ func TestDeliverCommandDuringSession(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			if r := p.cmd("STAT"); r != "+OK 2 "+strconv.Itoa(len(wireOf(first[0]))+len(wireOf(first[1]))) {
+			if r := p.Cmd("STAT"); r != "+OK 2 "+strconv.Itoa(len(wireOf(first[0]))+len(wireOf(first[1]))) {
 				t.Errorf("STAT during the delivery: %q", r)
 			}
-			if r := p.cmd("DELE 1"); !strings.HasPrefix(r, "+OK") {
+			if r := p.Cmd("DELE 1"); !strings.HasPrefix(r, "+OK") {
 				t.Fatalf("DELE: %q", r)
 			}
-			if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+			if r := p.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 				t.Fatalf("QUIT: %q", r)
 			}
 			if err := cmd.Wait(); err != nil {
@@ -272,14 +272,14 @@ func TestDeliverCommandDuringSession(t *testing.T) {
 			}
 
 			q := dialPOP3(t, s.Addr)
-			if r := q.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+			if r := q.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 				t.Fatalf("PASS: %q", r)
 			}
 			want := len(wireOf(first[1])) + len(wireOf(late))
-			if r := q.cmd("STAT"); r != "+OK 2 "+strconv.Itoa(want) {
+			if r := q.Cmd("STAT"); r != "+OK 2 "+strconv.Itoa(want) {
 				t.Errorf("STAT after the session: %q, want +OK 2 %d", r, want)
 			}
-			q.cmd("QUIT")
+			q.Cmd("QUIT")
 		})
 	}
 }
@@ -330,13 +330,13 @@ func TestDeliverCommandExitCodes(t *testing.T) {
 	// A session holds the spool: the delivery gives up after the lock
 	// timeout with EX_TEMPFAIL, so that the MTA tries again later.
 	p := dialPOP3(t, s.Addr)
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("PASS: %q", r)
 	}
 	if code, stderr := deliverCmd(t, s.Dir, "x\n", "--config", short, "--user", testUser); code != 75 {
 		t.Errorf("locked mailbox: exit %d, want 75\n%s", code, stderr)
 	}
-	p.cmd("QUIT")
+	p.Cmd("QUIT")
 	if code, stderr := deliverCmd(t, s.Dir, "x\n", "--config", short, "--user", testUser); code != 0 {
 		t.Errorf("after the session: exit %d, want 0\n%s", code, stderr)
 	}

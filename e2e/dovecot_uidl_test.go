@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 )
 
 // dovecotConf is a private Dovecot serving POP3 on one loopback port from
@@ -146,22 +148,6 @@ func startDovecot(t *testing.T, dir, uidlFormat, mailLocation string) (addr stri
 	}
 }
 
-// multiline reads a multi-line reply's body after its +OK line, with the
-// dot-stuffing undone.
-func (p *pop3Conn) multiline() []string {
-	p.t.Helper()
-	var lines []string
-	for range 1 << 16 {
-		l := p.readLine()
-		if l == "." {
-			return lines
-		}
-		lines = append(lines, strings.TrimPrefix(l, "."))
-	}
-	p.t.Fatal("multi-line reply without an end")
-	return nil
-}
-
 // popMessage is one message as a POP3 session showed it.
 type popMessage struct {
 	num  int
@@ -174,21 +160,21 @@ var messageIDHeader = regexp.MustCompile(`(?mi)^Message-ID: *(<[^>]+>)`)
 // listByMessageID logs in as alice and returns every message by its
 // Message-ID, with its UIDL and checksum, failing the test when two
 // messages share a UIDL or a Message-ID.
-func listByMessageID(t *testing.T, p *pop3Conn, dovecotLog string) map[string]popMessage {
+func listByMessageID(t *testing.T, p *pop3test.Client, dovecotLog string) map[string]popMessage {
 	t.Helper()
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		time.Sleep(500 * time.Millisecond) // let the log process write the error
 		log, _ := os.ReadFile(dovecotLog)
 		t.Fatalf("PASS: %q\n%s", r, log)
 	}
-	if r := p.cmd("UIDL"); !strings.HasPrefix(r, "+OK") {
+	if r := p.Cmd("UIDL"); !strings.HasPrefix(r, "+OK") {
 		time.Sleep(500 * time.Millisecond) // let the log process write the error
 		log, _ := os.ReadFile(dovecotLog)
 		t.Fatalf("UIDL: %q\n%s", r, log)
 	}
 	uidls := map[int]string{}
 	seen := map[string]bool{}
-	for _, l := range p.multiline() {
+	for _, l := range p.MultiLines() {
 		n, uidl, ok := strings.Cut(l, " ")
 		num, err := strconv.Atoi(n)
 		if !ok || err != nil {
@@ -202,10 +188,10 @@ func listByMessageID(t *testing.T, p *pop3Conn, dovecotLog string) map[string]po
 	}
 	out := map[string]popMessage{}
 	for num, uidl := range uidls {
-		if r := p.cmd(fmt.Sprintf("RETR %d", num)); !strings.HasPrefix(r, "+OK") {
+		if r := p.Cmd(fmt.Sprintf("RETR %d", num)); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("RETR %d: %q", num, r)
 		}
-		body := strings.Join(p.multiline(), "\r\n") + "\r\n"
+		body := strings.Join(p.MultiLines(), "\r\n") + "\r\n"
 		m := messageIDHeader.FindStringSubmatch(body)
 		if m == nil {
 			t.Fatalf("message %d has no Message-ID", num)
@@ -279,11 +265,11 @@ func testDovecotUIDLsKept(t *testing.T, format string) {
 	}
 	deleted := []string{"<old2@e2e>", "<old5@e2e>"}
 	for _, id := range deleted {
-		if r := p.cmd(fmt.Sprintf("DELE %d", dovecot[id].num)); !strings.HasPrefix(r, "+OK") {
+		if r := p.Cmd(fmt.Sprintf("DELE %d", dovecot[id].num)); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("DELE: %q", r)
 		}
 	}
-	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	if r := p.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %q", r)
 	}
 	stopDovecot()
@@ -331,7 +317,7 @@ func testDovecotUIDLsKept(t *testing.T, format string) {
 	for round := range 2 { // the second login may be served from the listing cache
 		c := dialPOP3(t, s.Addr)
 		ours := listByMessageID(t, c, "")
-		if r := c.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		if r := c.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("QUIT: %q", r)
 		}
 		if want := before - len(deleted) + len(newIDs); len(ours) != want {
@@ -390,7 +376,7 @@ func migrateKeepsDovecotUIDLs(t *testing.T, from string, dovecot map[string]popM
 	t.Logf("caddy pop3 migrate --from %s: %s%s", from, out, stderr)
 	c := dialPOP3(t, s.Addr)
 	copied := listByMessageID(t, c, "")
-	if r := c.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	if r := c.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %q", r)
 	}
 	dovecotUIDLs := map[string]bool{}
@@ -465,11 +451,11 @@ func testDovecotMboxUIDLsKept(t *testing.T, format string) {
 	}
 	deleted := map[string]bool{"<old2@e2e>": true, "<old4@e2e>": true}
 	for id := range deleted {
-		if r := p.cmd(fmt.Sprintf("DELE %d", dovecot[id].num)); !strings.HasPrefix(r, "+OK") {
+		if r := p.Cmd(fmt.Sprintf("DELE %d", dovecot[id].num)); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("DELE: %q", r)
 		}
 	}
-	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	if r := p.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %q", r)
 	}
 	stopDovecot()
@@ -504,7 +490,7 @@ func testDovecotMboxUIDLsKept(t *testing.T, format string) {
 	for round := range 2 {
 		c := dialPOP3(t, s.Addr)
 		ours := listByMessageID(t, c, "")
-		if r := c.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		if r := c.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("QUIT: %q", r)
 		}
 		if want := before - len(deleted) + len(newIDs); len(ours) != want {

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	proxyproto "github.com/pires/go-proxyproto"
 )
 
@@ -83,17 +83,14 @@ func startEdgeServer(t *testing.T, listeners ...edgeListener) (*server, []string
 
 // dialFrom connects from host to addr, sends header first when it is not
 // nil, and checks the greeting.
-func dialFrom(t *testing.T, host *netHost, addr string, header []byte) *pop3Conn {
+func dialFrom(t *testing.T, host *netHost, addr string, header []byte) *pop3test.Client {
 	t.Helper()
-	c := host.Dial(t, addr)
+	p := newPOP3(t, host.Dial(t, addr))
 	if header != nil {
-		if _, err := c.Write(header); err != nil {
-			t.Fatalf("sending the PROXY header from %s: %v", host.Name, err)
-		}
+		p.Send(string(header))
 	}
-	p := &pop3Conn{t: t, c: c, r: bufio.NewReader(c)}
-	if p.greeting = p.readLine(); !strings.HasPrefix(p.greeting, "+OK") {
-		t.Fatalf("greeting from %s to %s: %q", host.Name, addr, p.greeting)
+	if g := p.ReadLine(); !strings.HasPrefix(g, "+OK") {
+		t.Fatalf("greeting from %s to %s: %q", host.Name, addr, g)
 	}
 	return p
 }
@@ -185,16 +182,16 @@ func TestEdgeForgedProxyHeaderRefused(t *testing.T) {
 	waitLogLines(t, s, 2, "connection refused", `"remote_ip":"`+attacker.IP+`"`, "not a trusted proxy")
 
 	p := dialFrom(t, proxy, behind, proxyHeader(t, 2, "127.0.0.1:40000", behind))
-	if r := p.cmd("USER " + testUser); !strings.HasPrefix(r, plaintextRefused) {
+	if r := p.Cmd("USER " + testUser); !strings.HasPrefix(r, plaintextRefused) {
 		t.Errorf("USER behind the proxy with a header claiming 127.0.0.1: %q, want %q", r, plaintextRefused)
 	}
-	p.cmd("QUIT")
+	p.Cmd("QUIT")
 
 	d := dialFrom(t, attacker, direct, nil)
-	if r := d.cmd("USER " + testUser); !strings.HasPrefix(r, plaintextRefused) {
+	if r := d.Cmd("USER " + testUser); !strings.HasPrefix(r, plaintextRefused) {
 		t.Errorf("USER from a host off loopback: %q, want %q", r, plaintextRefused)
 	}
-	d.cmd("QUIT")
+	d.Cmd("QUIT")
 }
 
 // TestEdgeProxyHeaderAddressForLockout: behind the trusted proxy, lockouts
@@ -216,21 +213,21 @@ func TestEdgeProxyHeaderAddressForLockout(t *testing.T) {
 	for _, client := range []string{"192.0.2.7", "127.0.0.1"} {
 		p := dialFrom(t, proxy, behind, proxyHeader(t, 2, client+":40000", behind))
 		for i := range 3 {
-			if r := p.login(testUser, "wrong"); !strings.HasPrefix(r, "-ERR [AUTH]") {
+			if r := p.LoginReply(testUser, "wrong"); !strings.HasPrefix(r, "-ERR [AUTH]") {
 				t.Fatalf("%s: wrong password %d: %q", client, i+1, r)
 			}
 		}
-		if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
+		if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
 			t.Errorf("%s: right password while its address is locked out: %q", client, r)
 		}
-		p.cmd("QUIT")
+		p.Cmd("QUIT")
 		waitLogLines(t, s, 1, "authentication lockout", `"remote_ip":"`+client+`"`, `"scope":"ip"`)
 	}
 	p := dialFrom(t, proxy, behind, proxyHeader(t, 1, "192.0.2.8:40000", behind))
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Errorf("another client of the same proxy: %q", r)
 	}
-	p.cmd("QUIT")
+	p.Cmd("QUIT")
 	if lines := serverLogLines(s, "authentication lockout"); len(lines) != 2 || strings.Contains(strings.Join(lines, ""), proxy.IP) {
 		t.Errorf("lockout log lines: %q; want the two header addresses, never the proxy's", lines)
 	}
@@ -250,39 +247,39 @@ func TestEdgeOwnerLogsInDuringAttack(t *testing.T) {
 	addr := addrs[0]
 
 	a := dialFrom(t, home, addr, nil)
-	if r := a.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := a.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("alice's first login: %q", r)
 	}
-	a.cmd("QUIT")
+	a.Cmd("QUIT")
 
 	m := dialFrom(t, attacker, addr, nil)
 	for _, user := range []string{testUser, testUser, testUser, "bob", "carol"} {
-		if r := m.login(user, "guess"); !strings.HasPrefix(r, "-ERR [AUTH]") {
+		if r := m.LoginReply(user, "guess"); !strings.HasPrefix(r, "-ERR [AUTH]") {
 			t.Fatalf("attacker guessing %s: %q", user, r)
 		}
 	}
 	waitLogLines(t, s, 1, "authentication lockout", `"remote_ip":"`+attacker.IP+`"`, `"scope":"user"`)
 	waitLogLines(t, s, 1, "authentication lockout", `"remote_ip":"`+attacker.IP+`"`, `"scope":"ip"`)
-	if r := m.login(testUser, testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
+	if r := m.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
 		t.Errorf("the attacker with the right password: %q", r)
 	}
 
 	x := dialFrom(t, stranger, addr, nil)
-	if r := x.login(testUser, testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
+	if r := x.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
 		t.Errorf("right password from an unknown host while the name is locked out: %q", r)
 	}
 
 	a = dialFrom(t, home, addr, nil)
-	if r := a.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := a.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Errorf("alice from her own host while her name is locked out: %q", r)
 	}
-	a.cmd("QUIT")
+	a.Cmd("QUIT")
 
-	if r := x.login(testUser, testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
+	if r := x.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
 		t.Errorf("right password from an unknown host after alice logged in: %q", r)
 	}
-	x.cmd("QUIT")
-	m.cmd("QUIT")
+	x.Cmd("QUIT")
+	m.Cmd("QUIT")
 }
 
 // TestEdgeWrongPasswordsDoNotBlockOwner: ten concurrent wrong-password
@@ -301,21 +298,19 @@ func TestEdgeWrongPasswordsDoNotBlockOwner(t *testing.T) {
 	const attackers = 10
 	for range attackers {
 		p := dialFrom(t, attacker, addr, nil)
-		if r := p.cmd("USER " + testUser); !strings.HasPrefix(r, "+OK") {
+		if r := p.Cmd("USER " + testUser); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("attacker USER: %q", r)
 		}
-		if _, err := p.c.Write([]byte("PASS wrong\r\n")); err != nil {
-			t.Fatal(err)
-		}
+		p.Send("PASS wrong\r\n")
 	}
 	// Each failure is logged before its delay starts.
 	waitLogLines(t, s, attackers, "authentication failed", `"remote_ip":"`+attacker.IP+`"`)
 
 	a := dialFrom(t, home, addr, nil)
-	if r := a.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := a.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Errorf("alice's login while %d wrong passwords wait out their delay: %q", attackers, r)
 	}
-	a.cmd("QUIT")
+	a.Cmd("QUIT")
 }
 
 // dialTCP connects from this process to addr.

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 )
 
 // The tests in this file are about the network edge: clients that never
@@ -82,11 +83,11 @@ func TestAuthTimeoutClientNeverReads(t *testing.T) {
 
 	t.Run("STLS then nothing", func(t *testing.T) {
 		c := dialPOP3(t, s.Addr)
-		if r := c.cmd("STLS"); !strings.HasPrefix(r, "+OK") {
+		if r := c.Cmd("STLS"); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("STLS: %q", r)
 		}
-		_ = c.c.SetReadDeadline(time.Now().Add(closeBound))
-		b, err := io.ReadAll(c.c)
+		_ = c.Conn().SetReadDeadline(time.Now().Add(closeBound))
+		b, err := io.ReadAll(c.Conn())
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			t.Fatalf("a client stalled after STLS is still connected %v later (auth_timeout %s)", closeBound, authTimeout)
 		}
@@ -168,8 +169,9 @@ func TestFloodRecovery(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
-			line, err := bufio.NewReader(c).ReadString('\n')
+			p := pop3test.NewConn(c)
+			p.SetTimeout(3 * time.Second)
+			line, err := p.ReadLine()
 			var o string
 			switch {
 			case strings.HasPrefix(line, "+OK"):
@@ -236,13 +238,13 @@ func floodSession(dial func() (net.Conn, error)) error {
 		return err
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(3 * time.Second))
-	r := bufio.NewReader(c)
-	if _, err := c.Write([]byte("USER " + testUser + "\r\nPASS " + testPassword + "\r\nSTAT\r\nQUIT\r\n")); err != nil {
+	p := pop3test.NewConn(c)
+	p.SetTimeout(3 * time.Second)
+	if err := p.Send("USER " + testUser + "\r\nPASS " + testPassword + "\r\nSTAT\r\nQUIT\r\n"); err != nil {
 		return err
 	}
 	for _, want := range []string{"+OK", "+OK", "+OK", "+OK 0 ", "+OK"} {
-		line, err := r.ReadString('\n')
+		line, err := p.ReadLine()
 		if err != nil {
 			return fmt.Errorf("reading %q: %v", want, err)
 		}

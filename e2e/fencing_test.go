@@ -63,7 +63,7 @@ func TestPostgresFencingAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer pa.close()
+	defer pa.Close()
 	if err := pa.login(testUser); err != nil {
 		t.Fatalf("login on node A: %v", err)
 	}
@@ -77,7 +77,7 @@ func TestPostgresFencingAcrossProcesses(t *testing.T) {
 			t.Fatalf("RETR %d on node A: %v", n, err)
 		}
 		l.served(testUser, body, false)
-		if err := pa.ok(fmt.Sprintf("DELE %d", n)); err != nil {
+		if err := pa.OK(fmt.Sprintf("DELE %d", n)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -102,8 +102,8 @@ func TestPostgresFencingAcrossProcesses(t *testing.T) {
 		if err = pb.login(testUser); err == nil {
 			break
 		}
-		pb.cmd("QUIT")
-		pb.close()
+		pb.Cmd("QUIT")
+		pb.Close()
 		if !isInUse(err) {
 			t.Fatalf("login on node B while node A is paused: %v", err)
 		}
@@ -112,7 +112,7 @@ func TestPostgresFencingAcrossProcesses(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	defer pb.close()
+	defer pb.Close()
 	t.Logf("node B let alice in %v after node A was paused", time.Since(stopped).Round(100*time.Millisecond))
 
 	// Node B: message 1 retrieved and deleted, with a QUIT.
@@ -124,17 +124,17 @@ func TestPostgresFencingAcrossProcesses(t *testing.T) {
 	if !ok {
 		t.Fatalf("RETR 1 on node B gave a message that is not the inventory's")
 	}
-	if err := pb.ok("DELE 1"); err != nil {
+	if err := pb.OK("DELE 1"); err != nil {
 		t.Fatal(err)
 	}
-	if r, err := pb.cmd("QUIT"); err != nil || !strings.HasPrefix(r, fmt.Sprintf("+OK Logging out, %d messages left", fencingMessages-1)) {
+	if r, err := pb.Cmd("QUIT"); err != nil || !strings.HasPrefix(r, fmt.Sprintf("+OK Logging out, %d messages left", fencingMessages-1)) {
 		t.Fatalf("QUIT on node B: %q, %v", r, err)
 	}
 	l.quit([]string{takenID}, true)
 
 	// Node A resumes; its client's QUIT comes with a stale token.
 	resume()
-	r, err := pa.cmd("QUIT")
+	r, err := pa.Cmd("QUIT")
 	if err != nil {
 		t.Fatalf("QUIT on node A after it resumed: %v", err)
 	}
@@ -147,7 +147,7 @@ func TestPostgresFencingAcrossProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.close()
+	defer p.Close()
 	if err := p.login(testUser); err != nil {
 		t.Fatalf("final login on node A: %v", err)
 	}
@@ -161,7 +161,7 @@ func TestPostgresFencingAcrossProcesses(t *testing.T) {
 		}
 		l.served(testUser, body, true)
 	}
-	p.cmd("QUIT")
+	p.Cmd("QUIT")
 
 	var stored, lost, undeleted int
 	for id, e := range l.msgs {
@@ -193,8 +193,8 @@ func tryLogin(addr string) error {
 	if err != nil {
 		return err
 	}
-	defer p.close()
+	defer p.Close()
 	err = p.login(testUser)
-	p.cmd("QUIT")
+	p.Cmd("QUIT")
 	return err
 }

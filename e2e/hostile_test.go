@@ -4,9 +4,7 @@ package e2e
 
 import (
 	"bufio"
-	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -15,10 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -37,66 +35,6 @@ func twoAccounts(t *testing.T) string {
 		"\n\t\t\t\t\t\tbob " + string(bob) + "\n\t\t\t\t\t}"
 }
 
-// rawConn is a client connection for hostile input: it can write anything
-// and read whatever comes back.
-type rawConn struct {
-	t *testing.T
-	c *net.TCPConn
-	r *bufio.Reader
-}
-
-func dialRaw(t *testing.T, addr string) *rawConn {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, ioTimeout)
-	if err != nil {
-		t.Fatalf("dial %s: %v", addr, err)
-	}
-	t.Cleanup(func() { c.Close() })
-	if err := c.SetDeadline(time.Now().Add(ioTimeout)); err != nil {
-		t.Fatal(err)
-	}
-	rc := &rawConn{t: t, c: c.(*net.TCPConn), r: bufio.NewReader(c)}
-	if g := rc.line(); !strings.HasPrefix(g, "+OK") {
-		t.Fatalf("greeting: %q", g)
-	}
-	return rc
-}
-
-func (rc *rawConn) write(s string) {
-	rc.t.Helper()
-	if _, err := rc.c.Write([]byte(s)); err != nil {
-		rc.t.Fatalf("write: %v", err)
-	}
-}
-
-// line reads one CRLF-terminated line.
-func (rc *rawConn) line() string {
-	rc.t.Helper()
-	l, err := rc.r.ReadString('\n')
-	if err != nil {
-		rc.t.Fatalf("read: %v (got %q)", err, l)
-	}
-	if !strings.HasSuffix(l, "\r\n") {
-		rc.t.Fatalf("line %q does not end with CRLF", l)
-	}
-	return strings.TrimSuffix(l, "\r\n")
-}
-
-// multi reads the rest of a multi-line response, up to its ".", and
-// returns it with LF line endings, dot-stuffing undone.
-func (rc *rawConn) multi() string {
-	rc.t.Helper()
-	var b strings.Builder
-	for {
-		l := rc.line()
-		if l == "." {
-			return b.String()
-		}
-		b.WriteString(strings.TrimPrefix(l, "."))
-		b.WriteString("\n")
-	}
-}
-
 // isFixtureText reports whether text is one of the fixture messages.
 func isFixtureText(text string) bool {
 	for _, m := range fixture {
@@ -107,51 +45,31 @@ func isFixtureText(text string) bool {
 	return false
 }
 
-// rest reads lines until the server closes the connection. A reset
-// counts as closed: a server that closes with input unread resets.
-func (rc *rawConn) rest() []string {
-	rc.t.Helper()
-	var lines []string
-	for {
-		l, err := rc.r.ReadString('\n')
-		if (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) && l == "" {
-			return lines
-		}
-		if err != nil {
-			rc.t.Fatalf("reading until the server closes: %v (after %d lines)", err, len(lines))
-		}
-		lines = append(lines, strings.TrimSuffix(l, "\r\n"))
-	}
+// loginPipelined sends USER and PASS for user in one write and expects
+// +OK to both.
+func loginPipelined(t *testing.T, c *pop3test.Client, user, password string) {
+	t.Helper()
+	c.Send("USER " + user + "\r\nPASS " + password + "\r\n")
+	c.Expect("USER", "+OK")
+	c.Expect("PASS", "+OK")
 }
 
-func (rc *rawConn) expect(what, prefix string) string {
-	rc.t.Helper()
-	l := rc.line()
-	if !strings.HasPrefix(l, prefix) {
-		rc.t.Errorf("%s: got %q, want prefix %q", what, l, prefix)
-	}
-	return l
-}
-
-// login sends USER and PASS for user and expects +OK.
-func (rc *rawConn) login(user, password string) {
-	rc.t.Helper()
-	rc.write("USER " + user + "\r\nPASS " + password + "\r\n")
-	rc.expect("USER", "+OK")
-	rc.expect("PASS", "+OK")
+// closeWrite half-closes c's TCP connection: the server reads EOF.
+func closeWrite(c *pop3test.Client) {
+	_ = c.Conn().(*net.TCPConn).CloseWrite()
 }
 
 // assertServes checks that the server still serves a normal client.
 func assertServes(t *testing.T, s *server) {
 	t.Helper()
 	c := dialPOP3(t, s.Addr)
-	if r := c.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := c.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("normal login after hostile input: %q", r)
 	}
-	if r := c.cmd("STAT"); !strings.HasPrefix(r, "+OK 3 ") {
+	if r := c.Cmd("STAT"); !strings.HasPrefix(r, "+OK 3 ") {
 		t.Errorf("STAT after hostile input: %q", r)
 	}
-	if r := c.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	if r := c.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Errorf("QUIT after hostile input: %q", r)
 	}
 }
@@ -169,110 +87,110 @@ func TestHostileInput(t *testing.T) {
 
 	for _, tc := range []struct {
 		name string
-		run  func(t *testing.T, c *rawConn)
+		run  func(t *testing.T, c *pop3test.Client)
 	}{
-		{"binary garbage", func(t *testing.T, c *rawConn) {
-			c.write(string(garbage))
-			_ = c.c.CloseWrite()
-			for _, l := range c.rest() {
+		{"binary garbage", func(t *testing.T, c *pop3test.Client) {
+			c.Send(string(garbage))
+			closeWrite(c)
+			for _, l := range c.ReadUntilClose() {
 				if !strings.HasPrefix(l, "-ERR ") {
 					t.Fatalf("answer to garbage: %q", l)
 				}
 			}
 		}},
-		{"NUL bytes", func(t *testing.T, c *rawConn) {
-			c.write("\x00\x00\x00\r\nUS\x00R alice\r\nUSER al\x00ice\r\nPASS \x00" + testPassword + "\r\nQUIT\r\n")
-			c.expect("NULs", "-ERR")
-			c.expect("NUL in keyword", "-ERR")
-			c.expect("NUL in name", "+OK")
-			c.expect("PASS", "-ERR [AUTH]")
-			c.expect("QUIT", "+OK")
+		{"NUL bytes", func(t *testing.T, c *pop3test.Client) {
+			c.Send("\x00\x00\x00\r\nUS\x00R alice\r\nUSER al\x00ice\r\nPASS \x00" + testPassword + "\r\nQUIT\r\n")
+			c.Expect("NULs", "-ERR")
+			c.Expect("NUL in keyword", "-ERR")
+			c.Expect("NUL in name", "+OK")
+			c.Expect("PASS", "-ERR [AUTH]")
+			c.Expect("QUIT", "+OK")
 		}},
-		{"invalid UTF-8", func(t *testing.T, c *rawConn) {
-			c.write("USER \xff\xfe\xc3\x28\r\nPASS \xed\xa0\x80\r\n\xc3\x28\xa0\xa1\r\nQUIT\r\n")
-			c.expect("USER", "+OK")
-			c.expect("PASS", "-ERR [AUTH]")
-			c.expect("junk", "-ERR")
-			c.expect("QUIT", "+OK")
+		{"invalid UTF-8", func(t *testing.T, c *pop3test.Client) {
+			c.Send("USER \xff\xfe\xc3\x28\r\nPASS \xed\xa0\x80\r\n\xc3\x28\xa0\xa1\r\nQUIT\r\n")
+			c.Expect("USER", "+OK")
+			c.Expect("PASS", "-ERR [AUTH]")
+			c.Expect("junk", "-ERR")
+			c.Expect("QUIT", "+OK")
 		}},
-		{"bare LF", func(t *testing.T, c *rawConn) {
-			c.write("USER " + testUser + "\nPASS " + testPassword + "\nSTAT\nLIST 1\nQUIT\n")
-			c.expect("USER", "+OK")
-			c.expect("PASS", "+OK")
-			c.expect("STAT", "+OK 3 ")
-			c.expect("LIST 1", "+OK 1 ")
-			c.expect("QUIT", "+OK")
+		{"bare LF", func(t *testing.T, c *pop3test.Client) {
+			c.Send("USER " + testUser + "\nPASS " + testPassword + "\nSTAT\nLIST 1\nQUIT\n")
+			c.Expect("USER", "+OK")
+			c.Expect("PASS", "+OK")
+			c.Expect("STAT", "+OK 3 ")
+			c.Expect("LIST 1", "+OK 1 ")
+			c.Expect("QUIT", "+OK")
 		}},
-		{"huge numbers", func(t *testing.T, c *rawConn) {
-			c.login(testUser, testPassword)
+		{"huge numbers", func(t *testing.T, c *pop3test.Client) {
+			loginPipelined(t, c, testUser, testPassword)
 			for _, cmd := range []string{
 				"RETR 99999999999999999999999999", "LIST 18446744073709551616", "UIDL 9223372036854775807",
 				"DELE -1", "TOP 1 -5", "TOP 1 99999999999999999999", "RETR 0", "RETR 4",
 			} {
-				c.write(cmd + "\r\n")
-				c.expect(cmd, "-ERR")
+				c.Send(cmd + "\r\n")
+				c.Expect(cmd, "-ERR")
 			}
-			c.write("TOP 3 999999999999999999\r\n")
-			c.expect("TOP with a huge but valid count", "+OK")
-			if got := c.multi(); !isFixtureText(got) {
+			c.Send("TOP 3 999999999999999999\r\n")
+			c.Expect("TOP with a huge but valid count", "+OK")
+			if got := lfText(c.MultiLines()); !isFixtureText(got) {
 				t.Errorf("TOP 3 999999999999999999: got %q, want a whole message", got)
 			}
-			c.write("QUIT\r\n")
-			c.expect("QUIT", "+OK")
+			c.Send("QUIT\r\n")
+			c.Expect("QUIT", "+OK")
 		}},
-		{"thousands of commands in one write", func(t *testing.T, c *rawConn) {
+		{"thousands of commands in one write", func(t *testing.T, c *pop3test.Client) {
 			const n = 5000
-			c.login(testUser, testPassword)
+			loginPipelined(t, c, testUser, testPassword)
 			var wg sync.WaitGroup
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, _ = c.c.Write([]byte(strings.Repeat("NOOP\r\n", n) + "STAT\r\nQUIT\r\n"))
+				_, _ = c.Conn().Write([]byte(strings.Repeat("NOOP\r\n", n) + "STAT\r\nQUIT\r\n"))
 			}()
 			for i := range n {
-				if l := c.line(); l != "+OK" {
+				if l := c.ReadLine(); l != "+OK" {
 					t.Fatalf("NOOP %d: %q", i+1, l)
 				}
 			}
-			c.expect("STAT", "+OK 3 ")
-			c.expect("QUIT", "+OK")
+			c.Expect("STAT", "+OK 3 ")
+			c.Expect("QUIT", "+OK")
 			wg.Wait()
 		}},
-		{"half-closed after the commands", func(t *testing.T, c *rawConn) {
-			c.write("CAPA\r\nUSER " + testUser + "\r\nPASS " + testPassword + "\r\nSTAT\r\nQUIT\r\n")
-			_ = c.c.CloseWrite()
-			lines := c.rest()
+		{"half-closed after the commands", func(t *testing.T, c *pop3test.Client) {
+			c.Send("CAPA\r\nUSER " + testUser + "\r\nPASS " + testPassword + "\r\nSTAT\r\nQUIT\r\n")
+			closeWrite(c)
+			lines := c.ReadUntilClose()
 			if len(lines) < 5 || !strings.HasPrefix(lines[len(lines)-1], "+OK") || !strings.HasPrefix(lines[len(lines)-2], "+OK 3 ") {
 				t.Errorf("answers to a half-closed client: %q", lines)
 			}
 		}},
-		{"half-closed without QUIT", func(t *testing.T, c *rawConn) {
-			c.login(testUser, testPassword)
-			c.write("DELE 1\r\nDELE 2\r\n")
-			_ = c.c.CloseWrite()
-			if lines := c.rest(); len(lines) != 2 {
+		{"half-closed without QUIT", func(t *testing.T, c *pop3test.Client) {
+			loginPipelined(t, c, testUser, testPassword)
+			c.Send("DELE 1\r\nDELE 2\r\n")
+			closeWrite(c)
+			if lines := c.ReadUntilClose(); len(lines) != 2 {
 				t.Errorf("answers before the server closed: %q", lines)
 			}
 			assertUIDsOnDisk(t, s.Maildir(testUser), fixtureUIDs())
 		}},
-		{"half-closed mid-line", func(t *testing.T, c *rawConn) {
-			c.write("USER " + testUser)
-			_ = c.c.CloseWrite()
-			if lines := c.rest(); len(lines) != 0 {
+		{"half-closed mid-line", func(t *testing.T, c *pop3test.Client) {
+			c.Send("USER " + testUser)
+			closeWrite(c)
+			if lines := c.ReadUntilClose(); len(lines) != 0 {
 				t.Errorf("answers to an unfinished line: %q", lines)
 			}
 		}},
-		{"over-long lines", func(t *testing.T, c *rawConn) {
+		{"over-long lines", func(t *testing.T, c *pop3test.Client) {
 			long := strings.Repeat("A", 100<<10)
-			c.write("USER " + long + "\r\nAUTH PLAIN " + long + "\r\nNOOP" + long + "\r\nQUIT\r\n")
+			c.Send("USER " + long + "\r\nAUTH PLAIN " + long + "\r\nNOOP" + long + "\r\nQUIT\r\n")
 			for range 3 {
-				c.expect("over-long line", "-ERR line too long")
+				c.Expect("over-long line", "-ERR line too long")
 			}
-			c.expect("QUIT", "+OK")
+			c.Expect("QUIT", "+OK")
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.run(t, dialRaw(t, s.Addr))
+			tc.run(t, dialPOP3(t, s.Addr))
 			assertServes(t, s)
 		})
 	}
@@ -335,30 +253,30 @@ func TestStalledReader(t *testing.T) {
 
 	// Warm up: a whole session with a message, so that buffers and code
 	// paths are in place before the baseline.
-	warm := dialRaw(t, s.Addr)
-	warm.login("bob", bobPassword)
-	warm.write("RETR 1\r\nQUIT\r\n")
-	warm.expect("RETR", "+OK")
-	warm.multi()
-	warm.expect("QUIT", "+OK")
+	warm := dialPOP3(t, s.Addr)
+	loginPipelined(t, warm, "bob", bobPassword)
+	warm.Send("RETR 1\r\nQUIT\r\n")
+	warm.Expect("RETR", "+OK")
+	warm.MultiLines()
+	warm.Expect("QUIT", "+OK")
 	baseline := rssKiB(t, pid)
 
-	stalled := dialRaw(t, s.Addr)
-	stalled.login(testUser, testPassword)
-	stalled.write("DELE 1\r\nRSET\r\nRETR 1\r\n")
-	stalled.expect("DELE", "+OK")
-	stalled.expect("RSET", "+OK")
-	stalled.expect("RETR", "+OK")
+	stalled := dialPOP3(t, s.Addr)
+	loginPipelined(t, stalled, testUser, testPassword)
+	stalled.Send("DELE 1\r\nRSET\r\nRETR 1\r\n")
+	stalled.Expect("DELE", "+OK")
+	stalled.Expect("RSET", "+OK")
+	stalled.Expect("RETR", "+OK")
 	// Read no more. Another client is served meanwhile.
-	other := dialRaw(t, s.Addr)
-	other.login("bob", bobPassword)
-	other.write("STAT\r\nRETR 2\r\nQUIT\r\n")
-	other.expect("STAT", "+OK 3 ")
-	other.expect("RETR", "+OK")
-	if got := other.multi(); !isFixtureText(got) {
+	other := dialPOP3(t, s.Addr)
+	loginPipelined(t, other, "bob", bobPassword)
+	other.Send("STAT\r\nRETR 2\r\nQUIT\r\n")
+	other.Expect("STAT", "+OK 3 ")
+	other.Expect("RETR", "+OK")
+	if got := lfText(other.MultiLines()); !isFixtureText(got) {
 		t.Errorf("RETR while another session stalls: %q", got)
 	}
-	other.expect("QUIT", "+OK")
+	other.Expect("QUIT", "+OK")
 
 	peak := 0
 	for range 10 {
@@ -371,18 +289,18 @@ func TestStalledReader(t *testing.T) {
 	}
 	t.Logf("RSS baseline %d KiB, peak while stalled %d KiB", baseline, peak)
 
-	stalled.c.Close()
+	stalled.Conn().Close()
 	// The server notices the client is gone at its next write, then
 	// releases the maildrop.
 	deadline := time.Now().Add(ioTimeout)
 	for {
 		c := dialPOP3(t, s.Addr)
-		r := c.login(testUser, testPassword)
+		r := c.LoginReply(testUser, testPassword)
 		if strings.HasPrefix(r, "+OK") {
-			if st := c.cmd("STAT"); !strings.HasPrefix(st, "+OK 1 ") {
+			if st := c.Cmd("STAT"); !strings.HasPrefix(st, "+OK 1 ") {
 				t.Errorf("STAT after the stalled session: %q", st)
 			}
-			c.cmd("QUIT")
+			c.Cmd("QUIT")
 			break
 		}
 		if !strings.HasPrefix(r, "-ERR [IN-USE]") || time.Now().After(deadline) {
@@ -400,17 +318,17 @@ func TestFail2banFilter(t *testing.T) {
 	t.Parallel()
 	f2b := requireTool(t, "fail2ban-regex", "fail2ban")
 	s := startServer(t, serverOptions{})
-	c := dialRaw(t, s.Addr)
-	c.write("USER " + testUser + "\r\nPASS not-" + testPassword + "\r\n")
-	c.expect("USER", "+OK")
-	c.expect("PASS", "-ERR [AUTH] Authentication failed")
-	c.write(`USER x","remote_ip":"198.51.100.1` + "\r\nPASS x\r\n")
-	c.expect("USER", "+OK")
-	c.expect("PASS", "-ERR [AUTH] Authentication failed")
-	c.write("USER " + testUser + "\r\nPASS " + testPassword + "\r\nQUIT\r\n")
-	c.expect("USER", "+OK")
-	c.expect("PASS", "+OK")
-	c.expect("QUIT", "+OK")
+	c := dialPOP3(t, s.Addr)
+	c.Send("USER " + testUser + "\r\nPASS not-" + testPassword + "\r\n")
+	c.Expect("USER", "+OK")
+	c.Expect("PASS", "-ERR [AUTH] Authentication failed")
+	c.Send(`USER x","remote_ip":"198.51.100.1` + "\r\nPASS x\r\n")
+	c.Expect("USER", "+OK")
+	c.Expect("PASS", "-ERR [AUTH] Authentication failed")
+	c.Send("USER " + testUser + "\r\nPASS " + testPassword + "\r\nQUIT\r\n")
+	c.Expect("USER", "+OK")
+	c.Expect("PASS", "+OK")
+	c.Expect("QUIT", "+OK")
 
 	logFile := filepath.Join(t.TempDir(), "caddy.log")
 	out := s.out.String()

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 )
 
 // loadCaddyfile replaces the server's config through the admin API's
@@ -124,19 +126,11 @@ func checkMessagesIntact(t *testing.T, maildir, user string) []string {
 
 // retrieve sends RETR n and returns the message with CRLF turned into LF
 // and dot-stuffing undone.
-func (p *pop3Conn) retrieve(n int) (string, error) {
-	if r := p.cmd("RETR " + strconv.Itoa(n)); !strings.HasPrefix(r, "+OK") {
+func retrieve(p *pop3test.Client, n int) (string, error) {
+	if r := p.Cmd("RETR " + strconv.Itoa(n)); !strings.HasPrefix(r, "+OK") {
 		return "", fmt.Errorf("RETR %d: %q", n, r)
 	}
-	var b strings.Builder
-	for {
-		l := p.readLine()
-		if l == "." {
-			return b.String(), nil
-		}
-		b.WriteString(strings.TrimPrefix(l, "."))
-		b.WriteString("\n")
-	}
+	return lfText(p.MultiLines()), nil
 }
 
 func TestReloadByLoadAddsAccount(t *testing.T) {
@@ -145,13 +139,13 @@ func TestReloadByLoadAddsAccount(t *testing.T) {
 	deliverNumbered(t, s.Maildir(testUser), testUser, 3)
 
 	old := dialPOP3(t, s.Addr)
-	if r := old.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := old.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login: %q", r)
 	}
 
 	// bob does not exist yet.
 	c := dialPOP3(t, s.Addr)
-	if r := c.login("bob", testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
+	if r := c.LoginReply("bob", testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
 		t.Fatalf("bob before the reload: %q", r)
 	}
 
@@ -161,17 +155,17 @@ func TestReloadByLoadAddsAccount(t *testing.T) {
 	}
 
 	// The old session goes on: RETR, DELE, QUIT with the deletion applied.
-	got, err := old.retrieve(2)
+	got, err := retrieve(old, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got != numberedMessage(testUser, 1) {
 		t.Errorf("RETR 2 after reload: %q", got)
 	}
-	if r := old.cmd("DELE 2"); !strings.HasPrefix(r, "+OK") {
+	if r := old.Cmd("DELE 2"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("DELE 2: %q", r)
 	}
-	if r := old.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	if r := old.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %q", r)
 	}
 	if uids := checkMessagesIntact(t, s.Maildir(testUser), testUser); !slices.Equal(uids, []string{numberedUID(0), numberedUID(2)}) {
@@ -180,13 +174,13 @@ func TestReloadByLoadAddsAccount(t *testing.T) {
 
 	// A new client sees the new config: bob exists now.
 	c = dialPOP3(t, s.Addr)
-	if !strings.Contains(c.greeting, "loaded.example") {
-		t.Errorf("greeting after POST /load: %q", c.greeting)
+	if !strings.Contains(c.Greeting(), "loaded.example") {
+		t.Errorf("greeting after POST /load: %q", c.Greeting())
 	}
-	if r := c.login("bob", testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := c.LoginReply("bob", testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("bob after the reload: %q", r)
 	}
-	c.cmd("QUIT")
+	c.Cmd("QUIT")
 }
 
 func TestReloadRejectsBrokenConfig(t *testing.T) {
@@ -206,13 +200,13 @@ func TestReloadRejectsBrokenConfig(t *testing.T) {
 	}
 	// The running config keeps serving.
 	c := dialPOP3(t, s.Addr)
-	if !strings.Contains(c.greeting, testHostname) {
-		t.Errorf("greeting after rejected reloads: %q", c.greeting)
+	if !strings.Contains(c.Greeting(), testHostname) {
+		t.Errorf("greeting after rejected reloads: %q", c.Greeting())
 	}
-	if r := c.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := c.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login after rejected reloads: %q", r)
 	}
-	c.cmd("QUIT")
+	c.Cmd("QUIT")
 }
 
 // TestReloadUnderLoad runs clients that loop full sessions while the config
@@ -326,23 +320,25 @@ func loadSession(addr, user string, retrieve int) (string, error) {
 		return "", fmt.Errorf("connect: %w", err)
 	}
 	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(ioTimeout))
-	p := &rawPOP3{c: c, buf: make([]byte, 0, 4096)}
+	// A pop3test.Conn, not a Client: this runs in goroutines, which must
+	// not fail the test themselves.
+	p := pop3test.NewConn(c)
+	p.SetTimeout(ioTimeout)
 	lines := func(cmd string) ([]string, error) {
-		first, err := p.cmd(cmd)
+		first, err := p.Cmd(cmd)
 		if err != nil {
 			return nil, err
 		}
 		if !strings.HasPrefix(first, "+OK") {
 			return nil, fmt.Errorf("%s: %q", cmd, first)
 		}
-		return p.multi()
+		return p.ReadMulti()
 	}
-	if g, err := p.line(); err != nil || !strings.HasPrefix(g, "+OK") {
+	if g, err := p.ReadLine(); err != nil || !strings.HasPrefix(g, "+OK") {
 		return "", fmt.Errorf("greeting %q: %v", g, err)
 	}
 	for _, cmd := range []string{"USER " + user, "PASS " + testPassword, "STAT"} {
-		if r, err := p.cmd(cmd); err != nil || !strings.HasPrefix(r, "+OK") {
+		if r, err := p.Cmd(cmd); err != nil || !strings.HasPrefix(r, "+OK") {
 			return "", fmt.Errorf("%s: %q %v", cmd, r, err)
 		}
 	}
@@ -351,7 +347,7 @@ func loadSession(addr, user string, retrieve int) (string, error) {
 		return "", err
 	}
 	if len(uidl) == 0 {
-		_, err := p.cmd("QUIT")
+		_, err := p.Cmd("QUIT")
 		return "", err
 	}
 	for i := 0; i < retrieve && i < len(uidl); i++ {
@@ -367,68 +363,17 @@ func loadSession(addr, user string, retrieve int) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		got := strings.Join(body, "\n") + "\n"
-		got = strings.ReplaceAll("\n"+got, "\n..", "\n.")[1:]
-		if got != numberedMessage(user, n) {
+		if got := lfText(body); got != numberedMessage(user, n) {
 			return "", fmt.Errorf("RETR %s: got %q", f[0], got)
 		}
 	}
-	if r, err := p.cmd("DELE 1"); err != nil || !strings.HasPrefix(r, "+OK") {
+	if r, err := p.Cmd("DELE 1"); err != nil || !strings.HasPrefix(r, "+OK") {
 		return "", fmt.Errorf("DELE 1: %q %v", r, err)
 	}
-	if r, err := p.cmd("QUIT"); err != nil || !strings.HasPrefix(r, "+OK") {
+	if r, err := p.Cmd("QUIT"); err != nil || !strings.HasPrefix(r, "+OK") {
 		return "", fmt.Errorf("QUIT: %q %v", r, err)
 	}
 	return strings.Fields(uidl[0])[1], nil
-}
-
-// rawPOP3 is a POP3 connection for goroutines (pop3Conn fails the test
-// from its own goroutine, which only the test goroutine may do).
-type rawPOP3 struct {
-	c   net.Conn
-	buf []byte
-	n   int // bytes of buf already consumed
-}
-
-func (p *rawPOP3) line() (string, error) {
-	for {
-		if i := bytes.Index(p.buf[p.n:], []byte("\r\n")); i >= 0 {
-			l := string(p.buf[p.n : p.n+i])
-			p.n += i + 2
-			return l, nil
-		}
-		p.buf = append(p.buf[:0], p.buf[p.n:]...)
-		p.n = 0
-		if len(p.buf) == cap(p.buf) {
-			p.buf = slices.Grow(p.buf, cap(p.buf))
-		}
-		n, err := p.c.Read(p.buf[len(p.buf):cap(p.buf)])
-		p.buf = p.buf[:len(p.buf)+n]
-		if err != nil {
-			return "", err
-		}
-	}
-}
-
-func (p *rawPOP3) cmd(cmd string) (string, error) {
-	if _, err := p.c.Write([]byte(cmd + "\r\n")); err != nil {
-		return "", err
-	}
-	return p.line()
-}
-
-func (p *rawPOP3) multi() ([]string, error) {
-	var out []string
-	for {
-		l, err := p.line()
-		if err != nil {
-			return nil, err
-		}
-		if l == "." {
-			return out, nil
-		}
-		out = append(out, l)
-	}
 }
 
 // TestSIGKILLDuringUpdate kills the server while it applies a QUIT's
@@ -442,7 +387,7 @@ func TestSIGKILLDuringUpdate(t *testing.T) {
 	deliverNumbered(t, maildir, testUser, count)
 
 	c := dialPOP3(t, s.Addr)
-	if r := c.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := c.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login: %q", r)
 	}
 	// Mark every message, in one pipelined write.
@@ -450,17 +395,13 @@ func TestSIGKILLDuringUpdate(t *testing.T) {
 	for n := 1; n <= count; n++ {
 		fmt.Fprintf(&dele, "DELE %d\r\n", n)
 	}
-	if _, err := c.c.Write([]byte(dele.String())); err != nil {
-		t.Fatal(err)
-	}
+	c.Send(dele.String())
 	for n := 1; n <= count; n++ {
-		if r := c.readLine(); !strings.HasPrefix(r, "+OK") {
+		if r := c.ReadLine(); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("DELE %d: %q", n, r)
 		}
 	}
-	if _, err := c.c.Write([]byte("QUIT\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	c.Send("QUIT\r\n")
 	// Kill it while it removes files.
 	time.Sleep(2 * time.Millisecond)
 	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -475,13 +416,13 @@ func TestSIGKILLDuringUpdate(t *testing.T) {
 	// went with it.
 	s2 := startServer(t, serverOptions{mailRoot: s.MailRoot})
 	c2 := dialPOP3(t, s2.Addr)
-	if r := c2.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := c2.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login after SIGKILL: %q", r)
 	}
-	if r, want := c2.cmd("STAT"), "+OK "+strconv.Itoa(len(left))+" "; !strings.HasPrefix(r, want) {
+	if r, want := c2.Cmd("STAT"), "+OK "+strconv.Itoa(len(left))+" "; !strings.HasPrefix(r, want) {
 		t.Errorf("STAT after SIGKILL: %q, want %q...", r, want)
 	}
-	c2.cmd("QUIT")
+	c2.Cmd("QUIT")
 }
 
 // TestStaleLockTakeover kills a server that holds a maildrop's lock in the
@@ -493,10 +434,10 @@ func TestStaleLockTakeover(t *testing.T) {
 	maildir := s.Maildir(testUser)
 	deliverNumbered(t, maildir, testUser, 5)
 	c := dialPOP3(t, s.Addr)
-	if r := c.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := c.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login: %q", r)
 	}
-	c.cmd("DELE 1")
+	c.Cmd("DELE 1")
 	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -504,10 +445,10 @@ func TestStaleLockTakeover(t *testing.T) {
 
 	s2 := startServer(t, serverOptions{mailRoot: s.MailRoot})
 	c2 := dialPOP3(t, s2.Addr)
-	if r := c2.login(testUser, testPassword); !strings.HasPrefix(r, "+OK 5 messages") && !strings.HasPrefix(r, "+OK Logged in, 5 messages") {
+	if r := c2.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK 5 messages") && !strings.HasPrefix(r, "+OK Logged in, 5 messages") {
 		t.Fatalf("login after the lock holder died: %q", r)
 	}
-	c2.cmd("QUIT")
+	c2.Cmd("QUIT")
 	if left := checkMessagesIntact(t, maildir, testUser); len(left) != 5 {
 		t.Errorf("%d messages left, want 5", len(left))
 	}
@@ -522,15 +463,15 @@ func TestStopEndsSessionsSafely(t *testing.T) {
 	maildir := s.Maildir(testUser)
 	deliverNumbered(t, maildir, testUser, 3)
 	c := dialPOP3(t, s.Addr)
-	if r := c.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := c.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login: %q", r)
 	}
-	c.cmd("DELE 1")
-	c.cmd("DELE 2")
+	c.Cmd("DELE 1")
+	c.Cmd("DELE 2")
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if r := c.readLine(); !strings.HasPrefix(r, "-ERR [SYS/TEMP]") {
+	if r := c.ReadLine(); !strings.HasPrefix(r, "-ERR [SYS/TEMP]") {
 		t.Errorf("at stop: %q, want -ERR [SYS/TEMP] ...", r)
 	}
 	select {

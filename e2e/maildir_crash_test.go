@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 )
 
 // Bounds of TestMaildirCrashLoop: rounds of one server each, killed with
@@ -121,14 +122,14 @@ func TestMaildirCrashLoop(t *testing.T) {
 		// message and one delivery of two, and QUITs; the server is
 		// killed while it deletes.
 		p := dialPOP3(t, s.Addr)
-		if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+		if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("round %d: login: %q", round, r)
 		}
 		n := statCount(t, p)
 		var marked []string
 		var dele strings.Builder
 		for i := 1; i <= n; i++ {
-			content, err := p.retrieve(i)
+			content, err := retrieve(p, i)
 			if err != nil {
 				t.Fatalf("round %d: %v", round, err)
 			}
@@ -144,11 +145,9 @@ func TestMaildirCrashLoop(t *testing.T) {
 				fmt.Fprintf(&dele, "DELE %d\r\n", i)
 			}
 		}
-		if _, err := p.c.Write([]byte(dele.String())); err != nil {
-			t.Fatal(err)
-		}
+		p.Send(dele.String())
 		for range marked {
-			if r := p.readLine(); !strings.HasPrefix(r, "+OK") {
+			if r := p.ReadLine(); !strings.HasPrefix(r, "+OK") {
 				t.Fatalf("round %d: DELE: %q", round, r)
 			}
 		}
@@ -156,9 +155,7 @@ func TestMaildirCrashLoop(t *testing.T) {
 			inv.set(id, mayStay)
 		}
 		c.marked += len(marked)
-		if _, err := p.c.Write([]byte("QUIT\r\n")); err != nil {
-			t.Fatal(err)
-		}
+		p.Send("QUIT\r\n")
 		// Most rounds kill within the commit; every fourth lets it
 		// finish first, so that confirmed deletions are checked too.
 		wait := time.Duration(rand.IntN(3000)) * time.Microsecond
@@ -170,7 +167,7 @@ func TestMaildirCrashLoop(t *testing.T) {
 			t.Fatal(err)
 		}
 		<-s.exited
-		if quitConfirmed(p.c, p.r) {
+		if quitConfirmed(p) {
 			c.deletedConfirmed += len(marked)
 			for _, id := range marked {
 				inv.set(id, mustGo)
@@ -208,9 +205,9 @@ func TestMaildirCrashLoop(t *testing.T) {
 }
 
 // statCount sends STAT and returns the message count.
-func statCount(t *testing.T, p *pop3Conn) int {
+func statCount(t *testing.T, p *pop3test.Client) int {
 	t.Helper()
-	r := p.cmd("STAT")
+	r := p.Cmd("STAT")
 	f := strings.Fields(r)
 	if len(f) < 3 || f[0] != "+OK" {
 		t.Fatalf("STAT: %q", r)
@@ -224,9 +221,8 @@ func statCount(t *testing.T, p *pop3Conn) int {
 
 // quitConfirmed reports whether the answer to QUIT was +OK before the
 // connection closed.
-func quitConfirmed(c net.Conn, r *bufio.Reader) bool {
-	_ = c.SetReadDeadline(time.Now().Add(ioTimeout))
-	line, err := r.ReadString('\n')
+func quitConfirmed(p *pop3test.Client) bool {
+	line, err := p.Unchecked().ReadLine()
 	return err == nil && strings.HasPrefix(line, "+OK")
 }
 

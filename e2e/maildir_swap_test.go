@@ -4,18 +4,15 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"golang.org/x/sys/unix"
 )
 
@@ -64,22 +61,13 @@ func curFile(t *testing.T, maildir string, n int) string {
 // retrChecked sends RETR n and returns the first line of the answer;
 // anything served is checked against the inventory and against secret,
 // and counted in *wrong when it should not have been served.
-func retrChecked(t *testing.T, p *pop3Conn, inv *inventory, n int, secret []byte, wrong *int) string {
+func retrChecked(t *testing.T, p *pop3test.Client, inv *inventory, n int, secret []byte, wrong *int) string {
 	t.Helper()
-	status := p.cmd("RETR " + strconv.Itoa(n))
+	status := p.Cmd("RETR " + strconv.Itoa(n))
 	if !strings.HasPrefix(status, "+OK") {
 		return status
 	}
-	var b strings.Builder
-	for {
-		l := p.readLine()
-		if l == "." {
-			break
-		}
-		b.WriteString(strings.TrimPrefix(l, "."))
-		b.WriteString("\n")
-	}
-	got := []byte(b.String())
+	got := []byte(lfText(p.MultiLines()))
 	if bytes.Contains(got, secret) || !inv.served(got) {
 		*wrong++
 		t.Errorf("RETR %d served %q", n, got)
@@ -109,14 +97,14 @@ func TestMaildirSwapsAfterLogin(t *testing.T) {
 	// Bob logs in once, so that his messages are in cur/ under the same
 	// names as alice's.
 	pb := dialPOP3(t, s.Addr)
-	if r := pb.login("bob", bobPassword); !strings.HasPrefix(r, "+OK") {
+	if r := pb.LoginReply("bob", bobPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("bob's login: %q", r)
 	}
-	pb.cmd("QUIT")
+	pb.Cmd("QUIT")
 
 	wrong := 0
 	p := dialPOP3(t, s.Addr)
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login: %q", r)
 	}
 	swaps := []struct {
@@ -150,7 +138,7 @@ func TestMaildirSwapsAfterLogin(t *testing.T) {
 	if r := retrChecked(t, p, inv, 4, secret, &wrong); !strings.HasPrefix(r, "+OK") {
 		t.Errorf("RETR 4, untouched: %q", r)
 	}
-	if r := p.cmd("DELE 4"); !strings.HasPrefix(r, "+OK") {
+	if r := p.Cmd("DELE 4"); !strings.HasPrefix(r, "+OK") {
 		t.Errorf("DELE 4: %q", r)
 	}
 
@@ -167,9 +155,7 @@ func TestMaildirSwapsAfterLogin(t *testing.T) {
 	}
 	inv.set(messageID(swapMessage(testUser, 2)), mayStay)
 	v := s.sessionOf(t, p)
-	if _, err := p.c.Write([]byte("RETR 2\r\n")); err != nil {
-		t.Fatal(err)
-	}
+	p.Send("RETR 2\r\n")
 	path := "/pop3/sessions/" + strconv.FormatUint(v.ID, 10)
 	if code, body := s.adminRequest(t, http.MethodDelete, path); code != http.StatusOK || !strings.Contains(string(body), `"ended":true`) {
 		t.Errorf("DELETE %s during RETR of a FIFO: %d %s, want 200 and ended", path, code, body)
@@ -177,17 +163,7 @@ func TestMaildirSwapsAfterLogin(t *testing.T) {
 	// The client hears -ERR [SYS/PERM] for RETR when the session answered
 	// it before the end, then -ERR [SYS/TEMP] when the session could
 	// still say why it ends; then the connection closes.
-	if err := p.c.SetReadDeadline(time.Now().Add(ioTimeout)); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		l, err := p.r.ReadString('\n')
-		if l == "" && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)) {
-			break
-		}
-		if err != nil {
-			t.Fatalf("after the admin ended the session: %v (got %q)", err, l)
-		}
+	for _, l := range p.ReadUntilClose() {
 		if !strings.HasPrefix(l, "-ERR [SYS/PERM]") && !strings.HasPrefix(l, "-ERR [SYS/TEMP]") {
 			t.Errorf("after the admin ended the session: %q", l)
 		}
@@ -195,7 +171,7 @@ func TestMaildirSwapsAfterLogin(t *testing.T) {
 
 	// cur/ becomes a link to bob's cur/ during alice's next session.
 	p = dialPOP3(t, s.Addr)
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK Logged in, 1 messages") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK Logged in, 1 messages") {
 		t.Errorf("login after the swaps: %q, want only message 4 left", r)
 	}
 	if err := os.Rename(filepath.Join(alice, "cur"), filepath.Join(alice, "cur.moved")); err != nil {
@@ -205,17 +181,17 @@ func TestMaildirSwapsAfterLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	retrChecked(t, p, inv, 1, secret, &wrong)
-	p.cmd("DELE 1")
-	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	p.Cmd("DELE 1")
+	if r := p.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Errorf("QUIT: %q", r)
 	}
 	inv.set(messageID(swapMessage(testUser, 4)), mustGo)
 
 	// With cur/ a link, alice cannot log in at all.
 	p = dialPOP3(t, s.Addr)
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "-ERR") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "-ERR") {
 		t.Errorf("login with cur/ a link to bob's: %q, want -ERR", r)
-		p.cmd("QUIT")
+		p.Cmd("QUIT")
 	}
 
 	if b, err := os.ReadFile(secretPath); err != nil || !bytes.Equal(b, secret) {

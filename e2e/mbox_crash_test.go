@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 )
 
 // requireRootFor skips a test that needs root (namespaces, mounts), or
@@ -160,15 +162,15 @@ func sum(s string) string {
 func fetchAll(t *testing.T, addr string, allowDup map[string]bool) map[string]string {
 	t.Helper()
 	p := dialPOP3(t, addr)
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("PASS: %q", r)
 	}
-	stat := strings.Fields(p.cmd("STAT"))
+	stat := strings.Fields(p.Cmd("STAT"))
 	n, _ := strconv.Atoi(stat[1])
 	got := map[string]string{}
 	count := map[string]int{}
 	for i := 1; i <= n; i++ {
-		msg, err := p.retrieve(i)
+		msg, err := retrieve(p, i)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +191,7 @@ func fetchAll(t *testing.T, addr string, allowDup map[string]bool) map[string]st
 		}
 		got[id] = sum(msg)
 	}
-	p.cmd("QUIT")
+	p.Cmd("QUIT")
 	return got
 }
 
@@ -248,10 +250,10 @@ func TestMboxPIDReuse(t *testing.T) {
 	// First life: a session, then SIGKILL.
 	a := startPID1(t, dir, config, addr)
 	p := dialPOP3(t, addr)
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("PASS: %q", r)
 	}
-	p.cmd("DELE 1") // never committed: the session dies
+	p.Cmd("DELE 1") // never committed: the session dies
 	a.kill(t)
 	lock, err := os.ReadFile(spool + ".lock")
 	if err != nil {
@@ -264,13 +266,13 @@ func TestMboxPIDReuse(t *testing.T) {
 	// Second life, PID 1 again: the login must get the maildrop at once.
 	b := startPID1(t, dir, config, addr)
 	q := dialPOP3(t, addr)
-	if r := q.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := q.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login after the restart as PID 1: %q, want +OK (the dead server's dotlock must be taken over)", r)
 	}
-	if r := q.cmd("DELE 1"); !strings.HasPrefix(r, "+OK") {
+	if r := q.Cmd("DELE 1"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("DELE 1: %q", r)
 	}
-	if r := q.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	if r := q.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %q", r)
 	}
 	delete(want, "<before-0@test>")
@@ -278,7 +280,7 @@ func TestMboxPIDReuse(t *testing.T) {
 	// Killed again during a session: a delivery from outside the
 	// namespace must not wait for the dead server's dotlock.
 	r := dialPOP3(t, addr)
-	if resp := r.login(testUser, testPassword); !strings.HasPrefix(resp, "+OK") {
+	if resp := r.LoginReply(testUser, testPassword); !strings.HasPrefix(resp, "+OK") {
 		t.Fatalf("PASS: %q", resp)
 	}
 	b.kill(t)
@@ -289,21 +291,18 @@ func TestMboxPIDReuse(t *testing.T) {
 }
 
 // topID returns the Message-ID of message n (TOP n 0).
-func topID(t *testing.T, p *pop3Conn, n int) string {
+func topID(t *testing.T, p *pop3test.Client, n int) string {
 	t.Helper()
-	if r := p.cmd("TOP " + strconv.Itoa(n) + " 0"); !strings.HasPrefix(r, "+OK") {
+	if r := p.Cmd("TOP " + strconv.Itoa(n) + " 0"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("TOP %d 0: %q", n, r)
 	}
 	id := ""
-	for {
-		l := p.readLine()
-		if l == "." {
-			return id
-		}
+	for _, l := range p.MultiLines() {
 		if v, ok := strings.CutPrefix(l, "Message-ID: "); ok {
 			id = v
 		}
 	}
+	return id
 }
 
 // plainServer is `caddy run` on a config, killed with SIGKILL.
@@ -389,22 +388,20 @@ func TestMboxCrashLoops(t *testing.T) {
 		}
 		s := startPlain(t, dir, config, addr)
 		p := dialPOP3(t, addr)
-		if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+		if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("PASS: %q", r)
 		}
 		// Delete the spool's first message (the whole spool is then
 		// rewritten) and this round's last.
-		stat := strings.Fields(p.cmd("STAT"))
+		stat := strings.Fields(p.Cmd("STAT"))
 		n, _ := strconv.Atoi(stat[1])
 		gone := []string{topID(t, p, 1), topID(t, p, n)}
 		for _, k := range []int{1, n} {
-			if r := p.cmd("DELE " + strconv.Itoa(k)); !strings.HasPrefix(r, "+OK") {
+			if r := p.Cmd("DELE " + strconv.Itoa(k)); !strings.HasPrefix(r, "+OK") {
 				t.Fatalf("DELE %d: %q", k, r)
 			}
 		}
-		if _, err := p.c.Write([]byte("QUIT\r\n")); err != nil {
-			t.Fatal(err)
-		}
+		p.Send("QUIT\r\n")
 		time.Sleep(time.Duration(i%4) * 3 * time.Millisecond)
 		s.kill()
 		if _, err := os.Stat(filepath.Join(dir, "mail", "."+testUser+".caddy-pop3.journal")); err == nil {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -178,9 +179,9 @@ func (s *server) sessions(t *testing.T) []sessionView {
 }
 
 // sessionOf returns the listed session of the client connection p.
-func (s *server) sessionOf(t *testing.T, p *pop3Conn) sessionView {
+func (s *server) sessionOf(t *testing.T, p *pop3test.Client) sessionView {
 	t.Helper()
-	local := p.c.LocalAddr().String()
+	local := p.Conn().LocalAddr().String()
 	views := s.sessions(t)
 	for _, v := range views {
 		if v.Remote == local {
@@ -193,15 +194,14 @@ func (s *server) sessionOf(t *testing.T, p *pop3Conn) sessionView {
 
 // retrSize sends RETR n, reads the message and returns the size the +OK
 // line announced.
-func retrSize(t *testing.T, p *pop3Conn, n int) float64 {
+func retrSize(t *testing.T, p *pop3test.Client, n int) float64 {
 	t.Helper()
-	r := p.cmd("RETR " + strconv.Itoa(n))
+	r := p.Cmd("RETR " + strconv.Itoa(n))
 	var size float64
 	if _, err := fmt.Sscanf(r, "+OK %g octets", &size); err != nil {
 		t.Fatalf("RETR %d: %q", n, r)
 	}
-	for p.readLine() != "." {
-	}
+	p.CopyMulti(io.Discard)
 	return size
 }
 
@@ -212,17 +212,17 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	before := s.scrapeUntil(t, map[string]float64{"caddy_pop3_sessions_active": 0})
 
 	p := dialPOP3(t, s.Addr)
-	if r := p.login(testUser, "not "+testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
+	if r := p.LoginReply(testUser, "not "+testPassword); !strings.HasPrefix(r, "-ERR [AUTH]") {
 		t.Fatalf("wrong password: %q", r)
 	}
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login: %q", r)
 	}
-	p.cmd("STAT")
+	p.Cmd("STAT")
 	size := retrSize(t, p, 1)
-	p.cmd("DELE 2")
-	p.cmd("XYZZ")
-	if r := p.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	p.Cmd("DELE 2")
+	p.Cmd("XYZZ")
+	if r := p.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %q", r)
 	}
 	after := s.scrapeUntil(t, map[string]float64{
@@ -259,7 +259,7 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	// The log: a warning fit for fail2ban, and one line for the session.
 	var warned bool
 	for _, e := range s.logLines(t, "authentication failed") {
-		if e["level"] == "warn" && e["remote_ip"] == "127.0.0.1" && e["user"] == testUser && e["remote"] == p.c.LocalAddr().String() {
+		if e["level"] == "warn" && e["remote_ip"] == "127.0.0.1" && e["user"] == testUser && e["remote"] == p.Conn().LocalAddr().String() {
 			warned = true
 		}
 	}
@@ -268,7 +268,7 @@ func TestMetricsAfterScriptedSession(t *testing.T) {
 	}
 	var ended bool
 	for _, e := range s.logLines(t, "session ended") {
-		if e["remote"] != p.c.LocalAddr().String() {
+		if e["remote"] != p.Conn().LocalAddr().String() {
 			continue
 		}
 		ended = true
@@ -296,11 +296,11 @@ func TestAdminListAndEndSession(t *testing.T) {
 	before := s.scrapeUntil(t, map[string]float64{"caddy_pop3_sessions_active": 0})
 
 	p := dialPOP3(t, s.Addr)
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login: %q", r)
 	}
 	retrSize(t, p, 1)
-	p.cmd("DELE 1")
+	p.Cmd("DELE 1")
 	v := s.sessionOf(t, p)
 	if v.User != testUser || v.State != "transaction" || v.TLS || v.MessagesRetrieved != 1 || v.BytesSent == 0 || v.BytesReceived == 0 || v.Draining {
 		t.Errorf("listed session: %+v", v)
@@ -314,7 +314,7 @@ func TestAdminListAndEndSession(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(string(body), `"ended":true`) {
 		t.Errorf("DELETE %s: %d %s", path, code, body)
 	}
-	if r := p.readLine(); !strings.HasPrefix(r, "-ERR [SYS/TEMP] Session ended by the administrator") {
+	if r := p.ReadLine(); !strings.HasPrefix(r, "-ERR [SYS/TEMP] Session ended by the administrator") {
 		t.Errorf("client told %q, want -ERR [SYS/TEMP] Session ended by the administrator", r)
 	}
 	assertUIDsOnDisk(t, s.Maildir(testUser), fixtureUIDs())
@@ -330,7 +330,7 @@ func TestAdminListAndEndSession(t *testing.T) {
 
 	// The maildrop was unlocked: the user can log in again.
 	p = dialPOP3(t, s.Addr)
-	if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Errorf("login after the admin ended the session: %q", r)
 	}
 }
@@ -341,10 +341,10 @@ func TestReloadKeepsMetrics(t *testing.T) {
 	deliverFixture(t, s.Maildir(testUser))
 
 	old := dialPOP3(t, s.Addr)
-	if r := old.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := old.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login: %q", r)
 	}
-	old.cmd("STAT")
+	old.Cmd("STAT")
 	before := s.scrape(t)
 
 	// --force: the config is the same, and a reload must happen anyway.
@@ -364,12 +364,12 @@ func TestReloadKeepsMetrics(t *testing.T) {
 	}
 
 	// The old session goes on; a new one is counted by the same counters.
-	if r := old.cmd("STAT"); !strings.HasPrefix(r, "+OK") {
+	if r := old.Cmd("STAT"); !strings.HasPrefix(r, "+OK") {
 		t.Errorf("STAT after the reload: %q", r)
 	}
-	old.cmd("QUIT")
+	old.Cmd("QUIT")
 	p := dialPOP3(t, s.Addr)
-	p.cmd("QUIT")
+	p.Cmd("QUIT")
 	after := s.scrapeUntil(t, map[string]float64{
 		`caddy_pop3_sessions_ended_total{reason="quit"}`: reloaded[`caddy_pop3_sessions_ended_total{reason="quit"}`] + 2,
 		`caddy_pop3_sessions_active`:                     0,

@@ -42,18 +42,18 @@ func TestPasswdFileDoveadm(t *testing.T) {
 	s := startServer(t, serverOptions{auth: "auth passwd_file " + path})
 	for _, u := range users {
 		c := dialPOP3(t, s.Addr)
-		if r := c.login(u.name, "wrong "+u.password); !strings.HasPrefix(r, "-ERR [AUTH]") {
+		if r := c.LoginReply(u.name, "wrong "+u.password); !strings.HasPrefix(r, "-ERR [AUTH]") {
 			t.Errorf("%s with a wrong password: got %q, want -ERR [AUTH] ...", u.name, r)
 		}
 		c = dialPOP3(t, s.Addr)
-		if r := c.login(u.name, u.password); !strings.HasPrefix(r, "+OK") {
+		if r := c.LoginReply(u.name, u.password); !strings.HasPrefix(r, "+OK") {
 			t.Errorf("%s (%s): got %q, want +OK", u.name, u.args[1], r)
 			continue
 		}
-		if r := c.cmd("STAT"); r != "+OK 0 0" {
+		if r := c.Cmd("STAT"); r != "+OK 0 0" {
 			t.Errorf("%s: STAT of an empty maildrop: got %q, want \"+OK 0 0\"", u.name, r)
 		}
-		if r := c.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+		if r := c.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 			t.Errorf("%s: QUIT: %q", u.name, r)
 		}
 	}

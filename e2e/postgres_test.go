@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pgtest"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 )
 
 // postgresCaddyfile is a node on a shared database: storage postgres and
@@ -90,18 +91,18 @@ func TestPostgresTwoNodes(t *testing.T) {
 	}
 
 	pa := dialPOP3(t, a.Addr)
-	if r := pa.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := pa.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login on node a: %q", r)
 	}
 	pb := dialPOP3(t, b.Addr)
-	if r := pb.login(testUser, testPassword); !strings.HasPrefix(r, "-ERR [IN-USE]") {
+	if r := pb.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "-ERR [IN-USE]") {
 		t.Fatalf("login on node b while node a has the maildrop: %q, want -ERR [IN-USE]", r)
 	}
-	if r := pa.cmd("STAT"); !strings.HasPrefix(r, "+OK 3 ") {
+	if r := pa.Cmd("STAT"); !strings.HasPrefix(r, "+OK 3 ") {
 		t.Fatalf("STAT: %q", r)
 	}
 	for i := range want {
-		got, err := pa.retrieve(i + 1)
+		got, err := retrieve(pa, i+1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,31 +110,31 @@ func TestPostgresTwoNodes(t *testing.T) {
 			t.Errorf("RETR %d = %q, want %q", i+1, got, want[i])
 		}
 	}
-	if r := pa.cmd("DELE 2"); !strings.HasPrefix(r, "+OK") {
+	if r := pa.Cmd("DELE 2"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("DELE: %q", r)
 	}
-	if r := pa.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	if r := pa.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT: %q", r)
 	}
 
 	pb = dialPOP3(t, b.Addr)
-	if r := pb.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := pb.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login on node b after node a quit: %q", r)
 	}
-	if r := pb.cmd("STAT"); !strings.HasPrefix(r, "+OK 2 ") {
+	if r := pb.Cmd("STAT"); !strings.HasPrefix(r, "+OK 2 ") {
 		t.Errorf("STAT on node b after the deletion on node a: %q, want 2 messages", r)
 	}
-	if got, err := pb.retrieve(2); err != nil || got != want[2] {
+	if got, err := retrieve(pb, 2); err != nil || got != want[2] {
 		t.Errorf("RETR 2 on node b = %q, %v; want %q", got, err, want[2])
 	}
-	pb.cmd("QUIT")
+	pb.Cmd("QUIT")
 
 	// The database goes down: a temporary error, never "wrong password".
 	if err := c.StopServer(); err != nil {
 		t.Fatal(err)
 	}
 	pa = dialPOP3(t, a.Addr)
-	if r := pa.login(testUser, testPassword); !strings.HasPrefix(r, "-ERR [SYS/TEMP]") {
+	if r := pa.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "-ERR [SYS/TEMP]") {
 		t.Errorf("login with the database down: %q, want -ERR [SYS/TEMP]", r)
 	}
 	if err := c.StartServer(); err != nil {
@@ -143,19 +144,19 @@ func TestPostgresTwoNodes(t *testing.T) {
 	var r string
 	for range 50 {
 		pa = dialPOP3(t, a.Addr)
-		if r = pa.login(testUser, testPassword); strings.HasPrefix(r, "+OK") {
+		if r = pa.LoginReply(testUser, testPassword); strings.HasPrefix(r, "+OK") {
 			break
 		}
-		pa.cmd("QUIT")
+		pa.Cmd("QUIT")
 		time.Sleep(200 * time.Millisecond)
 	}
 	if !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login after the database came back: %q", r)
 	}
-	if r := pa.cmd("STAT"); !strings.HasPrefix(r, "+OK 2 ") {
+	if r := pa.Cmd("STAT"); !strings.HasPrefix(r, "+OK 2 ") {
 		t.Errorf("STAT after the database restart: %q, want 2 messages", r)
 	}
-	pa.cmd("QUIT")
+	pa.Cmd("QUIT")
 }
 
 // runDeliver runs `caddy pop3 deliver` with config and returns its exit
@@ -202,12 +203,12 @@ func TestPostgresLargeRETR(t *testing.T) {
 			t.Fatalf("%s: caddy pop3 deliver: exit %d", node.name, code)
 		}
 		p := dialPOP3(t, node.s.Addr)
-		if r := p.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+		if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 			t.Fatalf("%s: login: %q", node.name, r)
 		}
 		start := time.Now()
 		for range rounds {
-			got, n := p.retrieveHash(1)
+			got, n := retrieveHash(t, p, 1)
 			if got != want || n != int64(msg.Len()) {
 				t.Fatalf("%s: RETR gave %d bytes, sha256 equal %v; want %d bytes", node.name, n, got == want, msg.Len())
 			}
@@ -215,36 +216,21 @@ func TestPostgresLargeRETR(t *testing.T) {
 		elapsed := time.Since(start)
 		t.Logf("%s: RETR of a %.1f MiB message over POP3: %.0f MB/s (%d rounds)", node.name,
 			float64(msg.Len())/(1<<20), float64(rounds*msg.Len())/elapsed.Seconds()/1e6, rounds)
-		p.cmd("QUIT")
+		p.Cmd("QUIT")
 	}
 }
 
 // retrieveHash sends RETR n and returns the SHA-256 and the length of the
 // message with dot-stuffing undone (CRLF kept).
-func (p *pop3Conn) retrieveHash(n int) (sum [32]byte, size int64) {
-	p.t.Helper()
-	if r := p.cmd(fmt.Sprintf("RETR %d", n)); !strings.HasPrefix(r, "+OK") {
-		p.t.Fatalf("RETR %d: %q", n, r)
+func retrieveHash(t *testing.T, p *pop3test.Client, n int) (sum [32]byte, size int64) {
+	t.Helper()
+	if r := p.Cmd(fmt.Sprintf("RETR %d", n)); !strings.HasPrefix(r, "+OK") {
+		t.Fatalf("RETR %d: %q", n, r)
 	}
 	h := sha256.New()
-	for {
-		if err := p.c.SetReadDeadline(time.Now().Add(ioTimeout)); err != nil {
-			p.t.Fatal(err)
-		}
-		line, err := p.r.ReadSlice('\n')
-		if err != nil {
-			p.t.Fatalf("RETR %d: %v", n, err)
-		}
-		if string(line) == ".\r\n" {
-			copy(sum[:], h.Sum(nil))
-			return sum, size
-		}
-		if line[0] == '.' {
-			line = line[1:]
-		}
-		h.Write(line)
-		size += int64(len(line))
-	}
+	size = p.CopyMulti(h)
+	copy(sum[:], h.Sum(nil))
+	return sum, size
 }
 
 // startMailDatabase starts a private PostgreSQL (internal/pgtest) with a

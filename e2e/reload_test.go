@@ -27,17 +27,17 @@ func TestReloadKeepsSessionsAndLocks(t *testing.T) {
 	deliverFixture(t, maildir)
 
 	old := dialPOP3(t, s.Addr)
-	if !strings.Contains(old.greeting, testHostname) {
-		t.Errorf("greeting %q does not name %s", old.greeting, testHostname)
+	if !strings.Contains(old.Greeting(), testHostname) {
+		t.Errorf("greeting %q does not name %s", old.Greeting(), testHostname)
 	}
-	if r := old.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := old.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login: %q", r)
 	}
-	uid := strings.Fields(old.cmd("UIDL 1"))
+	uid := strings.Fields(old.Cmd("UIDL 1"))
 	if len(uid) != 3 || uid[0] != "+OK" {
 		t.Fatalf("UIDL 1: %q", uid)
 	}
-	if r := old.cmd("DELE 1"); !strings.HasPrefix(r, "+OK") {
+	if r := old.Cmd("DELE 1"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("DELE 1: %q", r)
 	}
 
@@ -46,33 +46,33 @@ func TestReloadKeepsSessionsAndLocks(t *testing.T) {
 
 	// New connections get the new config...
 	fresh := dialPOP3(t, s.Addr)
-	if !strings.Contains(fresh.greeting, reloaded) {
-		t.Errorf("greeting after reload %q does not name %s", fresh.greeting, reloaded)
+	if !strings.Contains(fresh.Greeting(), reloaded) {
+		t.Errorf("greeting after reload %q does not name %s", fresh.Greeting(), reloaded)
 	}
 	// ...but the maildrop lock of the session that began under the old
 	// config still holds.
-	if r := fresh.login(testUser, testPassword); !strings.HasPrefix(r, "-ERR [IN-USE]") {
+	if r := fresh.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "-ERR [IN-USE]") {
 		t.Errorf("login while the old session holds the maildrop: got %q, want -ERR [IN-USE] ...", r)
 	}
-	if r := fresh.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	if r := fresh.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Errorf("QUIT: %q", r)
 	}
 
 	// The old session goes on under the old config, and its QUIT deletes.
-	if r, want := old.cmd("STAT"), "+OK "+strconv.Itoa(len(fixture)-1)+" "; !strings.HasPrefix(r, want) {
+	if r, want := old.Cmd("STAT"), "+OK "+strconv.Itoa(len(fixture)-1)+" "; !strings.HasPrefix(r, want) {
 		t.Errorf("STAT after reload in the old session: got %q, want %q...", r, want)
 	}
-	if r := old.cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
+	if r := old.Cmd("QUIT"); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("QUIT of the old session: %q", r)
 	}
 	assertUIDsOnDisk(t, maildir, without(fixtureUIDs(), uid[2]))
 
 	after := dialPOP3(t, s.Addr)
-	if r := after.login(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
+	if r := after.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("login after the old session quit: %q", r)
 	}
-	if r, want := after.cmd("STAT"), "+OK "+strconv.Itoa(len(fixture)-1)+" "; !strings.HasPrefix(r, want) {
+	if r, want := after.Cmd("STAT"), "+OK "+strconv.Itoa(len(fixture)-1)+" "; !strings.HasPrefix(r, want) {
 		t.Errorf("STAT in a new session: got %q, want %q...", r, want)
 	}
-	after.cmd("QUIT")
+	after.Cmd("QUIT")
 }

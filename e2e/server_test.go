@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -19,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -287,25 +287,30 @@ func probeGreeting(addr string, tlsConfig *tls.Config) error {
 		return err
 	}
 	defer raw.Close()
-	if err := raw.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
-		return err
-	}
 	c := raw
 	if tlsConfig != nil {
 		c = tls.Client(raw, tlsConfig)
 	}
-	r := bufio.NewReader(c)
-	line, err := r.ReadString('\n')
+	return probeSession(c)
+}
+
+// probeSession expects a +OK greeting on c and says QUIT, within a few
+// seconds; the handshake of a TLS c is part of the first read.
+func probeSession(c net.Conn) error {
+	const timeout = 2 * time.Second
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	p := pop3test.NewConn(c)
+	p.SetTimeout(timeout)
+	line, err := p.ReadLine()
 	if err != nil {
 		return err
 	}
 	if !strings.HasPrefix(line, "+OK") {
 		return fmt.Errorf("greeting %q", line)
 	}
-	if _, err := c.Write([]byte("QUIT\r\n")); err != nil {
-		return err
-	}
-	_, err = r.ReadString('\n')
+	_, err = p.Cmd("QUIT")
 	return err
 }
 

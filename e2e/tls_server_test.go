@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"crypto/md5"
 	"crypto/tls"
 	"crypto/x509"
@@ -217,22 +216,7 @@ func (s *tlsServer) probeTLSGreeting() error {
 		return err
 	}
 	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(2 * time.Second)); err != nil {
-		return err
-	}
-	r := bufio.NewReader(c)
-	line, err := r.ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(line, "+OK") {
-		return fmt.Errorf("greeting %q", line)
-	}
-	if _, err := c.Write([]byte("QUIT\r\n")); err != nil {
-		return err
-	}
-	_, err = r.ReadString('\n')
-	return err
+	return probeSession(c)
 }
 
 // loginTLSFlags returns the "tls" flag of every login in the server's log

@@ -31,13 +31,15 @@ const deadlineSlack = time.Second
 // client that stops reading nor one that stalls a TLS handshake outlives
 // it.
 //
-// Deadlines that would only move later by less than deadlineSlack are
+// Deadlines that would only move later by less than the slack
+// (deadlineSlack, at most a tenth of the timeout) are
 // left where they are (so they may fire up to that much early, never
 // late); an earlier one, such as the "now" of a session ended from
 // outside, always applies at once.
 type Deadlines struct {
 	net.Conn
 	timeout time.Duration
+	slack   time.Duration // see needless
 
 	mu    sync.Mutex
 	fixed time.Time // the explicit write deadline, zero for none
@@ -49,7 +51,7 @@ type Deadlines struct {
 // WithDeadlines wraps conn so that each write must complete within
 // timeout (none when timeout <= 0) and deadline updates are coalesced.
 func WithDeadlines(conn net.Conn, timeout time.Duration) *Deadlines {
-	return &Deadlines{Conn: conn, timeout: timeout}
+	return &Deadlines{Conn: conn, timeout: timeout, slack: slackFor(timeout)}
 }
 
 // earliest returns the earlier of two deadlines, zero meaning none.
@@ -86,9 +88,19 @@ func (c *Deadlines) Bound(t time.Time) error {
 }
 
 // needless reports whether moving a deadline from cur to next can be
-// skipped: next is no earlier than cur and less than deadlineSlack later.
-func needless(cur, next time.Time) bool {
-	return !cur.IsZero() && !next.IsZero() && !next.Before(cur) && next.Sub(cur) < deadlineSlack
+// skipped: next is no earlier than cur and less than the slack later.
+func (c *Deadlines) needless(cur, next time.Time) bool {
+	return !cur.IsZero() && !next.IsZero() && !next.Before(cur) && next.Sub(cur) < c.slack
+}
+
+// slackFor is the slack of a connection whose idle and write timeout is
+// timeout: deadlineSlack, but never more than a tenth of the timeout, so
+// that a short timeout still moves with the client's activity.
+func slackFor(timeout time.Duration) time.Duration {
+	if timeout > 0 {
+		return min(deadlineSlack, timeout/10)
+	}
+	return deadlineSlack
 }
 
 // Bounded reports whether a bound is set.
@@ -107,7 +119,7 @@ func (c *Deadlines) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	deadline = earliest(earliest(deadline, c.fixed), c.limit)
 	var err error
-	if !deadline.Equal(c.write) && !needless(c.write, deadline) {
+	if !deadline.Equal(c.write) && !c.needless(c.write, deadline) {
 		if err = c.Conn.SetWriteDeadline(deadline); err == nil {
 			c.write = deadline
 		}
@@ -120,12 +132,12 @@ func (c *Deadlines) Write(p []byte) (int, error) {
 }
 
 // SetReadDeadline sets the read deadline, unless it would move later by
-// less than deadlineSlack.
+// less than the slack.
 func (c *Deadlines) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t = earliest(t, c.limit)
-	if needless(c.read, t) {
+	if c.needless(c.read, t) {
 		return nil
 	}
 	if err := c.Conn.SetReadDeadline(t); err != nil {

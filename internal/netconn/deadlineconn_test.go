@@ -169,3 +169,20 @@ func equalTimes(a, b []time.Time) bool {
 	}
 	return true
 }
+
+// TestShortTimeoutSlack: with a short idle timeout (tests use 300ms) the
+// read deadline follows the client's activity: the slack is at most a
+// tenth of the timeout, so a command 100ms later moves it.
+func TestShortTimeoutSlack(t *testing.T) {
+	rec := &deadlineLog{}
+	c := WithDeadlines(rec, 300*time.Millisecond)
+	base := time.Now()
+	_ = c.SetReadDeadline(base.Add(300 * time.Millisecond))
+	_ = c.SetReadDeadline(base.Add(400 * time.Millisecond))
+	if len(rec.reads) != 2 || !rec.reads[1].Equal(base.Add(400*time.Millisecond)) {
+		t.Errorf("read deadlines set %v; want the second one (100ms later) applied", rec.reads)
+	}
+	if got := slackFor(10 * time.Minute); got != deadlineSlack {
+		t.Errorf("slack of a 10m timeout %v, want %v", got, deadlineSlack)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -68,10 +69,10 @@ func TestAdminAPIListAndEnd(t *testing.T) {
 	ts := newTestServer(t)
 	ts.store.Add("alice", "Subject: a\n\nbody\n", "b\n")
 	alice := ts.dial(t)
-	alice.login("alice", "secret pw")
-	alice.cmd("RETR 1")
-	alice.multi()
-	alice.cmd("DELE 2")
+	alice.Login("alice", "secret pw")
+	alice.Cmd("RETR 1")
+	alice.Multi()
+	alice.Cmd("DELE 2")
 	anon := ts.dial(t)
 
 	views := listSessions(t)
@@ -81,11 +82,11 @@ func TestAdminAPIListAndEnd(t *testing.T) {
 	if views[0].ID >= views[1].ID {
 		t.Errorf("sessions not listed oldest first: %+v", views)
 	}
-	a := sessionFrom(t, views, alice.conn.LocalAddr().String())
+	a := sessionFrom(t, views, alice.Conn().LocalAddr().String())
 	if a.User != "alice" || a.State != "transaction" || a.TLS || a.MessagesRetrieved != 1 || a.BytesRetrieved != crlfSize([]byte("Subject: a\n\nbody\n")) || a.BytesSent == 0 || a.BytesReceived == 0 || a.Started.IsZero() || a.Draining || a.Ending {
 		t.Errorf("alice's session: %+v", a)
 	}
-	pending := sessionFrom(t, views, anon.conn.LocalAddr().String())
+	pending := sessionFrom(t, views, anon.Conn().LocalAddr().String())
 	if pending.User != "" || pending.State != "authorization" {
 		t.Errorf("session before login: %+v", pending)
 	}
@@ -102,7 +103,7 @@ func TestAdminAPIListAndEnd(t *testing.T) {
 	if code != http.StatusOK || json.Unmarshal(body, &res) != nil || res.ID != a.ID || !res.Ended {
 		t.Errorf("DELETE %s: %d %s", path, code, body)
 	}
-	expectPrefix(t, "ended session", alice.readLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
+	pop3test.ExpectPrefix(t, "ended session", alice.ReadLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
 	if n := ts.store.Count("alice"); n != 2 {
 		t.Errorf("%d messages after the admin ended a session with DELE 2, want 2", n)
 	}
@@ -117,7 +118,7 @@ func TestAdminAPIListAndEnd(t *testing.T) {
 	if code, _ := adminRequest(t, http.MethodGet, path); code != http.StatusNotFound {
 		t.Errorf("GET of an ended session: %d, want 404", code)
 	}
-	expectPrefix(t, "other session", anon.cmd("CAPA"), "+OK")
+	pop3test.ExpectPrefix(t, "other session", anon.Cmd("CAPA"), "+OK")
 }
 
 func TestAdminAPIErrors(t *testing.T) {
@@ -172,10 +173,10 @@ func TestAdminAPIConcurrentReads(t *testing.T) {
 	}()
 	for range 20 {
 		c := ts.dial(t)
-		c.login("alice", "secret pw")
-		c.cmd("RETR 1")
-		c.multi()
-		c.cmd("QUIT")
+		c.Login("alice", "secret pw")
+		c.Cmd("RETR 1")
+		c.Multi()
+		c.Cmd("QUIT")
 	}
 	close(stop)
 	wg.Wait()
@@ -201,12 +202,12 @@ func TestAdminAPIModule(t *testing.T) {
 func TestAdminAPIShowsSTLS(t *testing.T) {
 	ts := newTestServer(t, withSTLS(t))
 	c := ts.dial(t)
-	local := c.conn.LocalAddr().String()
+	local := c.Conn().LocalAddr().String()
 	if v := sessionFrom(t, listSessions(t), local); v.TLS {
 		t.Errorf("session listed as TLS before STLS: %+v", v)
 	}
-	c.startTLS(clientTLS(t))
-	c.login("alice", "secret pw")
+	c.StartTLS(clientTLS(t))
+	c.Login("alice", "secret pw")
 	v := sessionFrom(t, listSessions(t), local)
 	if !v.TLS || v.User != "alice" {
 		t.Errorf("session after STLS and login: %+v", v)
@@ -215,5 +216,5 @@ func TestAdminAPIShowsSTLS(t *testing.T) {
 	if v.BytesReceived < 100 || v.BytesSent < 100 {
 		t.Errorf("session after a TLS handshake counted %d octets in, %d out", v.BytesReceived, v.BytesSent)
 	}
-	c.cmd("QUIT")
+	c.Cmd("QUIT")
 }

@@ -1,19 +1,17 @@
 package pop3
 
 import (
-	"bufio"
 	"context"
 	"crypto/md5"
 	"encoding/hex"
 	"errors"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 )
 
@@ -49,10 +47,10 @@ func withAPOP(ts *testServer) {
 var timestampRE = regexp.MustCompile(`^\+OK .* (<[0-9]+\.[0-9]+@test\.example>)$`)
 
 // dialAPOP connects and returns the client and the greeting's timestamp.
-func (ts *testServer) dialAPOP(t *testing.T) (*testClient, string) {
+func (ts *testServer) dialAPOP(t *testing.T) (*pop3test.Client, string) {
 	t.Helper()
 	c := ts.dialRaw(t)
-	g := c.readLine()
+	g := c.ReadLine()
 	m := timestampRE.FindStringSubmatch(g)
 	if m == nil {
 		t.Fatalf("greeting %q has no APOP timestamp", g)
@@ -70,23 +68,23 @@ func TestAPOP(t *testing.T) {
 	ts.store.Add("alice", "x\n")
 
 	c, stamp := ts.dialAPOP(t)
-	expectPrefix(t, "wrong digest", c.cmd("APOP alice "+apopDigest(stamp, "wrong")), "-ERR [AUTH] Authentication failed")
-	expectPrefix(t, "unknown user", c.cmd("APOP mallory "+apopDigest(stamp, "tanstaaf")), "-ERR [AUTH] Authentication failed")
-	expectPrefix(t, "unknown user, digest of the bare timestamp", c.cmd("APOP mallory "+apopDigest(stamp, "")), "-ERR [AUTH] Authentication failed")
-	expectPrefix(t, "not hex", c.cmd("APOP alice xyz"), "-ERR [AUTH] Authentication failed")
-	expectPrefix(t, "missing digest", c.cmd("APOP alice"), "-ERR APOP: missing argument")
-	expectPrefix(t, "lookup failure", c.cmd("APOP broken "+apopDigest(stamp, "")), "-ERR [SYS/TEMP]")
-	expectPrefix(t, "right digest, upper case", c.cmd("APOP alice "+strings.ToUpper(apopDigest(stamp, "tanstaaf"))), "+OK Logged in, 1 messages")
-	expectPrefix(t, "APOP in TRANSACTION", c.cmd("APOP alice x"), "-ERR APOP is not valid in this state")
-	c.cmd("QUIT")
+	pop3test.ExpectPrefix(t, "wrong digest", c.Cmd("APOP alice "+apopDigest(stamp, "wrong")), "-ERR [AUTH] Authentication failed")
+	pop3test.ExpectPrefix(t, "unknown user", c.Cmd("APOP mallory "+apopDigest(stamp, "tanstaaf")), "-ERR [AUTH] Authentication failed")
+	pop3test.ExpectPrefix(t, "unknown user, digest of the bare timestamp", c.Cmd("APOP mallory "+apopDigest(stamp, "")), "-ERR [AUTH] Authentication failed")
+	pop3test.ExpectPrefix(t, "not hex", c.Cmd("APOP alice xyz"), "-ERR [AUTH] Authentication failed")
+	pop3test.ExpectPrefix(t, "missing digest", c.Cmd("APOP alice"), "-ERR APOP: missing argument")
+	pop3test.ExpectPrefix(t, "lookup failure", c.Cmd("APOP broken "+apopDigest(stamp, "")), "-ERR [SYS/TEMP]")
+	pop3test.ExpectPrefix(t, "right digest, upper case", c.Cmd("APOP alice "+strings.ToUpper(apopDigest(stamp, "tanstaaf"))), "+OK Logged in, 1 messages")
+	pop3test.ExpectPrefix(t, "APOP in TRANSACTION", c.Cmd("APOP alice x"), "-ERR APOP is not valid in this state")
+	c.Cmd("QUIT")
 
 	// A digest is good for one greeting only.
 	c2, stamp2 := ts.dialAPOP(t)
 	if stamp2 == stamp {
 		t.Fatalf("two greetings with the same timestamp %s", stamp)
 	}
-	expectPrefix(t, "replayed digest", c2.cmd("APOP alice "+apopDigest(stamp, "tanstaaf")), "-ERR [AUTH]")
-	expectPrefix(t, "fresh digest", c2.cmd("APOP alice "+apopDigest(stamp2, "tanstaaf")), "+OK Logged in")
+	pop3test.ExpectPrefix(t, "replayed digest", c2.Cmd("APOP alice "+apopDigest(stamp, "tanstaaf")), "-ERR [AUTH]")
+	pop3test.ExpectPrefix(t, "fresh digest", c2.Cmd("APOP alice "+apopDigest(stamp2, "tanstaaf")), "+OK Logged in")
 }
 
 // TestAPOPOnClearConnection: APOP sends no reusable secret, so the
@@ -94,16 +92,16 @@ func TestAPOP(t *testing.T) {
 func TestAPOPOnClearConnection(t *testing.T) {
 	ts := newTestServer(t, withAPOP, func(ts *testServer) { ts.loopback = false })
 	c, stamp := ts.dialAPOP(t)
-	expectPrefix(t, "APOP", c.cmd("APOP alice "+apopDigest(stamp, "tanstaaf")), "+OK Logged in")
+	pop3test.ExpectPrefix(t, "APOP", c.Cmd("APOP alice "+apopDigest(stamp, "tanstaaf")), "+OK Logged in")
 }
 
 func TestAPOPOff(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.dialRaw(t)
-	if g := c.readLine(); strings.Contains(g, "<") {
+	if g := c.ReadLine(); strings.Contains(g, "<") {
 		t.Errorf("greeting carries a timestamp without apop: %q", g)
 	}
-	expectPrefix(t, "APOP", c.cmd("APOP alice 0123456789abcdef0123456789abcdef"), "-ERR APOP is not available")
+	pop3test.ExpectPrefix(t, "APOP", c.Cmd("APOP alice 0123456789abcdef0123456789abcdef"), "-ERR APOP is not available")
 }
 
 func TestAPOPNeedsSecretLookup(t *testing.T) {
@@ -116,16 +114,4 @@ func TestAPOPNeedsSecretLookup(t *testing.T) {
 	if err := h.provisionAPOP(memAuth{}); err != nil {
 		t.Errorf("apop off: %v", err)
 	}
-}
-
-// dialRaw connects without reading the greeting.
-func (ts *testServer) dialRaw(t *testing.T) *testClient {
-	t.Helper()
-	conn, err := net.Dial("tcp", ts.ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	t.Cleanup(func() { conn.Close() })
-	return &testClient{t: t, conn: conn, r: bufio.NewReader(conn)}
 }

@@ -1,16 +1,15 @@
 package pop3
 
 import (
-	"bufio"
 	"context"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/guard"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/mholt/caddy-l4/layer4"
@@ -78,7 +77,7 @@ func TestHandleMaxConnections(t *testing.T) {
 		Limits:      Limits{MaxConnections: 1, conns: guard.NewConns()},
 	}
 	var wg sync.WaitGroup
-	open := func() (*bufio.Reader, net.Conn, chan struct{}) {
+	open := func() (*pop3test.Client, chan struct{}) {
 		server, client := net.Pipe()
 		done := make(chan struct{})
 		wg.Add(1)
@@ -88,45 +87,34 @@ func TestHandleMaxConnections(t *testing.T) {
 			defer server.Close()
 			_ = h.Handle(layer4.WrapConnection(server, nil, zap.NewNop()), nil)
 		}()
-		_ = client.SetDeadline(time.Now().Add(10 * time.Second))
-		return bufio.NewReader(client), client, done
+		return pop3test.New(t, client), done
 	}
 	defer wg.Wait()
 
-	r1, c1, done1 := open()
-	defer c1.Close()
-	expectPrefix(t, "first greeting", readCRLF(t, r1), "+OK")
+	c1, done1 := open()
+	defer c1.Conn().Close()
+	pop3test.ExpectPrefix(t, "first greeting", c1.ReadLine(), "+OK")
 
-	r2, c2, done2 := open()
-	defer c2.Close()
-	expectPrefix(t, "second connection", readCRLF(t, r2), "-ERR [SYS/TEMP] Too many connections")
+	c2, done2 := open()
+	defer c2.Conn().Close()
+	pop3test.ExpectPrefix(t, "second connection", c2.ReadLine(), "-ERR [SYS/TEMP] Too many connections")
 	<-done2
 
-	_, _ = c1.Write([]byte("QUIT\r\n"))
-	expectPrefix(t, "QUIT", readCRLF(t, r1), "+OK")
+	pop3test.ExpectPrefix(t, "QUIT", c1.Cmd("QUIT"), "+OK")
 	<-done1
 
-	r3, c3, _ := open()
-	defer c3.Close()
-	expectPrefix(t, "after the first left", readCRLF(t, r3), "+OK")
-	c3.Close()
-}
-
-func readCRLF(t *testing.T, r *bufio.Reader) string {
-	t.Helper()
-	line, err := r.ReadString('\n')
-	if err != nil {
-		t.Fatalf("read: %v (got %q)", err, line)
-	}
-	return strings.TrimSuffix(line, "\r\n")
+	c3, _ := open()
+	defer c3.Conn().Close()
+	pop3test.ExpectPrefix(t, "after the first left", c3.ReadLine(), "+OK")
+	c3.Conn().Close()
 }
 
 func TestMaxConnectionsPerIP(t *testing.T) {
 	ts := newTestServer(t, remoteClients, withLimits(Limits{MaxConnectionsPerIP: 2}))
 	ts.dial(t)
 	ts.dial(t)
-	first := ts.dialRaw(t).readLine()
-	expectPrefix(t, "third connection from one address", first, "-ERR [SYS/TEMP] Too many connections from your address")
+	first := ts.dialRaw(t).ReadLine()
+	pop3test.ExpectPrefix(t, "third connection from one address", first, "-ERR [SYS/TEMP] Too many connections from your address")
 
 	trusted := newTestServer(t, remoteClients, withLimits(Limits{MaxConnectionsPerIP: 2, TrustedNetworks: []string{"127.0.0.0/8"}}))
 	for range 4 {
@@ -144,23 +132,23 @@ func TestMaxConnectionsPerUser(t *testing.T) {
 	ts := newTestServer(t, withLimits(Limits{MaxConnectionsPerUser: 1}), func(ts *testServer) { ts.h.auth = auth })
 	ts.store.Add("alice", "x\n")
 	a := ts.dial(t)
-	a.login("alice", "secret pw")
+	a.Login("alice", "secret pw")
 
 	b := ts.dial(t)
-	b.cmd("USER alice")
-	expectPrefix(t, "second session of alice", b.cmd("PASS secret pw"), "-ERR [IN-USE] Too many sessions for this user")
+	b.Cmd("USER alice")
+	pop3test.ExpectPrefix(t, "second session of alice", b.Cmd("PASS secret pw"), "-ERR [IN-USE] Too many sessions for this user")
 	if n := auth.count("alice"); n != 2 {
 		t.Errorf("the password was checked %d times, want 2: the slot is claimed after the check", n)
 	}
-	b.login("bob", bobPassword)
+	b.Login("bob", bobPassword)
 
-	expectPrefix(t, "QUIT", a.cmd("QUIT"), "+OK")
+	pop3test.ExpectPrefix(t, "QUIT", a.Cmd("QUIT"), "+OK")
 	waitFor(t, "alice's session released", func() bool {
 		_, _, users := ts.h.Limits.conns.Counts()
 		return users == 1 // bob
 	})
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
+	c.Login("alice", "secret pw")
 }
 
 // TestConnectionCountsReleased checks that every way a session ends gives
@@ -169,19 +157,19 @@ func TestConnectionCountsReleased(t *testing.T) {
 	ts := newTestServer(t, remoteClients, withLimits(Limits{AuthFailureDelay: -1}))
 	ts.store.Add("alice", "x\n")
 	a := ts.dial(t)
-	a.login("alice", "secret pw")
+	a.Login("alice", "secret pw")
 	b := ts.dial(t)
-	b.cmd("USER bob")
-	b.cmd("PASS wrong")
+	b.Cmd("USER bob")
+	b.Cmd("PASS wrong")
 	c := ts.dial(t)
-	c.login("bob", bobPassword)
+	c.Login("bob", bobPassword)
 	if total, ips, users := ts.h.Limits.conns.Counts(); total != 3 || ips != 1 || users != 2 {
 		t.Errorf("with 3 sessions: total %d, %d addresses, %d users", total, ips, users)
 	}
-	a.cmd("QUIT")
-	b.conn.Close()
-	c.cmd("DELE 99")
-	c.conn.Close()
+	a.Cmd("QUIT")
+	b.Conn().Close()
+	c.Cmd("DELE 99")
+	c.Conn().Close()
 	waitFor(t, "every count released", func() bool {
 		total, ips, users := ts.h.Limits.conns.Counts()
 		return total == 0 && ips == 0 && users == 0

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddyserver/caddy/v2"
 )
 
@@ -70,7 +71,7 @@ func TestAuthTimeoutBoundsWrites(t *testing.T) {
 func TestSTLSKeepsAuthDeadline(t *testing.T) {
 	ts := newTestServer(t, withSTLS(t), withLimits(Limits{AuthTimeout: caddy.Duration(time.Second)}))
 	c := ts.dial(t)
-	expectPrefix(t, "STLS", c.cmd("STLS"), "+OK")
+	pop3test.ExpectPrefix(t, "STLS", c.Cmd("STLS"), "+OK")
 	// No ClientHello follows.
 	waitNoConnections(t, ts, "client stalled after STLS")
 }
@@ -80,13 +81,13 @@ func TestSTLSKeepsAuthDeadline(t *testing.T) {
 func TestRepliesNotHeldByPartialLine(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.dial(t)
-	c.send("USER alice\r\nUSER bob\r\nUS")
-	_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	expectPrefix(t, "first USER", c.readLine(), "+OK")
-	expectPrefix(t, "second USER", c.readLine(), "+OK")
-	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	c.send("ER alice\r\n")
-	expectPrefix(t, "completed USER", c.readLine(), "+OK")
+	c.Send("USER alice\r\nUSER bob\r\nUS")
+	c.SetTimeout(5 * time.Second)
+	pop3test.ExpectPrefix(t, "first USER", c.ReadLine(), "+OK")
+	pop3test.ExpectPrefix(t, "second USER", c.ReadLine(), "+OK")
+	c.SetTimeout(pop3test.DefaultTimeout)
+	c.Send("ER alice\r\n")
+	pop3test.ExpectPrefix(t, "completed USER", c.ReadLine(), "+OK")
 }
 
 // TestAuthTimeoutFarewell: a client that reads but never logs in is told
@@ -94,6 +95,6 @@ func TestRepliesNotHeldByPartialLine(t *testing.T) {
 func TestAuthTimeoutFarewell(t *testing.T) {
 	ts := newTestServer(t, withLimits(Limits{AuthTimeout: caddy.Duration(time.Second)}))
 	c := ts.dial(t)
-	expectPrefix(t, "farewell", c.readLine(), "-ERR [SYS/TEMP] Disconnected for inactivity")
+	pop3test.ExpectPrefix(t, "farewell", c.ReadLine(), "-ERR [SYS/TEMP] Disconnected for inactivity")
 	waitNoConnections(t, ts, "client past its authentication deadline")
 }

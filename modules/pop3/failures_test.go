@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"net"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -46,11 +46,11 @@ func bruteForceServer(t *testing.T, l Limits, options ...func(*testServer)) (*te
 func TestFailureDelay(t *testing.T) {
 	ts, pauses, _, _ := bruteForceServer(t, Limits{})
 	c := ts.dial(t)
-	c.cmd("USER alice")
-	expectPrefix(t, "wrong password", c.cmd("PASS nope"), "-ERR [AUTH] Authentication failed")
-	c.cmd("USER nobody")
-	expectPrefix(t, "unknown user", c.cmd("PASS nope"), "-ERR [AUTH] Authentication failed")
-	c.login("alice", "secret pw")
+	c.Cmd("USER alice")
+	pop3test.ExpectPrefix(t, "wrong password", c.Cmd("PASS nope"), "-ERR [AUTH] Authentication failed")
+	c.Cmd("USER nobody")
+	pop3test.ExpectPrefix(t, "unknown user", c.Cmd("PASS nope"), "-ERR [AUTH] Authentication failed")
+	c.Login("alice", "secret pw")
 	got := pauses.recorded()
 	if len(got) != 2 || got[0] != DefaultAuthFailureDelay || got[1] != DefaultAuthFailureDelay {
 		t.Errorf("failure delays: got %v, want two of %v (none for the success)", got, DefaultAuthFailureDelay)
@@ -79,13 +79,12 @@ func TestFailureDelayEndsWithContext(t *testing.T) {
 		defer server.Close()
 		h.server().ServeConn(ctx, server, false, true)
 	}()
-	c := &testClient{t: t, conn: client, r: bufio.NewReader(client)}
-	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
-	c.readLine()
-	c.cmd("USER alice")
-	c.send("PASS wrong\r\n")
+	c := pop3test.New(t, client)
+	c.ReadLine()
+	c.Cmd("USER alice")
+	c.Send("PASS wrong\r\n")
 	cancel()
-	expectPrefix(t, "answer after the context ended", c.readLine(), "-ERR [AUTH] Authentication failed")
+	pop3test.ExpectPrefix(t, "answer after the context ended", c.ReadLine(), "-ERR [AUTH] Authentication failed")
 	<-done
 	if guard.Pause(ctx, time.Hour, nil) {
 		t.Error("pause on an ended context reports a live one")
@@ -118,18 +117,17 @@ func TestFailureDelayEndsWithShutdown(t *testing.T) {
 		defer server.Close()
 		h.server().ServeConn(context.Background(), server, false, true)
 	}()
-	_ = client.SetDeadline(time.Now().Add(10 * time.Second))
-	c := &testClient{t: t, conn: client, r: bufio.NewReader(client)}
-	c.readLine()
-	c.cmd("USER alice")
-	c.send("PASS wrong\r\n")
+	c := pop3test.New(t, client)
+	c.ReadLine()
+	c.Cmd("USER alice")
+	c.Send("PASS wrong\r\n")
 	var sessions []*pop3server.Session
 	waitFor(t, "the session is registered", func() bool {
 		sessions = pop3server.Live.Of(h)
 		return len(sessions) == 1
 	})
 	sessions[0].Shutdown(pop3server.ReasonAdmin)
-	if _, err := io.ReadAll(c.r); err != nil {
+	if _, err := io.ReadAll(c.Reader()); err != nil {
 		t.Errorf("reading until the server closes: %v", err)
 	}
 	<-done
@@ -139,8 +137,8 @@ func TestLockout(t *testing.T) {
 	ts, _, logs, auth := bruteForceServer(t, Limits{AuthFailureLimit: 3, AuthUserFailureLimit: -1})
 	c := ts.dial(t)
 	for i := range 3 {
-		c.cmd("USER alice")
-		expectPrefix(t, "failure "+strconv.Itoa(i+1), c.cmd("PASS guess"+strconv.Itoa(i)), "-ERR [AUTH] Authentication failed")
+		c.Cmd("USER alice")
+		pop3test.ExpectPrefix(t, "failure "+strconv.Itoa(i+1), c.Cmd("PASS guess"+strconv.Itoa(i)), "-ERR [AUTH] Authentication failed")
 	}
 	if n := auth.count("alice"); n != 3 {
 		t.Fatalf("%d password checks for 3 attempts", n)
@@ -152,13 +150,13 @@ func TestLockout(t *testing.T) {
 
 	// Locked out: the right password gets the very same answer, without
 	// being checked, from this session and from a new one.
-	c.cmd("USER alice")
-	if got := c.cmd("PASS secret pw"); got != "-ERR "+pop3server.ReplyAuthFailed {
+	c.Cmd("USER alice")
+	if got := c.Cmd("PASS secret pw"); got != "-ERR "+pop3server.ReplyAuthFailed {
 		t.Errorf("right password while locked out: got %q, want %q", got, "-ERR "+pop3server.ReplyAuthFailed)
 	}
 	d := ts.dial(t)
-	d.cmd("USER bob")
-	if got := d.cmd("PASS " + bobPassword); got != "-ERR "+pop3server.ReplyAuthFailed {
+	d.Cmd("USER bob")
+	if got := d.Cmd("PASS " + bobPassword); got != "-ERR "+pop3server.ReplyAuthFailed {
 		t.Errorf("another user from the locked-out address: got %q", got)
 	}
 	if n := auth.count("alice") + auth.count("bob"); n != 3 {
@@ -175,8 +173,8 @@ func TestLockout(t *testing.T) {
 		n.h.Limits = Limits{AuthFailureLimit: 3, AuthFailureDelay: -1, failures: ts.h.Limits.failures}
 	})
 	e := reloaded.dial(t)
-	e.cmd("USER bob")
-	expectPrefix(t, "after a reload", e.cmd("PASS "+bobPassword), "-ERR [AUTH] Authentication failed")
+	e.Cmd("USER bob")
+	pop3test.ExpectPrefix(t, "after a reload", e.Cmd("PASS "+bobPassword), "-ERR [AUTH] Authentication failed")
 }
 
 func TestLockoutExemptions(t *testing.T) {
@@ -192,10 +190,10 @@ func TestLockoutExemptions(t *testing.T) {
 			ts, pauses, _, _ := bruteForceServer(t, tc.limits, tc.option)
 			c := ts.dial(t)
 			for range 5 {
-				c.cmd("USER alice")
-				expectPrefix(t, "wrong password", c.cmd("PASS nope"), "-ERR [AUTH]")
+				c.Cmd("USER alice")
+				pop3test.ExpectPrefix(t, "wrong password", c.Cmd("PASS nope"), "-ERR [AUTH]")
 			}
-			c.login("alice", "secret pw")
+			c.Login("alice", "secret pw")
 			if ips, users := ts.h.Limits.failures.Size(); ips != 0 || users != 0 {
 				t.Errorf("failures of an exempt client were tracked: %d addresses, %d users", ips, users)
 			}
@@ -212,8 +210,8 @@ func TestUserLockoutHidesWhetherUserExists(t *testing.T) {
 	replies := map[string][]string{}
 	for _, user := range []string{"alice", "mallory"} {
 		for range 3 {
-			c.cmd("USER " + user)
-			replies[user] = append(replies[user], c.cmd("PASS nope"))
+			c.Cmd("USER " + user)
+			replies[user] = append(replies[user], c.Cmd("PASS nope"))
 		}
 	}
 	if strings.Join(replies["alice"], "|") != strings.Join(replies["mallory"], "|") {
@@ -222,9 +220,9 @@ func TestUserLockoutHidesWhetherUserExists(t *testing.T) {
 	if auth.count("alice") != 2 || auth.count("mallory") != 2 {
 		t.Errorf("password checks: alice %d, mallory %d; want 2 each (the third refused unchecked)", auth.count("alice"), auth.count("mallory"))
 	}
-	c.cmd("USER alice")
-	expectPrefix(t, "alice locked out", c.cmd("PASS secret pw"), "-ERR [AUTH]")
-	c.login("bob", bobPassword)
+	c.Cmd("USER alice")
+	pop3test.ExpectPrefix(t, "alice locked out", c.Cmd("PASS secret pw"), "-ERR [AUTH]")
+	c.Login("bob", bobPassword)
 }
 
 // TestUnknownUserSameAsWrongPassword checks the session path: for a wrong
@@ -238,8 +236,8 @@ func TestUnknownUserSameAsWrongPassword(t *testing.T) {
 	users := []string{"alice", "nobody", "../../etc/passwd"}
 	for _, user := range users {
 		c := ts.dial(t)
-		c.cmd("USER " + user)
-		replies = append(replies, c.cmd("PASS wrong"))
+		c.Cmd("USER " + user)
+		replies = append(replies, c.Cmd("PASS wrong"))
 	}
 	for i, user := range users {
 		if n := auth.count(user); n != 1 {
@@ -280,27 +278,27 @@ func TestLoginDelay(t *testing.T) {
 	ts.store.Add("alice", "x\n")
 
 	c := ts.dial(t)
-	c.cmd("CAPA")
-	caps := c.multi()
+	c.Cmd("CAPA")
+	caps := c.Multi()
 	for _, want := range []string{"LOGIN-DELAY 90\r\n", "EXPIRE NEVER\r\n"} {
 		if !strings.Contains(caps, want) {
 			t.Errorf("CAPA lacks %q: %q", want, caps)
 		}
 	}
-	c.login("alice", "secret pw")
-	c.cmd("QUIT")
+	c.Login("alice", "secret pw")
+	c.Cmd("QUIT")
 
 	clock.advance(30 * time.Second)
 	d := ts.dial(t)
-	d.cmd("USER alice")
-	if got := d.cmd("PASS secret pw"); got != "-ERR [LOGIN-DELAY] Logged in too recently, wait 60 seconds" {
+	d.Cmd("USER alice")
+	if got := d.Cmd("PASS secret pw"); got != "-ERR [LOGIN-DELAY] Logged in too recently, wait 60 seconds" {
 		t.Errorf("second login 30s later: %q", got)
 	}
-	d.login("bob", bobPassword)
+	d.Login("bob", bobPassword)
 
 	clock.advance(60 * time.Second)
 	e := ts.dial(t)
-	e.login("alice", "secret pw")
+	e.Login("alice", "secret pw")
 }
 
 func TestCAPAPolicies(t *testing.T) {
@@ -315,8 +313,8 @@ func TestCAPAPolicies(t *testing.T) {
 	} {
 		ts := newTestServer(t, withLimits(tc.limits))
 		c := ts.dial(t)
-		c.cmd("CAPA")
-		caps := c.multi()
+		c.Cmd("CAPA")
+		caps := c.Multi()
 		for _, w := range tc.want {
 			if !strings.Contains(caps, w) {
 				t.Errorf("%+v: CAPA lacks %q: %q", tc.limits, w, caps)

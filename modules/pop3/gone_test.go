@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 )
@@ -28,11 +29,11 @@ func TestSessionMessageGone(t *testing.T) {
 			ts.store.Add("alice", "Subject: a\n\nbody\n")
 			ts.store.SetFaults(memstore.Faults{OpenErr: tt.err})
 			c := ts.dial(t)
-			c.login("alice", "secret pw")
-			expectPrefix(t, "RETR", c.cmd("RETR 1"), tt.want)
-			expectPrefix(t, "TOP", c.cmd("TOP 1 0"), tt.want)
-			expectPrefix(t, "NOOP", c.cmd("NOOP"), "+OK")
-			expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+			c.Login("alice", "secret pw")
+			pop3test.ExpectPrefix(t, "RETR", c.Cmd("RETR 1"), tt.want)
+			pop3test.ExpectPrefix(t, "TOP", c.Cmd("TOP 1 0"), tt.want)
+			pop3test.ExpectPrefix(t, "NOOP", c.Cmd("NOOP"), "+OK")
+			pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
 		})
 	}
 }

@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"bufio"
 	"crypto/tls"
 	"io"
 	"net"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/mholt/caddy-l4/layer4"
 	"go.uber.org/zap"
@@ -25,16 +25,10 @@ func withImplicitTLS(t *testing.T) func(*testServer) {
 }
 
 // dialTLS connects over TLS and reads the greeting.
-func (ts *testServer) dialTLS(t *testing.T) *testClient {
+func (ts *testServer) dialTLS(t *testing.T) *pop3test.Client {
 	t.Helper()
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", ts.ln.Addr().String(), clientTLS(t))
-	if err != nil {
-		t.Fatalf("TLS handshake: %v", err)
-	}
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	c := &testClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-	t.Cleanup(func() { conn.Close() })
-	expectPrefix(t, "greeting", c.readLine(), "+OK ")
+	c := pop3test.DialTLS(t, ts.ln.Addr().String(), clientTLS(t))
+	pop3test.ExpectPrefix(t, "greeting", c.Greeting(), "+OK ")
 	return c
 }
 
@@ -59,13 +53,13 @@ func TestImplicitTLSSession(t *testing.T) {
 	ts := newTestServer(t, withImplicitTLS(t), withLimits(Limits{}), func(ts *testServer) { ts.loopback = false })
 	ts.store.Add("alice", "Subject: a\n\nbody\n")
 	c := ts.dialTLS(t)
-	if caps := c.capa(); hasCapability(caps, "STLS") || !hasCapability(caps, "USER") {
+	if caps := c.Capa(); hasCapability(caps, "STLS") || !hasCapability(caps, "USER") {
 		t.Errorf("CAPA over implicit TLS: %q", caps)
 	}
-	expectPrefix(t, "STLS", c.cmd("STLS"), "-ERR")
-	c.login("alice", "secret pw")
-	expectPrefix(t, "STAT", c.cmd("STAT"), "+OK 1 ")
-	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+	pop3test.ExpectPrefix(t, "STLS", c.Cmd("STLS"), "-ERR")
+	c.Login("alice", "secret pw")
+	pop3test.ExpectPrefix(t, "STAT", c.Cmd("STAT"), "+OK 1 ")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
 }
 
 // TestImplicitTLSSilentClientCounted: a client that never sends a
@@ -149,10 +143,9 @@ func TestImplicitTLSBehindTLSHandler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-		c := &testClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-		expectPrefix(t, "greeting", c.readLine(), "+OK")
-		expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+		c := pop3test.New(t, conn)
+		pop3test.ExpectPrefix(t, "greeting", c.ReadLine(), "+OK")
+		pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
 		conn.Close()
 	}
 	var warnings int

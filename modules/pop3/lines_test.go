@@ -12,6 +12,7 @@ import (
 
 	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -37,13 +38,13 @@ func TestMaxLineLength(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ts := newTestServer(t, withLimits(tc.limits))
 			c := ts.dial(t)
-			got := c.cmd(tc.line)
-			expectPrefix(t, "reply", got, tc.want)
+			got := c.Cmd(tc.line)
+			pop3test.ExpectPrefix(t, "reply", got, tc.want)
 			if tc.want == "-ERR" && strings.Contains(got, "too long") {
 				t.Errorf("an AUTH line within max_auth_line_length was refused as too long: %q", got)
 			}
-			expectPrefix(t, "next command", c.cmd("CAPA"), "+OK")
-			c.multi()
+			pop3test.ExpectPrefix(t, "next command", c.Cmd("CAPA"), "+OK")
+			c.Multi()
 		})
 	}
 }
@@ -54,23 +55,23 @@ func TestLongLineAssembly(t *testing.T) {
 	ts := newTestServer(t, withLimits(Limits{MaxLineLength: 5000}))
 	c := ts.dial(t)
 	name := strings.Repeat("x", 2*pop3server.ReadBufferSize+17)
-	c.send("USER " + name + "\r\nPASS wrong\r\nUSER alice\r\nPASS secret pw\r\n")
-	expectPrefix(t, "long USER", c.readLine(), "+OK")
-	expectPrefix(t, "PASS", c.readLine(), "-ERR [AUTH]")
-	expectPrefix(t, "USER", c.readLine(), "+OK")
-	expectPrefix(t, "PASS", c.readLine(), "+OK")
+	c.Send("USER " + name + "\r\nPASS wrong\r\nUSER alice\r\nPASS secret pw\r\n")
+	pop3test.ExpectPrefix(t, "long USER", c.ReadLine(), "+OK")
+	pop3test.ExpectPrefix(t, "PASS", c.ReadLine(), "-ERR [AUTH]")
+	pop3test.ExpectPrefix(t, "USER", c.ReadLine(), "+OK")
+	pop3test.ExpectPrefix(t, "PASS", c.ReadLine(), "+OK")
 }
 
 func TestOverlongLinesDisconnect(t *testing.T) {
 	ts := newTestServer(t, withLimits(Limits{MaxErrors: 3}))
 	c := ts.dial(t)
 	junk := strings.Repeat("z", 10000) + "\r\n"
-	c.send(junk + junk + junk)
+	c.Send(junk + junk + junk)
 	for range 2 {
-		expectPrefix(t, "over-long line", c.readLine(), "-ERR line too long")
+		pop3test.ExpectPrefix(t, "over-long line", c.ReadLine(), "-ERR line too long")
 	}
-	expectPrefix(t, "closing", c.readLine(), "-ERR line too long"+pop3server.ReplyTooManyErrors)
-	if _, err := c.r.ReadByte(); err == nil {
+	pop3test.ExpectPrefix(t, "closing", c.ReadLine(), "-ERR line too long"+pop3server.ReplyTooManyErrors)
+	if _, err := c.Reader().ReadByte(); err == nil {
 		t.Error("connection still open")
 	}
 }
@@ -149,19 +150,19 @@ func TestSlowLoris(t *testing.T) {
 			ts.store.Add("alice", "x\n")
 			c := ts.dial(t)
 			if tc.login {
-				c.login("alice", "secret pw")
+				c.Login("alice", "secret pw")
 			}
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
 				// 10 seconds' worth of bytes, far past either deadline.
-				trickle(c.conn, strings.Repeat("N", 200), 50*time.Millisecond)
+				trickle(c.Conn(), strings.Repeat("N", 200), 50*time.Millisecond)
 			}()
-			expectPrefix(t, "disconnect", c.readLine(), "-ERR [SYS/TEMP] Disconnected for inactivity")
-			if _, err := c.r.ReadByte(); err != io.EOF {
+			pop3test.ExpectPrefix(t, "disconnect", c.ReadLine(), "-ERR [SYS/TEMP] Disconnected for inactivity")
+			if _, err := c.Reader().ReadByte(); err != io.EOF {
 				t.Errorf("after the timeout: %v, want EOF", err)
 			}
-			c.conn.Close()
+			c.Conn().Close()
 			<-done
 		})
 	}
@@ -176,9 +177,9 @@ func TestStalledReaderDisconnected(t *testing.T) {
 	big := strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n", 1<<19)
 	ts.store.Add("alice", big, "small\n")
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
-	expectPrefix(t, "DELE 2", c.cmd("DELE 2"), "+OK")
-	c.send("RETR 1\r\n")
+	c.Login("alice", "secret pw")
+	pop3test.ExpectPrefix(t, "DELE 2", c.Cmd("DELE 2"), "+OK")
+	c.Send("RETR 1\r\n")
 	// Read nothing more: the server must give up on its own.
 	waitFor(t, "the stalled session released the maildrop", func() bool {
 		return !ts.store.Locked("alice")

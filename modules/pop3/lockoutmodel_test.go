@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -54,22 +55,22 @@ func TestWrongPasswordsDoNotTakeUserSlot(t *testing.T) {
 	ts := newTestServer(t, remoteClients, withLimits(l), func(ts *testServer) { ts.h.Limits.pause = held.pause })
 	ts.store.Add("alice", "x\n")
 	const attackers = 10
-	var attackerClients []*testClient
+	var attackerClients []*pop3test.Client
 	for range attackers {
 		c := ts.dial(t)
-		c.cmd("USER alice")
-		c.send("PASS wrong\r\n")
+		c.Cmd("USER alice")
+		c.Send("PASS wrong\r\n")
 		attackerClients = append(attackerClients, c)
 	}
 	waitFor(t, "every wrong password is in its failure delay", func() bool { return held.count() == attackers })
 
 	alice := ts.dial(t)
-	alice.cmd("USER alice")
-	expectPrefix(t, "alice's own login during the attack", alice.cmd("PASS secret pw"), "+OK")
+	alice.Cmd("USER alice")
+	pop3test.ExpectPrefix(t, "alice's own login during the attack", alice.Cmd("PASS secret pw"), "+OK")
 
 	close(held.release)
 	for _, c := range attackerClients {
-		expectPrefix(t, "attacker", c.readLine(), "-ERR [AUTH] Authentication failed")
+		pop3test.ExpectPrefix(t, "attacker", c.ReadLine(), "-ERR [AUTH] Authentication failed")
 	}
 	if _, _, users := ts.h.Limits.conns.Counts(); users != 1 {
 		t.Errorf("%d user names hold slots after the failures, want 1 (alice's session)", users)
@@ -84,10 +85,10 @@ func TestLockoutMetric(t *testing.T) {
 	ts, _, _, _ := bruteForceServer(t, Limits{AuthFailureLimit: 3, AuthUserFailureLimit: 3})
 	c := ts.dial(t)
 	for i := range 5 {
-		c.cmd("USER alice")
-		expectPrefix(t, "failure "+strconv.Itoa(i+1), c.cmd("PASS guess"), "-ERR [AUTH]")
+		c.Cmd("USER alice")
+		pop3test.ExpectPrefix(t, "failure "+strconv.Itoa(i+1), c.Cmd("PASS guess"), "-ERR [AUTH]")
 	}
-	c.cmd("QUIT")
+	c.Cmd("QUIT")
 	waitSessionsGone(t)
 	expectDeltas(t, m.deltas(t), map[string]float64{"caddy_pop3_lockouts_total": 2})
 }
@@ -102,10 +103,10 @@ func TestAuthLogLinesStrictJSON(t *testing.T) {
 	ts, _, _, _ := bruteForceServer(t, Limits{AuthFailureLimit: 2, AuthUserFailureLimit: -1}, func(ts *testServer) { ts.h.logger = logger })
 	c := ts.dial(t)
 	for range 3 {
-		c.cmd("USER alice")
-		c.cmd("PASS guess")
+		c.Cmd("USER alice")
+		c.Cmd("PASS guess")
 	}
-	c.cmd("QUIT")
+	c.Cmd("QUIT")
 	waitSessionsGone(t)
 
 	seen := map[string]int{}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/guard"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -28,15 +29,15 @@ func heapInUse() uint64 {
 const transactionRound = "STAT\r\nLIST 1\r\nUIDL 1\r\nNOOP\r\nDELE 1\r\nRSET\r\nTOP 1 0\r\nLIST\r\n"
 
 // readRound reads the responses to one transactionRound.
-func (c *testClient) readRound() {
-	c.t.Helper()
+func readRound(t *testing.T, c *pop3test.Client) {
+	t.Helper()
 	for range 6 {
-		expectPrefix(c.t, "reply", c.readLine(), "+OK")
+		pop3test.ExpectPrefix(t, "reply", c.ReadLine(), "+OK")
 	}
-	expectPrefix(c.t, "TOP", c.readLine(), "+OK")
-	c.multi()
-	expectPrefix(c.t, "LIST", c.readLine(), "+OK")
-	c.multi()
+	pop3test.ExpectPrefix(t, "TOP", c.ReadLine(), "+OK")
+	c.Multi()
+	pop3test.ExpectPrefix(t, "LIST", c.ReadLine(), "+OK")
+	c.Multi()
 }
 
 // TestSessionMemoryFlat: what a live session keeps does not grow with the
@@ -45,11 +46,11 @@ func TestSessionMemoryFlat(t *testing.T) {
 	ts := newTestServer(t, withLimits(Limits{}))
 	ts.store.Add("alice", "Subject: x\n\nhello\n", "Subject: y\n\nworld\n")
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
+	c.Login("alice", "secret pw")
 	rounds := func(n int) {
 		for range n {
-			c.send(transactionRound)
-			c.readRound()
+			c.Send(transactionRound)
+			readRound(t, c)
 		}
 	}
 	rounds(100)
@@ -60,7 +61,7 @@ func TestSessionMemoryFlat(t *testing.T) {
 	if after > before+slack {
 		t.Errorf("the live heap grew by %d bytes over 40,000 commands in one session (allowed %d)", after-before, slack)
 	}
-	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
 }
 
 // TestSessionAllocationsPerCommand: a session's allocations per command are
@@ -102,9 +103,9 @@ func TestStalledReaderBounded(t *testing.T) {
 	// The message is built before measuring: the store holds it anyway.
 	ts.store.Add("alice", strings.Repeat("x", 79)+"\n"+strings.Repeat(strings.Repeat("y", 79)+"\n", 1<<18)) // 20 MiB
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
+	c.Login("alice", "secret pw")
 	before := heapInUse()
-	c.send("RETR 1\r\n")
+	c.Send("RETR 1\r\n")
 	// Give the server time to fill the socket buffers and block. (Were
 	// it slower, the check below would only be weaker, never wrong.)
 	time.Sleep(300 * time.Millisecond)
@@ -114,10 +115,10 @@ func TestStalledReaderBounded(t *testing.T) {
 		t.Errorf("the live heap grew by %d bytes while a 20 MiB message waited for a stalled reader", during-before)
 	}
 	// Read it all: the session still works.
-	_ = c.conn.SetDeadline(time.Now().Add(30 * time.Second))
-	expectPrefix(t, "RETR", c.readLine(), "+OK")
-	if body := c.multi(); !bytes.HasPrefix([]byte(body), []byte("xxx")) {
+	c.SetTimeout(30 * time.Second)
+	pop3test.ExpectPrefix(t, "RETR", c.ReadLine(), "+OK")
+	if body := c.Multi(); !bytes.HasPrefix([]byte(body), []byte("xxx")) {
 		t.Errorf("RETR body starts %q", body[:10])
 	}
-	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
 }

@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -20,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 )
@@ -123,13 +123,13 @@ func (c *clientCounter) Write(p []byte) (int, error) {
 }
 
 // dialCounted is dial with a client that counts its octets.
-func (ts *testServer) dialCounted(t *testing.T) (*testClient, *clientCounter) {
+func (ts *testServer) dialCounted(t *testing.T) (*pop3test.Client, *clientCounter) {
 	t.Helper()
 	c := ts.dial(t)
-	cc := &clientCounter{Conn: c.conn}
+	cc := &clientCounter{Conn: c.Conn()}
 	// The greeting was read through the plain connection; count it.
 	cc.in.Add(int64(len("+OK " + ts.h.Hostname + " POP3 server ready\r\n")))
-	c.conn, c.r = cc, bufio.NewReader(cc)
+	c.SetConn(cc)
 	return c, cc
 }
 
@@ -140,19 +140,19 @@ func TestMetricsScriptedSession(t *testing.T) {
 	rec := recordMetrics(t)
 
 	c, cc := ts.dialCounted(t)
-	c.cmd("USER alice")
-	expectPrefix(t, "wrong PASS", c.cmd("PASS wrong"), "-ERR [AUTH]")
-	c.login("alice", "secret pw")
-	expectPrefix(t, "STAT", c.cmd("STAT"), "+OK 2 ")
-	expectPrefix(t, "RETR 1", c.cmd("RETR 1"), "+OK")
-	c.multi()
-	expectPrefix(t, "RETR 9", c.cmd("RETR 9"), "-ERR")
-	expectPrefix(t, "TOP 2 0", c.cmd("TOP 2 0"), "+OK")
-	c.multi()
-	expectPrefix(t, "DELE 2", c.cmd("DELE 2"), "+OK")
-	expectPrefix(t, "XYZ", c.cmd("XYZ"), "-ERR Unknown command")
-	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
-	if _, err := io.Copy(io.Discard, c.r); err != nil {
+	c.Cmd("USER alice")
+	pop3test.ExpectPrefix(t, "wrong PASS", c.Cmd("PASS wrong"), "-ERR [AUTH]")
+	c.Login("alice", "secret pw")
+	pop3test.ExpectPrefix(t, "STAT", c.Cmd("STAT"), "+OK 2 ")
+	pop3test.ExpectPrefix(t, "RETR 1", c.Cmd("RETR 1"), "+OK")
+	c.Multi()
+	pop3test.ExpectPrefix(t, "RETR 9", c.Cmd("RETR 9"), "-ERR")
+	pop3test.ExpectPrefix(t, "TOP 2 0", c.Cmd("TOP 2 0"), "+OK")
+	c.Multi()
+	pop3test.ExpectPrefix(t, "DELE 2", c.Cmd("DELE 2"), "+OK")
+	pop3test.ExpectPrefix(t, "XYZ", c.Cmd("XYZ"), "-ERR Unknown command")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
+	if _, err := io.Copy(io.Discard, c.Reader()); err != nil {
 		t.Fatal(err)
 	}
 	waitSessionsGone(t)
@@ -201,8 +201,8 @@ func TestMetricsSessionsActive(t *testing.T) {
 	if got := rec.deltas(t)[`caddy_pop3_sessions_active`]; got != 2 {
 		t.Errorf("sessions_active moved by %v with two sessions open, want 2", got)
 	}
-	a.cmd("QUIT")
-	b.cmd("QUIT")
+	a.Cmd("QUIT")
+	b.Cmd("QUIT")
 	waitSessionsGone(t)
 	if got := rec.deltas(t)[`caddy_pop3_sessions_active`]; got != 0 {
 		t.Errorf("sessions_active moved by %v after both sessions ended, want 0", got)
@@ -214,61 +214,61 @@ func TestMetricsEndReasons(t *testing.T) {
 		name   string
 		reason string
 		setup  func(ts *testServer)
-		run    func(t *testing.T, ts *testServer, c *testClient)
+		run    func(t *testing.T, ts *testServer, c *pop3test.Client)
 	}{
 		{
 			name: "quit before login", reason: pop3server.EndQuit,
-			run: func(t *testing.T, _ *testServer, c *testClient) { c.cmd("QUIT") },
+			run: func(t *testing.T, _ *testServer, c *pop3test.Client) { c.Cmd("QUIT") },
 		},
 		{
 			name: "client drop", reason: pop3server.EndClientDrop,
-			run: func(t *testing.T, _ *testServer, c *testClient) {
-				c.login("alice", "secret pw")
-				c.conn.Close()
+			run: func(t *testing.T, _ *testServer, c *pop3test.Client) {
+				c.Login("alice", "secret pw")
+				c.Conn().Close()
 			},
 		},
 		{
 			name: "too many errors", reason: pop3server.EndTooManyErrors,
-			run: func(t *testing.T, _ *testServer, c *testClient) {
+			run: func(t *testing.T, _ *testServer, c *pop3test.Client) {
 				for range pop3server.DefaultMaxErrors {
-					c.cmd("BOGUS")
+					c.Cmd("BOGUS")
 				}
 			},
 		},
 		{
 			name: "idle timeout", reason: pop3server.EndTimeout,
 			setup: func(ts *testServer) { ts.h.IdleTimeout = caddy.Duration(50 * time.Millisecond) },
-			run: func(t *testing.T, _ *testServer, c *testClient) {
-				expectPrefix(t, "timeout", c.readLine(), "-ERR [SYS/TEMP] Disconnected for inactivity")
+			run: func(t *testing.T, _ *testServer, c *pop3test.Client) {
+				pop3test.ExpectPrefix(t, "timeout", c.ReadLine(), "-ERR [SYS/TEMP] Disconnected for inactivity")
 			},
 		},
 		{
 			name: "admin", reason: pop3server.EndAdmin,
-			run: func(t *testing.T, ts *testServer, c *testClient) {
-				c.login("alice", "secret pw")
+			run: func(t *testing.T, ts *testServer, c *pop3test.Client) {
+				c.Login("alice", "secret pw")
 				for _, s := range pop3server.Live.Of(ts.h) {
 					s.Shutdown(pop3server.ReasonAdmin)
 				}
-				expectPrefix(t, "admin", c.readLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
+				pop3test.ExpectPrefix(t, "admin", c.ReadLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
 			},
 		},
 		{
 			name: "reload", reason: pop3server.EndReload,
 			setup: func(ts *testServer) { ts.h.GracePeriod = caddy.Duration(time.Millisecond) },
-			run: func(t *testing.T, ts *testServer, c *testClient) {
+			run: func(t *testing.T, ts *testServer, c *pop3test.Client) {
 				if err := ts.h.Cleanup(); err != nil {
 					t.Fatal(err)
 				}
-				expectPrefix(t, "reload", c.readLine(), "-ERR [SYS/TEMP] Server configuration changed")
+				pop3test.ExpectPrefix(t, "reload", c.ReadLine(), "-ERR [SYS/TEMP] Server configuration changed")
 			},
 		},
 		{
 			name: "commit failure", reason: pop3server.EndError,
 			setup: func(ts *testServer) { ts.store.SetFaults(memstore.Faults{CommitErr: io.ErrUnexpectedEOF}) },
-			run: func(t *testing.T, _ *testServer, c *testClient) {
-				c.login("alice", "secret pw")
-				c.cmd("DELE 1")
-				expectPrefix(t, "QUIT", c.cmd("QUIT"), "-ERR [SYS/TEMP]")
+			run: func(t *testing.T, _ *testServer, c *pop3test.Client) {
+				c.Login("alice", "secret pw")
+				c.Cmd("DELE 1")
+				pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "-ERR [SYS/TEMP]")
 			},
 		},
 	} {
@@ -330,9 +330,9 @@ func TestMetricsStorageErrors(t *testing.T) {
 	ts.store.SetFaults(memstore.Faults{CommitErr: io.ErrUnexpectedEOF})
 	rec := recordMetrics(t)
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
-	c.cmd("DELE 1")
-	expectPrefix(t, "QUIT", c.cmd("QUIT"), "-ERR [SYS/TEMP]")
+	c.Login("alice", "secret pw")
+	c.Cmd("DELE 1")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "-ERR [SYS/TEMP]")
 	waitSessionsGone(t)
 	expectDeltas(t, rec.deltas(t), map[string]float64{
 		`caddy_pop3_storage_errors_total{backend="other"}`: 1,
@@ -348,10 +348,10 @@ func TestMetricsStorageReadErrorBeforeSending(t *testing.T) {
 	ts.store.Add("alice", "Subject: x\n\nbody\n")
 	rec := recordMetrics(t)
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
-	expectPrefix(t, "RETR", c.cmd("RETR 1"), "-ERR [SYS/TEMP]")
-	expectPrefix(t, "STAT", c.cmd("STAT"), "+OK 1 ")
-	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+	c.Login("alice", "secret pw")
+	pop3test.ExpectPrefix(t, "RETR", c.Cmd("RETR 1"), "-ERR [SYS/TEMP]")
+	pop3test.ExpectPrefix(t, "STAT", c.Cmd("STAT"), "+OK 1 ")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
 	waitSessionsGone(t)
 	expectDeltas(t, rec.deltas(t), map[string]float64{
 		`caddy_pop3_storage_errors_total{backend="other"}`: 1,
@@ -368,10 +368,10 @@ func TestMetricsStorageReadError(t *testing.T) {
 	ts.store.Add("alice", "Subject: x\n\nbody\n")
 	rec := recordMetrics(t)
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
-	expectPrefix(t, "RETR", c.cmd("RETR 1"), "+OK")
+	c.Login("alice", "secret pw")
+	pop3test.ExpectPrefix(t, "RETR", c.Cmd("RETR 1"), "+OK")
 	// The session ends in the middle of the message: no terminating dot.
-	rest, _ := io.ReadAll(c.r)
+	rest, _ := io.ReadAll(c.Reader())
 	if strings.HasSuffix(string(rest), "\r\n.\r\n") {
 		t.Errorf("a message that could not be read was terminated as if complete: %q", rest)
 	}
@@ -481,11 +481,11 @@ func TestMetricsSASL(t *testing.T) {
 	ts := newTestServer(t, withObservedLogs(&logs))
 	rec := recordMetrics(t)
 	c := ts.dial(t)
-	expectPrefix(t, "AUTH PLAIN wrong", c.cmd("AUTH PLAIN "+b64("\x00alice\x00nope")), "-ERR [AUTH]")
-	expectPrefix(t, "AUTH LOGIN", c.cmd("AUTH LOGIN"), "+ ")
-	expectPrefix(t, "user", c.cmd(b64("alice")), "+ ")
-	expectPrefix(t, "password", c.cmd(b64("secret pw")), "+OK")
-	c.cmd("QUIT")
+	pop3test.ExpectPrefix(t, "AUTH PLAIN wrong", c.Cmd("AUTH PLAIN "+b64("\x00alice\x00nope")), "-ERR [AUTH]")
+	pop3test.ExpectPrefix(t, "AUTH LOGIN", c.Cmd("AUTH LOGIN"), "+ ")
+	pop3test.ExpectPrefix(t, "user", c.Cmd(b64("alice")), "+ ")
+	pop3test.ExpectPrefix(t, "password", c.Cmd(b64("secret pw")), "+OK")
+	c.Cmd("QUIT")
 	waitSessionsGone(t)
 	expectDeltas(t, rec.deltas(t), map[string]float64{
 		`caddy_pop3_auth_attempts_total{mechanism="PLAIN",result="failure"}`: 1,
@@ -508,9 +508,9 @@ func TestMetricsSASLTimeoutDuringExchange(t *testing.T) {
 	ts := newTestServer(t, func(ts *testServer) { ts.h.IdleTimeout = caddy.Duration(50 * time.Millisecond) })
 	rec := recordMetrics(t)
 	c := ts.dial(t)
-	expectPrefix(t, "AUTH LOGIN", c.cmd("AUTH LOGIN"), "+ ")
+	pop3test.ExpectPrefix(t, "AUTH LOGIN", c.Cmd("AUTH LOGIN"), "+ ")
 	// No answer to the challenge: the idle timeout ends the session.
-	_, _ = io.ReadAll(c.r)
+	_, _ = io.ReadAll(c.Reader())
 	waitSessionsGone(t)
 	expectDeltas(t, rec.deltas(t), map[string]float64{
 		`caddy_pop3_sessions_ended_total{reason="timeout"}`: 1,

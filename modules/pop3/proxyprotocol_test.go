@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"bufio"
 	"io"
 	"net"
 	"net/netip"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/caddy-pop3/caddy-pop3/internal/guard"
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -48,17 +48,11 @@ func proxyV1(ip string) string {
 
 // dialAs connects through the (pretend) proxy as a client at ip and
 // reads the greeting.
-func (ts *testServer) dialAs(t *testing.T, ip string) *testClient {
+func (ts *testServer) dialAs(t *testing.T, ip string) *pop3test.Client {
 	t.Helper()
-	conn, err := net.Dial("tcp", ts.ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	t.Cleanup(func() { conn.Close() })
-	c := &testClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-	c.send(proxyV1(ip))
-	if g := c.readLine(); !strings.HasPrefix(g, "+OK ") {
+	c := ts.dialRaw(t)
+	c.Send(proxyV1(ip))
+	if g := c.ReadLine(); !strings.HasPrefix(g, "+OK ") {
 		t.Fatalf("greeting: %q", g)
 	}
 	return c
@@ -71,11 +65,11 @@ func TestProxyProtocolPlaintextPolicy(t *testing.T) {
 	ts.store.Add("alice", "x\n")
 	for _, ip := range []string{"127.0.0.1", "::1", "192.0.2.7"} {
 		c := ts.dialAs(t, ip)
-		expectPrefix(t, ip+": USER", c.cmd("USER alice"), "-ERR "+pop3server.ReplyPlaintextRefused)
-		expectPrefix(t, ip+": AUTH PLAIN", c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldCBwdw=="), "-ERR "+pop3server.ReplyPlaintextRefused)
-		c.send("CAPA\r\n")
-		c.readLine()
-		if capa := c.multi(); strings.Contains(capa, "SASL") || strings.Contains(capa, "USER") {
+		pop3test.ExpectPrefix(t, ip+": USER", c.Cmd("USER alice"), "-ERR "+pop3server.ReplyPlaintextRefused)
+		pop3test.ExpectPrefix(t, ip+": AUTH PLAIN", c.Cmd("AUTH PLAIN AGFsaWNlAHNlY3JldCBwdw=="), "-ERR "+pop3server.ReplyPlaintextRefused)
+		c.Send("CAPA\r\n")
+		c.ReadLine()
+		if capa := c.Multi(); strings.Contains(capa, "SASL") || strings.Contains(capa, "USER") {
 			t.Errorf("%s: CAPA offers plaintext logins:\n%s", ip, capa)
 		}
 	}
@@ -95,35 +89,29 @@ func TestProxyProtocolAddressForLimits(t *testing.T) {
 	for _, ip := range []string{"192.0.2.7", "127.0.0.1"} {
 		c := ts.dialAs(t, ip)
 		for range 3 {
-			c.cmd("USER alice")
-			expectPrefix(t, ip+": wrong password", c.cmd("PASS nope"), "-ERR [AUTH]")
+			c.Cmd("USER alice")
+			pop3test.ExpectPrefix(t, ip+": wrong password", c.Cmd("PASS nope"), "-ERR [AUTH]")
 		}
-		c.cmd("USER alice")
-		expectPrefix(t, ip+": right password while locked out", c.cmd("PASS secret pw"), "-ERR [AUTH]")
+		c.Cmd("USER alice")
+		pop3test.ExpectPrefix(t, ip+": right password while locked out", c.Cmd("PASS secret pw"), "-ERR [AUTH]")
 		lock := logs.FilterMessage("authentication lockout").FilterField(zap.String("remote_ip", ip))
 		if lock.Len() != 1 {
 			t.Errorf("%s: %d lockout log lines with its address", ip, lock.Len())
 		}
-		c.cmd("QUIT")
+		c.Cmd("QUIT")
 	}
 	waitSessionsGone(t)
 	other := ts.dialAs(t, "192.0.2.8")
-	other.login("alice", "secret pw")
-	other.cmd("QUIT")
+	other.Login("alice", "secret pw")
+	other.Cmd("QUIT")
 
 	a, b := ts.dialAs(t, "198.51.100.9"), ts.dialAs(t, "198.51.100.9")
-	conn, err := net.Dial("tcp", ts.ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	third := &testClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-	third.send(proxyV1("198.51.100.9"))
-	expectPrefix(t, "third connection of one header address", third.readLine(), "-ERR [SYS/TEMP] "+guard.RefusedPerIP)
+	third := ts.dialRaw(t)
+	third.Send(proxyV1("198.51.100.9"))
+	pop3test.ExpectPrefix(t, "third connection of one header address", third.ReadLine(), "-ERR [SYS/TEMP] "+guard.RefusedPerIP)
 	ts.dialAs(t, "198.51.100.10") // another address is not limited
-	a.cmd("QUIT")
-	b.cmd("QUIT")
+	a.Cmd("QUIT")
+	b.Cmd("QUIT")
 }
 
 // TestProxyProtocolRefusals: a peer that is not a trusted proxy, and a
@@ -192,35 +180,35 @@ func TestKnownAddressBypassesUserLockout(t *testing.T) {
 	const home, attacker, stranger = "192.0.2.10", "198.51.100.66", "203.0.113.5"
 
 	c := ts.dialAs(t, home)
-	c.login("alice", "secret pw")
-	c.cmd("QUIT")
+	c.Login("alice", "secret pw")
+	c.Cmd("QUIT")
 	waitSessionsGone(t)
 
 	a := ts.dialAs(t, attacker)
 	for range 5 {
-		a.cmd("USER alice")
-		expectPrefix(t, "attacker", a.cmd("PASS guess"), "-ERR [AUTH]")
+		a.Cmd("USER alice")
+		pop3test.ExpectPrefix(t, "attacker", a.Cmd("PASS guess"), "-ERR [AUTH]")
 	}
 	if n := logs.FilterMessage("authentication lockout").Len(); n != 2 {
 		t.Fatalf("%d lockouts, want 2 (the attacker's address and alice's name)", n)
 	}
 
 	s := ts.dialAs(t, stranger)
-	s.cmd("USER alice")
-	expectPrefix(t, "right password from an unknown address", s.cmd("PASS secret pw"), "-ERR [AUTH]")
+	s.Cmd("USER alice")
+	pop3test.ExpectPrefix(t, "right password from an unknown address", s.Cmd("PASS secret pw"), "-ERR [AUTH]")
 
 	h := ts.dialAs(t, home)
-	h.login("alice", "secret pw")
-	h.cmd("QUIT")
+	h.Login("alice", "secret pw")
+	h.Cmd("QUIT")
 	waitFor(t, "alice's session ended", func() bool {
 		_, _, users := ts.h.Limits.conns.Counts()
 		return users == 0
 	})
 
-	s.cmd("USER alice")
-	expectPrefix(t, "unknown address after alice logged in", s.cmd("PASS secret pw"), "-ERR [AUTH]")
-	a.cmd("USER alice")
-	expectPrefix(t, "the attacker's address", a.cmd("PASS secret pw"), "-ERR [AUTH]")
+	s.Cmd("USER alice")
+	pop3test.ExpectPrefix(t, "unknown address after alice logged in", s.Cmd("PASS secret pw"), "-ERR [AUTH]")
+	a.Cmd("USER alice")
+	pop3test.ExpectPrefix(t, "the attacker's address", a.Cmd("PASS secret pw"), "-ERR [AUTH]")
 }
 
 func TestProxyProtocolValidate(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 )
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
@@ -88,15 +89,15 @@ func TestSASL(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ts.dial(t)
 			for i, l := range tc.lines {
-				got := c.cmd(l)
+				got := c.Cmd(l)
 				if !strings.HasPrefix(got, tc.want[i]) {
 					t.Fatalf("%q: got %q, want prefix %q", l, got, tc.want[i])
 				}
 				if got == "+OK Capability list follows" {
-					c.multi()
+					c.Multi()
 				}
 			}
-			c.cmd("QUIT")
+			c.Cmd("QUIT")
 		})
 	}
 }
@@ -104,40 +105,40 @@ func TestSASL(t *testing.T) {
 func TestSASLMechanismList(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.dial(t)
-	if caps := c.capa(); !hasCapability(caps, "SASL PLAIN LOGIN") {
+	if caps := c.Capa(); !hasCapability(caps, "SASL PLAIN LOGIN") {
 		t.Errorf("CAPA lacks SASL PLAIN LOGIN: %q", caps)
 	}
-	expectPrefix(t, "AUTH", c.cmd("AUTH"), "+OK")
-	if got := c.multi(); got != "PLAIN\r\nLOGIN\r\n" {
+	pop3test.ExpectPrefix(t, "AUTH", c.Cmd("AUTH"), "+OK")
+	if got := c.Multi(); got != "PLAIN\r\nLOGIN\r\n" {
 		t.Errorf("AUTH listing: %q", got)
 	}
-	c.login("alice", "secret pw")
-	if caps := c.capa(); strings.Contains(strings.Join(caps, "\n"), "SASL") {
+	c.Login("alice", "secret pw")
+	if caps := c.Capa(); strings.Contains(strings.Join(caps, "\n"), "SASL") {
 		t.Errorf("CAPA in TRANSACTION lists SASL: %q", caps)
 	}
-	expectPrefix(t, "AUTH after login", c.cmd("AUTH PLAIN"), "-ERR AUTH is not valid in this state")
+	pop3test.ExpectPrefix(t, "AUTH after login", c.Cmd("AUTH PLAIN"), "-ERR AUTH is not valid in this state")
 
 	// On a clear, non-loopback connection nothing is offered.
 	ts = newTestServer(t, func(ts *testServer) { ts.loopback = false })
 	c = ts.dial(t)
-	if caps := c.capa(); strings.Contains(strings.Join(caps, "\n"), "SASL") {
+	if caps := c.Capa(); strings.Contains(strings.Join(caps, "\n"), "SASL") {
 		t.Errorf("CAPA on a clear connection lists SASL: %q", caps)
 	}
-	expectPrefix(t, "AUTH", c.cmd("AUTH"), "+OK")
-	if got := c.multi(); got != "" {
+	pop3test.ExpectPrefix(t, "AUTH", c.Cmd("AUTH"), "+OK")
+	if got := c.Multi(); got != "" {
 		t.Errorf("AUTH listing on a clear connection: %q", got)
 	}
 	for _, l := range []string{"AUTH PLAIN " + b64("\x00alice\x00secret pw"), "AUTH PLAIN", "AUTH LOGIN"} {
-		expectPrefix(t, l, c.cmd(l), "-ERR [AUTH] Plaintext authentication is disabled on insecure connections; use TLS")
+		pop3test.ExpectPrefix(t, l, c.Cmd(l), "-ERR [AUTH] Plaintext authentication is disabled on insecure connections; use TLS")
 	}
 
 	// allow_insecure_auth offers them again.
 	ts = newTestServer(t, func(ts *testServer) { ts.loopback = false; ts.h.AllowInsecureAuth = true })
 	c = ts.dial(t)
-	if caps := c.capa(); !hasCapability(caps, "SASL PLAIN LOGIN") {
+	if caps := c.Capa(); !hasCapability(caps, "SASL PLAIN LOGIN") {
 		t.Errorf("CAPA with allow_insecure_auth lacks SASL PLAIN LOGIN: %q", caps)
 	}
-	expectPrefix(t, "AUTH PLAIN", c.cmd("AUTH PLAIN "+b64("\x00alice\x00secret pw")), "+OK Logged in")
+	pop3test.ExpectPrefix(t, "AUTH PLAIN", c.Cmd("AUTH PLAIN "+b64("\x00alice\x00secret pw")), "+OK Logged in")
 }
 
 // TestSASLInUse checks that SASL logins go through the same maildrop
@@ -146,7 +147,7 @@ func TestSASLInUse(t *testing.T) {
 	ts := newTestServer(t)
 	ts.store.Add("alice", "x\n")
 	a := ts.dial(t)
-	a.login("alice", "secret pw")
+	a.Login("alice", "secret pw")
 	b := ts.dial(t)
-	expectPrefix(t, "second login", b.cmd("AUTH PLAIN "+b64("\x00alice\x00secret pw")), "-ERR [IN-USE]")
+	pop3test.ExpectPrefix(t, "second login", b.Cmd("AUTH PLAIN "+b64("\x00alice\x00secret pw")), "-ERR [IN-USE]")
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
@@ -56,26 +57,26 @@ func TestNoSecretInLogs(t *testing.T) {
 	ts.store.Add("alice", "x\n")
 
 	c := ts.dial(t)
-	c.cmd("PASS " + wrong) // before USER
-	c.cmd("USER alice")
-	c.cmd("PASS " + wrong)
-	c.cmd("USER alice")
-	c.cmd("PASS " + right)
-	c.cmd("STAT")
-	c.cmd("QUIT")
+	c.Cmd("PASS " + wrong) // before USER
+	c.Cmd("USER alice")
+	c.Cmd("PASS " + wrong)
+	c.Cmd("USER alice")
+	c.Cmd("PASS " + right)
+	c.Cmd("STAT")
+	c.Cmd("QUIT")
 
 	d := ts.dial(t) // pipelined, then locked out
-	d.send("USER alice\r\nPASS " + wrong + "\r\nUSER alice\r\nPASS " + wrong + "\r\nUSER alice\r\nPASS " + right + "\r\n")
+	d.Send("USER alice\r\nPASS " + wrong + "\r\nUSER alice\r\nPASS " + wrong + "\r\nUSER alice\r\nPASS " + right + "\r\n")
 	for range 6 {
-		d.readLine()
+		d.ReadLine()
 	}
 
 	plain := newTestServer(t, func(ts *testServer) { ts.loopback = false; ts.h.logger = zap.New(core) })
 	e := plain.dial(t) // plaintext refused on an insecure connection
-	e.cmd("USER alice")
-	e.cmd("PASS " + right)
-	e.cmd("PASS " + right + " " + right + " " + right + " " + right)
-	e.cmd("QUIT")
+	e.Cmd("USER alice")
+	e.Cmd("PASS " + right)
+	e.Cmd("PASS " + right + " " + right + " " + right + " " + right)
+	e.Cmd("QUIT")
 
 	// SASL PLAIN and LOGIN, and APOP, over a connection where they are
 	// allowed.
@@ -92,28 +93,28 @@ func TestNoSecretInLogs(t *testing.T) {
 	var digests []string
 	for _, pw := range []string{wrong, right} {
 		f, _ := sasl.dialAPOP(t)
-		f.cmd("AUTH PLAIN " + b64("\x00alice\x00"+pw))
-		f.cmd("QUIT")
+		f.Cmd("AUTH PLAIN " + b64("\x00alice\x00"+pw))
+		f.Cmd("QUIT")
 
 		g := sasl.dialRaw(t)
-		g.readLine()
-		expectPrefix(t, "AUTH PLAIN", g.cmd("AUTH PLAIN"), "+ ")
-		g.cmd(b64("alice\x00alice\x00" + pw))
-		g.cmd("QUIT")
+		g.ReadLine()
+		pop3test.ExpectPrefix(t, "AUTH PLAIN", g.Cmd("AUTH PLAIN"), "+ ")
+		g.Cmd(b64("alice\x00alice\x00" + pw))
+		g.Cmd("QUIT")
 
 		h := sasl.dialRaw(t)
-		h.readLine()
-		expectPrefix(t, "AUTH LOGIN", h.cmd("AUTH LOGIN"), "+ ")
-		expectPrefix(t, "user name", h.cmd(b64("alice")), "+ ")
-		h.cmd(b64(pw))
-		h.cmd("QUIT")
+		h.ReadLine()
+		pop3test.ExpectPrefix(t, "AUTH LOGIN", h.Cmd("AUTH LOGIN"), "+ ")
+		pop3test.ExpectPrefix(t, "user name", h.Cmd(b64("alice")), "+ ")
+		h.Cmd(b64(pw))
+		h.Cmd("QUIT")
 
 		a, stamp := sasl.dialAPOP(t)
 		sum := md5.Sum([]byte(stamp + pw))
 		digest := hex.EncodeToString(sum[:])
 		digests = append(digests, digest)
-		a.cmd("APOP alice " + digest)
-		a.cmd("QUIT")
+		a.Cmd("APOP alice " + digest)
+		a.Cmd("QUIT")
 	}
 
 	text := logText(t, logs)

@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 )
@@ -80,91 +80,31 @@ func newTestServer(t *testing.T, options ...func(*testServer)) *testServer {
 	return ts
 }
 
-// testClient is a minimal POP3 client for tests.
-type testClient struct {
-	t    *testing.T
-	conn net.Conn
-	r    *bufio.Reader
-}
-
-func (ts *testServer) dial(t *testing.T) *testClient {
+// dial connects to the test server and reads the greeting.
+func (ts *testServer) dial(t *testing.T) *pop3test.Client {
 	t.Helper()
-	conn, err := net.Dial("tcp", ts.ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	c := &testClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-	t.Cleanup(func() { conn.Close() })
-	if g := c.readLine(); !strings.HasPrefix(g, "+OK ") {
+	c := ts.dialRaw(t)
+	if g := c.Greeting(); !strings.HasPrefix(g, "+OK ") {
 		t.Fatalf("greeting: %q", g)
 	}
 	return c
 }
 
-func (c *testClient) send(s string) {
-	c.t.Helper()
-	if _, err := c.conn.Write([]byte(s)); err != nil {
-		c.t.Fatalf("write %q: %v", s, err)
-	}
-}
-
-func (c *testClient) readLine() string {
-	c.t.Helper()
-	line, err := c.r.ReadString('\n')
-	if err != nil {
-		c.t.Fatalf("read: %v (got %q)", err, line)
-	}
-	if !strings.HasSuffix(line, "\r\n") {
-		c.t.Fatalf("line not CRLF-terminated: %q", line)
-	}
-	return strings.TrimSuffix(line, "\r\n")
-}
-
-// cmd sends one command and returns the status line.
-func (c *testClient) cmd(line string) string {
-	c.t.Helper()
-	c.send(line + "\r\n")
-	return c.readLine()
-}
-
-// multi reads the body of a multi-line response, undoing dot-stuffing, and
-// returns it with CRLF line endings.
-func (c *testClient) multi() string {
-	c.t.Helper()
-	var b strings.Builder
-	for {
-		l := c.readLine()
-		if l == "." {
-			return b.String()
-		}
-		b.WriteString(strings.TrimPrefix(l, "."))
-		b.WriteString("\r\n")
-	}
-}
-
-func (c *testClient) login(user, pass string) {
-	c.t.Helper()
-	if r := c.cmd("USER " + user); !strings.HasPrefix(r, "+OK") {
-		c.t.Fatalf("USER: %q", r)
-	}
-	if r := c.cmd("PASS " + pass); !strings.HasPrefix(r, "+OK") {
-		c.t.Fatalf("PASS: %q", r)
-	}
-}
-
-func expectPrefix(t *testing.T, what, got, want string) {
+// dialRaw connects to the test server without reading anything.
+func (ts *testServer) dialRaw(t *testing.T) *pop3test.Client {
 	t.Helper()
-	if !strings.HasPrefix(got, want) {
-		t.Errorf("%s: got %q, want prefix %q", what, got, want)
+	conn, err := net.Dial("tcp", ts.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
 	}
+	return pop3test.New(t, conn)
 }
 
 func TestSessionTransaction(t *testing.T) {
 	ts := newTestServer(t)
 	ts.store.Add("alice", "Subject: one\n\nhello\n", "Subject: two\n\n.dot line\nlast", "Subject: three\r\n\r\nbody\r\n")
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
+	c.Login("alice", "secret pw")
 
 	// Sizes are CRLF octets: 21+2, 28+... computed independently.
 	sizes := []int64{crlfSize([]byte("Subject: one\n\nhello\n")), crlfSize([]byte("Subject: two\n\n.dot line\nlast")), crlfSize([]byte("Subject: three\r\n\r\nbody\r\n"))}
@@ -194,18 +134,18 @@ func TestSessionTransaction(t *testing.T) {
 		{"RSET", "+OK Maildrop has 3 messages (" + itoa(total) + " octets)"},
 		{"STAT", "+OK 3 " + itoa(total)},
 	} {
-		if got := c.cmd(tc.cmd); got != tc.want {
+		if got := c.Cmd(tc.cmd); got != tc.want {
 			t.Errorf("%s: got %q, want %q", tc.cmd, got, tc.want)
 		}
 	}
 
-	expectPrefix(t, "LIST", c.cmd("LIST"), "+OK 3 messages")
-	if got, want := c.multi(), "1 "+itoa(sizes[0])+"\r\n2 "+itoa(sizes[1])+"\r\n3 "+itoa(sizes[2])+"\r\n"; got != want {
+	pop3test.ExpectPrefix(t, "LIST", c.Cmd("LIST"), "+OK 3 messages")
+	if got, want := c.Multi(), "1 "+itoa(sizes[0])+"\r\n2 "+itoa(sizes[1])+"\r\n3 "+itoa(sizes[2])+"\r\n"; got != want {
 		t.Errorf("LIST body: got %q, want %q", got, want)
 	}
 
-	expectPrefix(t, "RETR 2", c.cmd("RETR 2"), "+OK "+itoa(sizes[1])+" octets")
-	body := c.multi()
+	pop3test.ExpectPrefix(t, "RETR 2", c.Cmd("RETR 2"), "+OK "+itoa(sizes[1])+" octets")
+	body := c.Multi()
 	if want := "Subject: two\r\n\r\n.dot line\r\nlast\r\n"; body != want {
 		t.Errorf("RETR 2: got %q, want %q", body, want)
 	}
@@ -213,22 +153,22 @@ func TestSessionTransaction(t *testing.T) {
 		t.Errorf("RETR 2 sent %d octets, LIST said %d", len(body), sizes[1])
 	}
 
-	expectPrefix(t, "TOP 1 0", c.cmd("TOP 1 0"), "+OK")
-	if got, want := c.multi(), "Subject: one\r\n\r\n"; got != want {
+	pop3test.ExpectPrefix(t, "TOP 1 0", c.Cmd("TOP 1 0"), "+OK")
+	if got, want := c.Multi(), "Subject: one\r\n\r\n"; got != want {
 		t.Errorf("TOP 1 0: got %q, want %q", got, want)
 	}
 
-	expectPrefix(t, "UIDL", c.cmd("UIDL"), "+OK")
-	uidl := strings.Split(strings.TrimSuffix(c.multi(), "\r\n"), "\r\n")
+	pop3test.ExpectPrefix(t, "UIDL", c.Cmd("UIDL"), "+OK")
+	uidl := strings.Split(strings.TrimSuffix(c.Multi(), "\r\n"), "\r\n")
 	if len(uidl) != 3 {
 		t.Fatalf("UIDL listed %d messages: %q", len(uidl), uidl)
 	}
-	if got := c.cmd("UIDL 3"); got != "+OK "+uidl[2] {
+	if got := c.Cmd("UIDL 3"); got != "+OK "+uidl[2] {
 		t.Errorf("UIDL 3: got %q, want %q", got, "+OK "+uidl[2])
 	}
 
-	c.cmd("DELE 2")
-	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+	c.Cmd("DELE 2")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
 	if n := ts.store.Count("alice"); n != 2 {
 		t.Errorf("after DELE 2 + QUIT: %d messages left, want 2", n)
 	}
@@ -260,7 +200,7 @@ func TestSessionAuthorization(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ts.dial(t)
 			for i, l := range tc.lines {
-				expectPrefix(t, l, c.cmd(l), tc.want[i])
+				pop3test.ExpectPrefix(t, l, c.Cmd(l), tc.want[i])
 			}
 		})
 	}
@@ -269,31 +209,31 @@ func TestSessionAuthorization(t *testing.T) {
 func TestSessionPlaintextPolicy(t *testing.T) {
 	ts := newTestServer(t, func(ts *testServer) { ts.loopback = false })
 	c := ts.dial(t)
-	expectPrefix(t, "USER", c.cmd("USER alice"), "-ERR [AUTH] Plaintext authentication is disabled")
-	expectPrefix(t, "PASS", c.cmd("PASS secret pw"), "-ERR [AUTH] Plaintext authentication is disabled")
-	c.cmd("CAPA")
-	if caps := c.multi(); strings.Contains(caps, "USER") {
+	pop3test.ExpectPrefix(t, "USER", c.Cmd("USER alice"), "-ERR [AUTH] Plaintext authentication is disabled")
+	pop3test.ExpectPrefix(t, "PASS", c.Cmd("PASS secret pw"), "-ERR [AUTH] Plaintext authentication is disabled")
+	c.Cmd("CAPA")
+	if caps := c.Multi(); strings.Contains(caps, "USER") {
 		t.Errorf("CAPA advertises USER on an insecure connection: %q", caps)
 	}
 
 	ts = newTestServer(t, func(ts *testServer) { ts.loopback = false; ts.h.AllowInsecureAuth = true })
 	c = ts.dial(t)
-	c.login("alice", "secret pw")
+	c.Login("alice", "secret pw")
 }
 
 func TestSessionCAPA(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.dial(t)
-	expectPrefix(t, "CAPA", c.cmd("CAPA"), "+OK")
-	got := c.multi()
+	pop3test.ExpectPrefix(t, "CAPA", c.Cmd("CAPA"), "+OK")
+	got := c.Multi()
 	for _, want := range []string{"TOP\r\n", "UIDL\r\n", "USER\r\n", "RESP-CODES\r\n", "PIPELINING\r\n", "AUTH-RESP-CODE\r\n", "IMPLEMENTATION caddy-pop3\r\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("CAPA lacks %q: %q", want, got)
 		}
 	}
-	c.login("alice", "secret pw")
-	c.cmd("CAPA")
-	if got := c.multi(); strings.Contains(got, "USER\r\n") {
+	c.Login("alice", "secret pw")
+	c.Cmd("CAPA")
+	if got := c.Multi(); strings.Contains(got, "USER\r\n") {
 		t.Errorf("CAPA in TRANSACTION lists USER: %q", got)
 	}
 }
@@ -302,32 +242,32 @@ func TestSessionInUse(t *testing.T) {
 	ts := newTestServer(t)
 	ts.store.Add("alice", "x\n")
 	a := ts.dial(t)
-	a.login("alice", "secret pw")
+	a.Login("alice", "secret pw")
 	b := ts.dial(t)
-	b.cmd("USER alice")
-	expectPrefix(t, "second login", b.cmd("PASS secret pw"), "-ERR [IN-USE]")
+	b.Cmd("USER alice")
+	pop3test.ExpectPrefix(t, "second login", b.Cmd("PASS secret pw"), "-ERR [IN-USE]")
 	// The failed session can still log in once the first one is gone.
-	expectPrefix(t, "QUIT", a.cmd("QUIT"), "+OK")
-	b.cmd("USER alice")
-	expectPrefix(t, "login after unlock", b.cmd("PASS secret pw"), "+OK")
+	pop3test.ExpectPrefix(t, "QUIT", a.Cmd("QUIT"), "+OK")
+	b.Cmd("USER alice")
+	pop3test.ExpectPrefix(t, "login after unlock", b.Cmd("PASS secret pw"), "+OK")
 }
 
 func TestSessionDropDeletesNothing(t *testing.T) {
 	ts := newTestServer(t)
 	ts.store.Add("alice", "a\n", "b\n")
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
-	expectPrefix(t, "DELE", c.cmd("DELE 1"), "+OK")
-	c.conn.Close()
+	c.Login("alice", "secret pw")
+	pop3test.ExpectPrefix(t, "DELE", c.Cmd("DELE 1"), "+OK")
+	c.Conn().Close()
 	// The lock is released once the server notices the drop; a new login
 	// must then succeed and still see both messages.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c2 := ts.dial(t)
-		c2.cmd("USER alice")
-		r := c2.cmd("PASS secret pw")
+		c2.Cmd("USER alice")
+		r := c2.Cmd("PASS secret pw")
 		if strings.HasPrefix(r, "+OK") {
-			expectPrefix(t, "STAT", c2.cmd("STAT"), "+OK 2 ")
+			pop3test.ExpectPrefix(t, "STAT", c2.Cmd("STAT"), "+OK 2 ")
 			break
 		}
 		if time.Now().After(deadline) {
@@ -345,9 +285,9 @@ func TestSessionCommitFailure(t *testing.T) {
 	ts.store.Add("alice", "a\n")
 	ts.store.SetFaults(memstore.Faults{CommitErr: io.ErrUnexpectedEOF})
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
-	c.cmd("DELE 1")
-	expectPrefix(t, "QUIT", c.cmd("QUIT"), "-ERR [SYS/TEMP]")
+	c.Login("alice", "secret pw")
+	c.Cmd("DELE 1")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "-ERR [SYS/TEMP]")
 }
 
 // TestSessionCommitLockLost: a QUIT whose Commit finds the maildrop lock
@@ -359,11 +299,11 @@ func TestSessionCommitLockLost(t *testing.T) {
 	ts.store.Add("alice", "a\n", "b\n")
 	ts.store.SetFaults(memstore.Faults{CommitErr: fmt.Errorf("backend: lease taken over: %w", storage.ErrLockLost)})
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
-	c.cmd("DELE 1")
-	c.cmd("DELE 2")
-	r := c.cmd("QUIT")
-	expectPrefix(t, "QUIT", r, "-ERR [IN-USE]")
+	c.Login("alice", "secret pw")
+	c.Cmd("DELE 1")
+	c.Cmd("DELE 2")
+	r := c.Cmd("QUIT")
+	pop3test.ExpectPrefix(t, "QUIT", r, "-ERR [IN-USE]")
 	if !strings.Contains(r, "lock was lost") || !strings.Contains(r, "no messages were deleted") {
 		t.Errorf("QUIT = %q, want it to name the lost lock and say nothing was deleted", r)
 	}
@@ -376,40 +316,40 @@ func TestSessionPipelining(t *testing.T) {
 	ts := newTestServer(t)
 	ts.store.Add("alice", "Subject: a\n\nbody\n")
 	c := ts.dial(t)
-	c.send("USER alice\r\nPASS secret pw\r\nSTAT\r\nLIST\r\nRETR 1\r\nNOOP\r\nQUIT\r\n")
-	expectPrefix(t, "USER", c.readLine(), "+OK")
-	expectPrefix(t, "PASS", c.readLine(), "+OK")
-	expectPrefix(t, "STAT", c.readLine(), "+OK 1 ")
-	expectPrefix(t, "LIST", c.readLine(), "+OK 1 messages")
-	c.multi()
-	expectPrefix(t, "RETR", c.readLine(), "+OK")
-	if got := c.multi(); got != "Subject: a\r\n\r\nbody\r\n" {
+	c.Send("USER alice\r\nPASS secret pw\r\nSTAT\r\nLIST\r\nRETR 1\r\nNOOP\r\nQUIT\r\n")
+	pop3test.ExpectPrefix(t, "USER", c.ReadLine(), "+OK")
+	pop3test.ExpectPrefix(t, "PASS", c.ReadLine(), "+OK")
+	pop3test.ExpectPrefix(t, "STAT", c.ReadLine(), "+OK 1 ")
+	pop3test.ExpectPrefix(t, "LIST", c.ReadLine(), "+OK 1 messages")
+	c.Multi()
+	pop3test.ExpectPrefix(t, "RETR", c.ReadLine(), "+OK")
+	if got := c.Multi(); got != "Subject: a\r\n\r\nbody\r\n" {
 		t.Errorf("RETR: %q", got)
 	}
-	expectPrefix(t, "NOOP", c.readLine(), "+OK")
-	expectPrefix(t, "QUIT", c.readLine(), "+OK")
+	pop3test.ExpectPrefix(t, "NOOP", c.ReadLine(), "+OK")
+	pop3test.ExpectPrefix(t, "QUIT", c.ReadLine(), "+OK")
 }
 
 func TestSessionLongLine(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.dial(t)
-	expectPrefix(t, "long line", c.cmd("USER "+strings.Repeat("a", 10*pop3server.ReadBufferSize)), "-ERR line too long")
-	expectPrefix(t, "after long line", c.cmd("CAPA"), "+OK")
-	c.multi()
+	pop3test.ExpectPrefix(t, "long line", c.Cmd("USER "+strings.Repeat("a", 10*pop3server.ReadBufferSize)), "-ERR line too long")
+	pop3test.ExpectPrefix(t, "after long line", c.Cmd("CAPA"), "+OK")
+	c.Multi()
 }
 
 func TestSessionTooManyErrors(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.dial(t)
 	for i := 0; i < pop3server.DefaultMaxErrors-1; i++ {
-		expectPrefix(t, "bad", c.cmd("BOGUS"), "-ERR")
+		pop3test.ExpectPrefix(t, "bad", c.Cmd("BOGUS"), "-ERR")
 	}
-	last := c.cmd("BOGUS")
-	expectPrefix(t, "last", last, "-ERR")
+	last := c.Cmd("BOGUS")
+	pop3test.ExpectPrefix(t, "last", last, "-ERR")
 	if !strings.Contains(last, "too many invalid commands") {
 		t.Errorf("last reply %q does not say the session ends", last)
 	}
-	if rest, err := c.r.ReadString('\n'); err == nil || rest != "" {
+	if rest, err := c.Reader().ReadString('\n'); err == nil || rest != "" {
 		t.Errorf("after the one -ERR of the last bad command: %q, %v; want the connection closed", rest, err)
 	}
 }
@@ -420,9 +360,9 @@ func TestSessionTooManyLongLines(t *testing.T) {
 	ts := newTestServer(t, withLimits(Limits{MaxErrors: 2}))
 	c := ts.dial(t)
 	long := "NOOP " + strings.Repeat("a", 300)
-	expectPrefix(t, "first", c.cmd(long), "-ERR line too long")
-	expectPrefix(t, "last", c.cmd(long), "-ERR line too long")
-	if rest, err := c.r.ReadString('\n'); err == nil || rest != "" {
+	pop3test.ExpectPrefix(t, "first", c.Cmd(long), "-ERR line too long")
+	pop3test.ExpectPrefix(t, "last", c.Cmd(long), "-ERR line too long")
+	if rest, err := c.Reader().ReadString('\n'); err == nil || rest != "" {
 		t.Errorf("after the one -ERR of the last long line: %q, %v; want the connection closed", rest, err)
 	}
 }
@@ -431,17 +371,17 @@ func TestSessionGracePeriodAfterReload(t *testing.T) {
 	ts := newTestServer(t, func(ts *testServer) { ts.h.GracePeriod = caddy.Duration(200 * time.Millisecond) })
 	ts.store.Add("alice", "a\n", "b\n")
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
-	expectPrefix(t, "DELE", c.cmd("DELE 1"), "+OK")
+	c.Login("alice", "secret pw")
+	pop3test.ExpectPrefix(t, "DELE", c.Cmd("DELE 1"), "+OK")
 
 	if err := ts.h.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
 	// Within the grace period the session goes on under its config.
-	expectPrefix(t, "STAT during grace", c.cmd("STAT"), "+OK 1 ")
+	pop3test.ExpectPrefix(t, "STAT during grace", c.Cmd("STAT"), "+OK 1 ")
 	// Then it is closed with [SYS/TEMP], and nothing is deleted.
-	expectPrefix(t, "end of grace", c.readLine(), "-ERR [SYS/TEMP] Server configuration changed")
-	if _, err := c.r.ReadByte(); err == nil {
+	pop3test.ExpectPrefix(t, "end of grace", c.ReadLine(), "-ERR [SYS/TEMP] Server configuration changed")
+	if _, err := c.Reader().ReadByte(); err == nil {
 		t.Error("connection still open after the grace period")
 	}
 	if !pop3server.Live.Drain(5 * time.Second) {
@@ -459,12 +399,12 @@ func TestSessionShutdownDuringTransaction(t *testing.T) {
 	ts := newTestServer(t)
 	ts.store.Add("alice", "a\n")
 	c := ts.dial(t)
-	c.login("alice", "secret pw")
-	c.cmd("DELE 1")
+	c.Login("alice", "secret pw")
+	c.Cmd("DELE 1")
 	for _, s := range pop3server.Live.Of(ts.h) {
 		s.Shutdown(pop3server.ReasonAdmin)
 	}
-	expectPrefix(t, "shutdown", c.readLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
+	pop3test.ExpectPrefix(t, "shutdown", c.ReadLine(), "-ERR [SYS/TEMP] Session ended by the administrator")
 	if !pop3server.Live.Drain(5 * time.Second) {
 		t.Fatal("session did not end")
 	}

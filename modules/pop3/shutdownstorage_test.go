@@ -40,7 +40,7 @@ func TestSessionShutdownDuringStorageOpen(t *testing.T) {
 	defer close(stuck.release)
 	ts := newTestServer(t, func(ts *testServer) { ts.h.store = stuck })
 	c := ts.dial(t)
-	c.send("USER alice\r\nPASS secret pw\r\n") // answered together, after PASS
+	c.Send("USER alice\r\nPASS secret pw\r\n") // answered together, after PASS
 	select {
 	case <-stuck.entered:
 	case <-time.After(stuckWait):

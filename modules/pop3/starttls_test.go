@@ -1,7 +1,6 @@
 package pop3
 
 import (
-	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/mholt/caddy-l4/layer4"
 	"go.uber.org/zap"
 )
@@ -79,35 +79,6 @@ func withSTLS(t *testing.T) func(*testServer) {
 	}
 }
 
-// startTLS sends STLS, expects +OK and nothing more, and does the client
-// side of the handshake.
-func (c *testClient) startTLS(cfg *tls.Config) {
-	c.t.Helper()
-	expectPrefix(c.t, "STLS", c.cmd("STLS"), "+OK")
-	c.upgrade(cfg)
-}
-
-// upgrade does the client side of the handshake after +OK to STLS.
-func (c *testClient) upgrade(cfg *tls.Config) {
-	c.t.Helper()
-	if n := c.r.Buffered(); n > 0 {
-		c.t.Fatalf("the server sent %d more bytes after +OK to STLS", n)
-	}
-	tc := tls.Client(c.conn, cfg)
-	if err := tc.Handshake(); err != nil {
-		c.t.Fatalf("TLS handshake: %v", err)
-	}
-	c.conn = tc
-	c.r = bufio.NewReader(tc)
-}
-
-// capa returns the capability lines.
-func (c *testClient) capa() []string {
-	c.t.Helper()
-	expectPrefix(c.t, "CAPA", c.cmd("CAPA"), "+OK")
-	return strings.Split(strings.TrimSuffix(c.multi(), "\r\n"), "\r\n")
-}
-
 func hasCapability(caps []string, want string) bool {
 	for _, c := range caps {
 		if c == want {
@@ -121,24 +92,24 @@ func TestSTLSUpgrade(t *testing.T) {
 	ts := newTestServer(t, withSTLS(t))
 	ts.store.Add("alice", "Subject: x\n\nbody\n")
 	c := ts.dial(t)
-	if caps := c.capa(); !hasCapability(caps, "STLS") {
+	if caps := c.Capa(); !hasCapability(caps, "STLS") {
 		t.Errorf("CAPA before TLS lacks STLS: %q", caps)
 	}
-	c.startTLS(clientTLS(t))
-	if caps := c.capa(); hasCapability(caps, "STLS") {
+	c.StartTLS(clientTLS(t))
+	if caps := c.Capa(); hasCapability(caps, "STLS") {
 		t.Errorf("CAPA after TLS lists STLS: %q", caps)
 	}
-	expectPrefix(t, "second STLS", c.cmd("STLS"), "-ERR Command not permitted when TLS active")
-	c.login("alice", "secret pw")
-	expectPrefix(t, "STLS after login", c.cmd("STLS"), "-ERR STLS is not valid in this state")
-	if caps := c.capa(); hasCapability(caps, "STLS") {
+	pop3test.ExpectPrefix(t, "second STLS", c.Cmd("STLS"), "-ERR Command not permitted when TLS active")
+	c.Login("alice", "secret pw")
+	pop3test.ExpectPrefix(t, "STLS after login", c.Cmd("STLS"), "-ERR STLS is not valid in this state")
+	if caps := c.Capa(); hasCapability(caps, "STLS") {
 		t.Errorf("CAPA in TRANSACTION lists STLS: %q", caps)
 	}
-	expectPrefix(t, "RETR over TLS", c.cmd("RETR 1"), "+OK")
-	if got := c.multi(); got != "Subject: x\r\n\r\nbody\r\n" {
+	pop3test.ExpectPrefix(t, "RETR over TLS", c.Cmd("RETR 1"), "+OK")
+	if got := c.Multi(); got != "Subject: x\r\n\r\nbody\r\n" {
 		t.Errorf("RETR over TLS: %q", got)
 	}
-	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
 }
 
 // TestSTLSDiscardsInjectedCommands sends a command in the same packet as
@@ -148,15 +119,15 @@ func TestSTLSDiscardsInjectedCommands(t *testing.T) {
 	ts := newTestServer(t, withSTLS(t))
 	ts.store.Add("alice", "x\n")
 	c := ts.dial(t)
-	c.send("STLS\r\nUSER alice\r\n")
-	expectPrefix(t, "STLS", c.readLine(), "+OK Begin TLS negotiation")
-	c.upgrade(clientTLS(t))
+	c.Send("STLS\r\nUSER alice\r\n")
+	pop3test.ExpectPrefix(t, "STLS", c.ReadLine(), "+OK Begin TLS negotiation")
+	c.Upgrade(clientTLS(t))
 	// Had "USER alice" run, PASS would log in; the session must have
 	// forgotten it, and the first answer over TLS must be PASS's.
-	if got := c.cmd("PASS secret pw"); got != "-ERR Send USER first" {
+	if got := c.Cmd("PASS secret pw"); got != "-ERR Send USER first" {
 		t.Errorf("PASS after injected USER: got %q, want -ERR Send USER first", got)
 	}
-	if got := c.cmd("STAT"); got != "-ERR STAT is not valid in this state" {
+	if got := c.Cmd("STAT"); got != "-ERR STAT is not valid in this state" {
 		t.Errorf("STAT: got %q: the session is not in AUTHORIZATION", got)
 	}
 }
@@ -165,35 +136,35 @@ func TestSTLSDiscardsInjectedCommands(t *testing.T) {
 func TestSTLSForgetsUSER(t *testing.T) {
 	ts := newTestServer(t, withSTLS(t))
 	c := ts.dial(t)
-	expectPrefix(t, "USER", c.cmd("USER alice"), "+OK")
-	c.startTLS(clientTLS(t))
-	expectPrefix(t, "PASS after STLS", c.cmd("PASS secret pw"), "-ERR Send USER first")
+	pop3test.ExpectPrefix(t, "USER", c.Cmd("USER alice"), "+OK")
+	c.StartTLS(clientTLS(t))
+	pop3test.ExpectPrefix(t, "PASS after STLS", c.Cmd("PASS secret pw"), "-ERR Send USER first")
 }
 
 func TestSTLSNotConfigured(t *testing.T) {
 	ts := newTestServer(t)
 	c := ts.dial(t)
-	if caps := c.capa(); hasCapability(caps, "STLS") {
+	if caps := c.Capa(); hasCapability(caps, "STLS") {
 		t.Errorf("CAPA lists STLS without starttls: %q", caps)
 	}
-	expectPrefix(t, "STLS", c.cmd("STLS"), "-ERR STLS is not available")
-	expectPrefix(t, "after STLS", c.cmd("NOOP"), "-ERR NOOP is not valid")
+	pop3test.ExpectPrefix(t, "STLS", c.Cmd("STLS"), "-ERR STLS is not available")
+	pop3test.ExpectPrefix(t, "after STLS", c.Cmd("NOOP"), "-ERR NOOP is not valid")
 }
 
 func TestSTLSHandshakeFailure(t *testing.T) {
 	ts := newTestServer(t, withSTLS(t))
 	c := ts.dial(t)
-	expectPrefix(t, "STLS", c.cmd("STLS"), "+OK")
-	c.send("USER alice\r\nPASS secret pw\r\n") // plaintext instead of a ClientHello
-	_ = c.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	pop3test.ExpectPrefix(t, "STLS", c.Cmd("STLS"), "+OK")
+	c.Send("USER alice\r\nPASS secret pw\r\n") // plaintext instead of a ClientHello
+	_ = c.Conn().SetReadDeadline(time.Now().Add(10 * time.Second))
 	buf := make([]byte, 64)
-	n, err := c.r.Read(buf)
+	n, err := c.Reader().Read(buf)
 	if err == nil && strings.Contains(string(buf[:n]), "+OK") {
 		t.Fatalf("server answered plaintext after STLS: %q", buf[:n])
 	}
 	// The server sends at most a TLS alert, then closes.
 	for err == nil {
-		_, err = c.r.Read(buf)
+		_, err = c.Reader().Read(buf)
 	}
 }
 
@@ -203,7 +174,7 @@ func TestSTLSPlaintextPolicy(t *testing.T) {
 	ts := newTestServer(t, withSTLS(t), func(ts *testServer) { ts.loopback = false })
 	ts.store.Add("alice", "x\n")
 	c := ts.dial(t)
-	caps := c.capa()
+	caps := c.Capa()
 	for _, banned := range []string{"USER", "SASL PLAIN LOGIN"} {
 		if hasCapability(caps, banned) {
 			t.Errorf("CAPA on a clear connection lists %q: %q", banned, caps)
@@ -212,16 +183,16 @@ func TestSTLSPlaintextPolicy(t *testing.T) {
 	if !hasCapability(caps, "STLS") {
 		t.Errorf("CAPA lacks STLS: %q", caps)
 	}
-	expectPrefix(t, "USER in clear", c.cmd("USER alice"), "-ERR [AUTH] Plaintext authentication is disabled")
-	expectPrefix(t, "AUTH PLAIN in clear", c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldCBwdw=="), "-ERR [AUTH] Plaintext authentication is disabled")
-	c.startTLS(clientTLS(t))
-	caps = c.capa()
+	pop3test.ExpectPrefix(t, "USER in clear", c.Cmd("USER alice"), "-ERR [AUTH] Plaintext authentication is disabled")
+	pop3test.ExpectPrefix(t, "AUTH PLAIN in clear", c.Cmd("AUTH PLAIN AGFsaWNlAHNlY3JldCBwdw=="), "-ERR [AUTH] Plaintext authentication is disabled")
+	c.StartTLS(clientTLS(t))
+	caps = c.Capa()
 	for _, want := range []string{"USER", "SASL PLAIN LOGIN"} {
 		if !hasCapability(caps, want) {
 			t.Errorf("CAPA over TLS lacks %q: %q", want, caps)
 		}
 	}
-	expectPrefix(t, "AUTH PLAIN over TLS", c.cmd("AUTH PLAIN AGFsaWNlAHNlY3JldCBwdw=="), "+OK Logged in")
+	pop3test.ExpectPrefix(t, "AUTH PLAIN over TLS", c.Cmd("AUTH PLAIN AGFsaWNlAHNlY3JldCBwdw=="), "+OK Logged in")
 }
 
 // TestPOP3SSessionIsSecure serves the handler the way caddy-l4 does after
@@ -259,13 +230,11 @@ func TestPOP3SSessionIsSecure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_ = conn.SetDeadline(time.Now().Add(10 * time.Second))
-	c := &testClient{t: t, conn: conn, r: bufio.NewReader(conn)}
-	t.Cleanup(func() { conn.Close() })
-	expectPrefix(t, "greeting", c.readLine(), "+OK")
-	if caps := c.capa(); hasCapability(caps, "STLS") {
+	c := pop3test.New(t, conn)
+	pop3test.ExpectPrefix(t, "greeting", c.ReadLine(), "+OK")
+	if caps := c.Capa(); hasCapability(caps, "STLS") {
 		t.Errorf("CAPA over POP3S lists STLS: %q", caps)
 	}
-	expectPrefix(t, "STLS over POP3S", c.cmd("STLS"), "-ERR Command not permitted when TLS active")
-	expectPrefix(t, "QUIT", c.cmd("QUIT"), "+OK")
+	pop3test.ExpectPrefix(t, "STLS over POP3S", c.Cmd("STLS"), "-ERR Command not permitted when TLS active")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
 }
