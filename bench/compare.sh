@@ -487,6 +487,8 @@ run_limits() {
 		# The heap profile is taken in the middle of the hold, after the
 		# first NOOP round.
 		(sleep $((hold_s / 2 + 15)) && curl -s -o "$OUT/ours-idle-heap.pprof" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/heap" &&
+			curl -s -o "$OUT/ours-idle-vars.json" "http://127.0.0.1:$PORT_ADMIN/debug/vars" &&
+			curl -s -o "$OUT/ours-idle-goroutines.txt" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/goroutine?debug=1" &&
 			grep -E 'VmRSS|RssAnon|VmData' "/proc/$SERVER_PID/status" >"$OUT/ours-idle-status.txt") &
 		local prof_pid=$!
 		bench "ours-idle" "$PORT" -mode idle -first-user "$IDLE_FIRST" -users "$IDLE_OURS" -connections "$IDLE_OURS" -pid "$SERVER_PID" \
@@ -541,6 +543,11 @@ limits_table() {
 		printf "%-46s %11s %11s %8s  %-8s %-8s %s\n" "target (ratio = a / b)" a b ratio target verdict "ratio of each round | steal % a/b"
 		lrow "RETR MB/s 5 MiB 1 client / loopback MB/s" ours-big-1 loopback-1 ".mb_per_s|$p" min 0.5
 		lrow "RETR MB/s 4 clients / 1 client" ours-big-4 ours-big-1 ".mb_per_s|$p" min 1.5
+		# CPU per MB moved, which the machine's other work skews less than
+		# MB/s: the server alone, and server + load generator, against
+		# both ends of the raw copy.
+		lrow "CPU ms/MB: server RETR / raw copy (both ends)" ours-big-1 loopback-1 "(if .mode == \"loopback\" then .client_cpu_seconds else .server_cpu_seconds end) * 1e9 / .bytes|(.*1000|round)/1000" info 0
+		lrow "CPU ms/MB: server + client RETR / raw copy" ours-big-1 loopback-1 "((.server_cpu_seconds // 0) + .client_cpu_seconds) * 1e9 / .bytes|(.*1000|round)/1000" info 0
 		lrow "CPU ms/session ours / Dovecot ($LIMITS_CPU_CLIENTS clients)" ours-cpu dovecot-cpu ".server_cpu_ms_per_session|(.*1000|round)/1000" max 0.0667
 		lrow "CPU ms/session pipelined ours / Dovecot" ours-cpupipe dovecot-cpupipe ".server_cpu_ms_per_session|(.*1000|round)/1000" info 0
 		lrow "CPU ms/session ours pipelined / not" ours-cpupipe ours-cpu ".server_cpu_ms_per_session|(.*1000|round)/1000" info 0
@@ -550,6 +557,12 @@ limits_table() {
 		if [[ -s $i ]]; then
 			jq -r --arg n "$IDLE_OURS" '"idle logged-in connections: held \(.idle.held)/\($n), alive at the end \(.idle.alive_at_end), NOOP rounds \(.idle.noop_rounds // 0), errors \(.errors)"' "$i"
 			jq -r '"PSS KiB per idle connection: after opening \(.idle.pss_per_connection_kib * 100 | round / 100), after the NOOP rounds \((.idle.pss_per_connection_after_noop_kib // 0) * 100 | round / 100) (target <= 5), steal \(.steal_percent * 10 | round / 10)%"' "$i"
+		fi
+		if [[ -s $OUT/ours-idle-vars.json && -s $i ]]; then
+			# Where an idle connection's memory goes, from the Go runtime
+			# in the middle of the hold (after a NOOP round).
+			jq -r --slurpfile r "$i" '($r[0].idle.held) as $n | .memstats |
+				"Go runtime per idle connection (mid-hold): stacks \(.StackInuse / $n / 1024 * 100 | round / 100) KiB, heap in use \(.HeapInuse / $n / 1024 * 100 | round / 100) KiB, heap objects \(.HeapAlloc / $n / 1024 * 100 | round / 100) KiB, runtime other \((.MSpanInuse + .MCacheInuse + .BuckHashSys + .GCSys + .OtherSys) / $n / 1024 * 100 | round / 100) KiB"' "$OUT/ours-idle-vars.json" || true
 		fi
 		[[ -z $IDLE_NOTE ]] || echo "note: $IDLE_NOTE"
 		printf "%-46s %11s %11s\n" "errors/integrity errors, all runs (ours, dovecot)" "$(errors_of ours)" "$(errors_of dovecot)"

@@ -98,7 +98,7 @@ func parseRunFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.hold, "hold", 10*time.Second, "how long to hold the idle connections (idle)")
 	fs.DurationVar(&c.settle, "settle", 3*time.Second, "wait after opening before measuring memory (idle)")
 	fs.IntVar(&c.dialPar, "dial-parallel", 32, "connections being opened at once (idle)")
-	fs.IntVar(&c.bufSize, "read-buffer", 0, "client read buffer in bytes (default 64 KiB, 4 KiB in idle mode)")
+	fs.IntVar(&c.bufSize, "read-buffer", 0, "client read buffer in bytes (default 64 KiB, 256 KiB in big mode, 4 KiB in idle mode)")
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write this program's CPU profile to `file`")
 	fs.IntVar(&c.procs, "procs", 0, "GOMAXPROCS of the load generator (0: Go's default, one per core); 1 keeps its scheduler from spinning on the cores it shares with the server")
 	if err := fs.Parse(args); err != nil {
@@ -120,9 +120,16 @@ func parseRunFlags(args []string) (*config, error) {
 		}
 	}
 	if c.bufSize == 0 {
-		c.bufSize = 64 << 10
-		if c.mode == modeIdle {
+		switch c.mode {
+		case modeIdle:
 			c.bufSize = 4 << 10
+		case modeBig:
+			// Fewer, larger reads: measured on 5 MiB messages, 256 KiB
+			// takes a fifth less CPU than 64 KiB on both ends (the
+			// server's writes block less often).
+			c.bufSize = 256 << 10
+		default:
+			c.bufSize = 64 << 10
 		}
 	}
 	return c, c.validate()
