@@ -179,6 +179,7 @@ func (d *dir) openMessage(name string) (*messageFile, error) {
 		_ = unix.Close(fd)
 		return nil, notMessage(path, kindOf(uint32(st.Mode)))
 	}
+	adviseSequential(fd, st.Size)
 	return &messageFile{fd: fd, path: path}, nil
 }
 
