@@ -180,7 +180,7 @@ func (d *dir) openMessage(name string) (*messageFile, error) {
 		return nil, notMessage(path, kindOf(uint32(st.Mode)))
 	}
 	adviseSequential(fd, st.Size)
-	return &messageFile{fd: fd, path: path}, nil
+	return &messageFile{fd: fd, path: path, left: st.Size}, nil
 }
 
 // kindOf names the file type in a stat mode.

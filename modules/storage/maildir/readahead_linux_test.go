@@ -55,7 +55,7 @@ func BenchmarkColdRead(b *testing.B) {
 				if advise {
 					adviseSequential(fd, int64(len(msg)))
 				}
-				mf := &messageFile{fd: fd, path: path}
+				mf := &messageFile{fd: fd, path: path, left: -1}
 				for {
 					_, err := mf.Read(buf)
 					if err == io.EOF {
