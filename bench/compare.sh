@@ -54,8 +54,17 @@
 #	              on caddy-pop3 with a NOOP every NOOP_EVERY, memory from
 #	              PSS after each NOOP round. The table prints every ratio
 #	              and the steal share of each round [0]
+#	REUSE_MAIL    1: keep the mail trees of the last run in WORK instead of
+#	              generating them again (nothing is deleted by the runs; the
+#	              first logins of a new tree are slow on a busy disk) [0]
 #	IDLE_N        idle connections held in LIMITS=1 [19000]; lowered, and
 #	              said so, when the open-file limit does not allow it
+#	IDLE_FDS      descriptors caddy-pop3 holds per idle session, to fit the
+#	              open-file limit: the connection, and maildir's maildir,
+#	              cur/ and new/ [4]
+#	LIMITS_PARTS  which parts of LIMITS=1 to run [loads idle]
+#	TABLE_ONLY    with LIMITS=1: print the table of the results directory
+#	              given, run nothing
 #	LIMITS_HOLD, NOOP_EVERY            [150s, 60s]
 #	LIMITS_CPU_CLIENTS, LIMITS_LAT_CLIENTS  [8, 64]
 set -euo pipefail
@@ -86,6 +95,8 @@ POLL_SIZE=${POLL_SIZE:-2048}
 POLLS=${POLLS:-10}
 POLL_DELIVER=${POLL_DELIVER:-0}
 LIMITS=${LIMITS:-0}
+IDLE_FDS=${IDLE_FDS:-4}
+LIMITS_PARTS=${LIMITS_PARTS:-loads idle}
 IDLE_N=${IDLE_N:-19000}
 LIMITS_HOLD=${LIMITS_HOLD:-150s}
 NOOP_EVERY=${NOOP_EVERY:-60s}
@@ -144,13 +155,13 @@ ensure_vmail() {
 raise_nofile() {
 	# Every connection is a file descriptor, on both ends.
 	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-	# caddy-pop3 holds one per idle session (the connection: the
-	# maildrop's lock holds no descriptor) in one process: stay within the
-	# limit, since running out of descriptors at accept() stops caddy-l4's
-	# listener.
-	local fit=$(($(ulimit -n) - 100))
+	# caddy-pop3 holds IDLE_FDS per idle session in one process (the
+	# connection, and a maildir session keeps the maildir, cur/ and new/
+	# open: 4): stay within the limit, since running out of descriptors at
+	# accept() stops caddy-l4's listener.
+	local fit=$((($(ulimit -n) - 100) / IDLE_FDS))
 	if ((IDLE_OURS > fit)); then
-		IDLE_NOTE="caddy-pop3 idle connections lowered from $IDLE_OURS to $fit: open-file limit $(ulimit -n), 1 per session"
+		IDLE_NOTE="caddy-pop3 idle connections lowered from $IDLE_OURS to $fit: open-file limit $(ulimit -n), $IDLE_FDS per session"
 		log "$IDLE_NOTE"
 		IDLE_OURS=$fit
 	fi
@@ -165,6 +176,10 @@ build() {
 }
 
 generate_mail() {
+	if [[ ${REUSE_MAIL:-0} == 1 && -d $WORK/src && -d $WORK/ours-mail && -d $WORK/dovecot-mail ]]; then
+		log "reusing the mail trees under $WORK (REUSE_MAIL=1)"
+		return
+	fi
 	log "generating mail: $SMALL_USERS x $SMALL_MESSAGES x $SMALL_SIZE B, $BIG_USERS x $BIG_MESSAGES x $BIG_SIZE B, $IDLE_USERS idle users x 1 message"
 	rm -rf "$WORK/src" "$WORK/ours-mail" "$WORK/dovecot-mail"
 	"$BIN/pop3bench" gen -out "$WORK/src" -users "$SMALL_USERS" -messages "$SMALL_MESSAGES" -size "$SMALL_SIZE" >/dev/null
@@ -440,6 +455,7 @@ poll_table() {
 run_limits() {
 	local -A pid port
 	local s r order c=$LIMITS_CPU_CLIENTS l=$LIMITS_LAT_CLIENTS
+	[[ " $LIMITS_PARTS " == *" loads "* ]] || { run_limits_idle; return; }
 	for s in $SERVERS; do
 		start "$s"
 		pid[$s]=$SERVER_PID port[$s]=$PORT
@@ -481,19 +497,42 @@ run_limits() {
 		(cd "$REPO" && go tool pprof -top -nodecount=40 "$BIN/caddy" "$OUT/ours-cpu.cpu.pprof") >"$OUT/ours-cpu-profile.txt" 2>&1 || true
 	fi
 	stop_all
-	if [[ " $SERVERS " == *" ours "* ]]; then
+	run_limits_idle
+}
+
+# run_limits_idle: the idle connections of LIMITS=1, on caddy-pop3 only.
+run_limits_idle() {
+	if [[ " $SERVERS " == *" ours "* && " $LIMITS_PARTS " == *" idle "* ]]; then
+		# A first login into each idle user's maildir does one-time work
+		# (new/ to cur/, the index), slow on a busy disk and not what is
+		# measured: one untimed pass, then a fresh server for the
+		# measurement.
 		start ours
-		local hold_s=${LIMITS_HOLD%s}
-		# The heap profile is taken in the middle of the hold, after the
-		# first NOOP round.
-		(sleep $((hold_s / 2 + 15)) && curl -s -o "$OUT/ours-idle-heap.pprof" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/heap" &&
-			curl -s -o "$OUT/ours-idle-vars.json" "http://127.0.0.1:$PORT_ADMIN/debug/vars" &&
-			curl -s -o "$OUT/ours-idle-goroutines.txt" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/goroutine?debug=1" &&
-			grep -E 'VmRSS|RssAnon|VmData' "/proc/$SERVER_PID/status" >"$OUT/ours-idle-status.txt") &
+		log "first login of the $IDLE_OURS idle users (untimed)"
+		"$BIN/pop3bench" run -addr "127.0.0.1:$PORT" -auth "$AUTH" -password "$PASSWORD" -mode idle -first-user "$IDLE_FIRST" \
+			-users "$IDLE_OURS" -connections "$IDLE_OURS" -hold 0s -settle 0s -dial-parallel 64 >/dev/null || true
+		stop_server
+		start ours
+		local noop_s=${NOOP_EVERY%s}
+		# The heap profile and the runtime's figures are taken once every
+		# connection is open and has sent its first NOOP.
+		(
+			while kill -0 "$SERVER_PID" 2>/dev/null; do
+				n=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
+				((n >= IDLE_OURS * 99 / 100)) && break
+				sleep 2
+			done
+			sleep $((noop_s + 20))
+			curl -s -o "$OUT/ours-idle-heap.pprof" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/heap"
+			curl -s -o "$OUT/runtime-idle-vars.json" "http://127.0.0.1:$PORT_ADMIN/debug/vars"
+			curl -s -o "$OUT/ours-idle-goroutines.txt" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/goroutine?debug=1"
+			grep -E 'VmRSS|RssAnon|VmData' "/proc/$SERVER_PID/status" >"$OUT/ours-idle-status.txt"
+		) &
 		local prof_pid=$!
 		bench "ours-idle" "$PORT" -mode idle -first-user "$IDLE_FIRST" -users "$IDLE_OURS" -connections "$IDLE_OURS" -pid "$SERVER_PID" \
 			-hold "$LIMITS_HOLD" -noop-every "$NOOP_EVERY" -dial-parallel 64
-		wait "$prof_pid" || true
+		kill "$prof_pid" 2>/dev/null || true
+		wait "$prof_pid" 2>/dev/null || true
 		(cd "$REPO" && go tool pprof -top -sample_index=inuse_space -nodecount=30 "$BIN/caddy" "$OUT/ours-idle-heap.pprof") >"$OUT/ours-idle-heap.txt" 2>&1 || true
 		stop_server
 	fi
@@ -558,11 +597,11 @@ limits_table() {
 			jq -r --arg n "$IDLE_OURS" '"idle logged-in connections: held \(.idle.held)/\($n), alive at the end \(.idle.alive_at_end), NOOP rounds \(.idle.noop_rounds // 0), errors \(.errors)"' "$i"
 			jq -r '"PSS KiB per idle connection: after opening \(.idle.pss_per_connection_kib * 100 | round / 100), after the NOOP rounds \((.idle.pss_per_connection_after_noop_kib // 0) * 100 | round / 100) (target <= 5), steal \(.steal_percent * 10 | round / 10)%"' "$i"
 		fi
-		if [[ -s $OUT/ours-idle-vars.json && -s $i ]]; then
+		if [[ -s $OUT/runtime-idle-vars.json && -s $i ]]; then
 			# Where an idle connection's memory goes, from the Go runtime
 			# in the middle of the hold (after a NOOP round).
 			jq -r --slurpfile r "$i" '($r[0].idle.held) as $n | .memstats |
-				"Go runtime per idle connection (mid-hold): stacks \(.StackInuse / $n / 1024 * 100 | round / 100) KiB, heap in use \(.HeapInuse / $n / 1024 * 100 | round / 100) KiB, heap objects \(.HeapAlloc / $n / 1024 * 100 | round / 100) KiB, runtime other \((.MSpanInuse + .MCacheInuse + .BuckHashSys + .GCSys + .OtherSys) / $n / 1024 * 100 | round / 100) KiB"' "$OUT/ours-idle-vars.json" || true
+				"Go runtime per idle connection (mid-hold): stacks \(.StackInuse / $n / 1024 * 100 | round / 100) KiB, heap in use \(.HeapInuse / $n / 1024 * 100 | round / 100) KiB, heap objects \(.HeapAlloc / $n / 1024 * 100 | round / 100) KiB, runtime other \((.MSpanInuse + .MCacheInuse + .BuckHashSys + .GCSys + .OtherSys) / $n / 1024 * 100 | round / 100) KiB"' "$OUT/runtime-idle-vars.json" || true
 		fi
 		[[ -z $IDLE_NOTE ]] || echo "note: $IDLE_NOTE"
 		printf "%-46s %11s %11s\n" "errors/integrity errors, all runs (ours, dovecot)" "$(errors_of ours)" "$(errors_of dovecot)"
@@ -644,7 +683,7 @@ errors_of() {
 	local s=$1 e=0 i=0 f
 	for f in "$OUT/$s"-*.json; do
 		[[ -s $f ]] || continue
-		e=$((e + $(jq '.errors' "$f"))); i=$((i + $(jq '.integrity_errors' "$f")))
+		e=$((e + $(jq '.errors // 0' "$f"))); i=$((i + $(jq '.integrity_errors // 0' "$f")))
 	done
 	echo "$e/$i"
 }
@@ -676,6 +715,13 @@ table() {
 
 # --- main ---------------------------------------------------------------------
 
+if [[ $LIMITS == 1 && -n ${TABLE_ONLY:-} ]]; then
+	# Print the table of an earlier LIMITS run again: TABLE_ONLY=<its results directory>.
+	OUT=$TABLE_ONLY
+	LOAD_START="(see the first table)"
+	limits_table
+	exit 0
+fi
 mkdir -p "$WORK"
 chmod 755 "$WORK"
 OUT=$WORK/results/$(date -u +%Y%m%dT%H%M%SZ)
