@@ -4,7 +4,6 @@ package pop3
 
 import (
 	"bufio"
-	"bytes"
 	"io"
 	"net"
 	"os"
@@ -120,12 +119,6 @@ func BenchmarkRETROverTCP(b *testing.B) {
 			b.ReportMetric(float64(processCPU()-cpu0)/float64(b.N)/float64(bc.wire), "cpu-ms/MB")
 		})
 	}
-}
-
-// benchMessageNoDots is benchMessage without lines that begin with '.': a
-// message whose wire form is the file itself when eol is CRLF.
-func benchMessageNoDots(size int, eol string) []byte {
-	return bytes.ReplaceAll(benchMessage(size, eol), []byte(eol+"."), []byte(eol+"-"))
 }
 
 // tcpPair returns both ends of a loopback TCP connection.
