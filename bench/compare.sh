@@ -43,6 +43,30 @@
 #	              one small message was delivered into new/ of user000's
 #	              maildir (pop3bench -deliver-between): a lightly changed
 #	              maildrop; the later rounds start with those messages [0]
+#	LIMITS        1: instead of the loads above, the targets set against
+#	              the machine itself (issue 19), every one in the same run:
+#	              per round, the loopback limit (pop3bench -mode loopback,
+#	              a raw TCP copy), RETR of 5 MiB messages with 1 and 4
+#	              clients, server CPU per session (LIMITS_CPU_CLIENTS
+#	              clients, not pipelined and pipelined) on both servers,
+#	              login and RETR p99 at LIMITS_LAT_CLIENTS clients of 4 KiB
+#	              messages on both; then IDLE_N idle logged-in connections
+#	              on caddy-pop3 with a NOOP every NOOP_EVERY, memory from
+#	              PSS after each NOOP round. The table prints every ratio
+#	              and the steal share of each round [0]
+#	REUSE_MAIL    1: keep the mail trees of the last run in WORK instead of
+#	              generating them again (nothing is deleted by the runs; the
+#	              first logins of a new tree are slow on a busy disk) [0]
+#	IDLE_N        idle connections held in LIMITS=1 [19000]; lowered, and
+#	              said so, when the open-file limit does not allow it
+#	IDLE_FDS      descriptors caddy-pop3 holds per idle session, to fit the
+#	              open-file limit: the connection, and maildir's maildir,
+#	              cur/ and new/ [4]
+#	LIMITS_PARTS  which parts of LIMITS=1 to run [loads idle]
+#	TABLE_ONLY    with LIMITS=1: print the table of the results directory
+#	              given, run nothing
+#	LIMITS_HOLD, NOOP_EVERY            [150s, 60s]
+#	LIMITS_CPU_CLIENTS, LIMITS_LAT_CLIENTS  [8, 64]
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -70,6 +94,21 @@ POLL_MESSAGES=${POLL_MESSAGES:-50000}
 POLL_SIZE=${POLL_SIZE:-2048}
 POLLS=${POLLS:-10}
 POLL_DELIVER=${POLL_DELIVER:-0}
+LIMITS=${LIMITS:-0}
+IDLE_FDS=${IDLE_FDS:-4}
+LIMITS_PARTS=${LIMITS_PARTS:-loads idle}
+IDLE_N=${IDLE_N:-19000}
+LIMITS_HOLD=${LIMITS_HOLD:-150s}
+NOOP_EVERY=${NOOP_EVERY:-60s}
+LIMITS_CPU_CLIENTS=${LIMITS_CPU_CLIENTS:-8}
+LIMITS_LAT_CLIENTS=${LIMITS_LAT_CLIENTS:-64}
+if [[ $LIMITS == 1 ]]; then
+	# 64 clients need 64 users (a maildrop is locked per session); the
+	# idle connections are caddy-pop3's only.
+	SMALL_USERS=$((LIMITS_LAT_CLIENTS > SMALL_USERS ? LIMITS_LAT_CLIENTS : SMALL_USERS))
+	IDLE_OURS=$IDLE_N
+	IDLE_DOVECOT=0
+fi
 PASSWORD=bench
 CORES=$(nproc)
 
@@ -116,13 +155,13 @@ ensure_vmail() {
 raise_nofile() {
 	# Every connection is a file descriptor, on both ends.
 	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-	# caddy-pop3 holds one per idle session (the connection: the
-	# maildrop's lock holds no descriptor) in one process: stay within the
-	# limit, since running out of descriptors at accept() stops caddy-l4's
-	# listener.
-	local fit=$(($(ulimit -n) - 100))
+	# caddy-pop3 holds IDLE_FDS per idle session in one process (the
+	# connection, and a maildir session keeps the maildir, cur/ and new/
+	# open: 4): stay within the limit, since running out of descriptors at
+	# accept() stops caddy-l4's listener.
+	local fit=$((($(ulimit -n) - 100) / IDLE_FDS))
 	if ((IDLE_OURS > fit)); then
-		IDLE_NOTE="caddy-pop3 idle connections lowered from $IDLE_OURS to $fit: open-file limit $(ulimit -n), 1 per session"
+		IDLE_NOTE="caddy-pop3 idle connections lowered from $IDLE_OURS to $fit: open-file limit $(ulimit -n), $IDLE_FDS per session"
 		log "$IDLE_NOTE"
 		IDLE_OURS=$fit
 	fi
@@ -137,6 +176,10 @@ build() {
 }
 
 generate_mail() {
+	if [[ ${REUSE_MAIL:-0} == 1 && -d $WORK/src && -d $WORK/ours-mail && -d $WORK/dovecot-mail ]]; then
+		log "reusing the mail trees under $WORK (REUSE_MAIL=1)"
+		return
+	fi
 	log "generating mail: $SMALL_USERS x $SMALL_MESSAGES x $SMALL_SIZE B, $BIG_USERS x $BIG_MESSAGES x $BIG_SIZE B, $IDLE_USERS idle users x 1 message"
 	rm -rf "$WORK/src" "$WORK/ours-mail" "$WORK/dovecot-mail"
 	"$BIN/pop3bench" gen -out "$WORK/src" -users "$SMALL_USERS" -messages "$SMALL_MESSAGES" -size "$SMALL_SIZE" >/dev/null
@@ -404,6 +447,168 @@ poll_table() {
 	} | tee "$OUT/table.txt"
 }
 
+# --- limits (LIMITS=1) ----------------------------------------------------------
+
+# run_limits: both servers up at once; ROUNDS rounds of the loopback copy,
+# RETR throughput, CPU per session and latency runs, alternating which
+# server goes first; then the idle connections on a fresh caddy-pop3.
+run_limits() {
+	local -A pid port
+	local s r order c=$LIMITS_CPU_CLIENTS l=$LIMITS_LAT_CLIENTS
+	[[ " $LIMITS_PARTS " == *" loads "* ]] || { run_limits_idle; return; }
+	for s in $SERVERS; do
+		start "$s"
+		pid[$s]=$SERVER_PID port[$s]=$PORT
+		OTHER_PIDS+=("$SERVER_PID")
+		SERVER_PID=
+	done
+	for r in $(seq 1 "$ROUNDS"); do
+		order=$SERVERS
+		((r % 2 == 0)) && order=$(tr ' ' '\n' <<<"$SERVERS" | tac | tr '\n' ' ')
+		log "loopback-1-r$r"
+		"$BIN/pop3bench" run -mode loopback -clients 1 -duration "$DURATION" -out "$OUT/loopback-1-r$r.json" | sed 's/^/   /' >&2 || true
+		if [[ -n ${pid[ours]:-} ]]; then
+			bench "ours-big-1-r$r" "${port[ours]}" -mode big -clients 1 -first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[ours]}"
+			bench "ours-big-4-r$r" "${port[ours]}" -mode big -clients 4 -first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[ours]}"
+		fi
+		for s in $order; do
+			bench "$s-cpu-r$r" "${port[$s]}" -mode small -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}" -procs 1
+			bench "$s-cpupipe-r$r" "${port[$s]}" -mode small -pipeline -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}" -procs 1
+		done
+		for s in $order; do
+			bench "$s-lat-r$r" "${port[$s]}" -mode small -clients "$l" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}" -procs 1
+		done
+	done
+	if [[ -n ${pid[ours]:-} && $PROFILE == 1 ]]; then
+		local secs=${DURATION%s}
+		log "profiling caddy-pop3: RETR of 5 MiB messages, 1 client"
+		curl -s -o "$OUT/ours-big-1.cpu.pprof" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/profile?seconds=$secs" &
+		local curl_pid=$!
+		"$BIN/pop3bench" run -addr "127.0.0.1:${port[ours]}" -auth "$AUTH" -password "$PASSWORD" -mode big -clients 1 \
+			-first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src" -warmup=false >/dev/null || true
+		wait "$curl_pid" || true
+		log "profiling caddy-pop3: full sessions, $c clients"
+		curl -s -o "$OUT/ours-cpu.cpu.pprof" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/profile?seconds=$secs" &
+		curl_pid=$!
+		"$BIN/pop3bench" run -addr "127.0.0.1:${port[ours]}" -auth "$AUTH" -password "$PASSWORD" -mode small -clients "$c" \
+			-users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -warmup=false -procs 1 >/dev/null || true
+		wait "$curl_pid" || true
+		(cd "$REPO" && go tool pprof -top -nodecount=40 "$BIN/caddy" "$OUT/ours-big-1.cpu.pprof") >"$OUT/ours-big-1-profile.txt" 2>&1 || true
+		(cd "$REPO" && go tool pprof -top -nodecount=40 "$BIN/caddy" "$OUT/ours-cpu.cpu.pprof") >"$OUT/ours-cpu-profile.txt" 2>&1 || true
+	fi
+	stop_all
+	run_limits_idle
+}
+
+# run_limits_idle: the idle connections of LIMITS=1, on caddy-pop3 only.
+run_limits_idle() {
+	if [[ " $SERVERS " == *" ours "* && " $LIMITS_PARTS " == *" idle "* ]]; then
+		# A first login into each idle user's maildir does one-time work
+		# (new/ to cur/, the index), slow on a busy disk and not what is
+		# measured: one untimed pass, then a fresh server for the
+		# measurement.
+		start ours
+		log "first login of the $IDLE_OURS idle users (untimed)"
+		"$BIN/pop3bench" run -addr "127.0.0.1:$PORT" -auth "$AUTH" -password "$PASSWORD" -mode idle -first-user "$IDLE_FIRST" \
+			-users "$IDLE_OURS" -connections "$IDLE_OURS" -hold 0s -settle 0s -dial-parallel 64 >/dev/null || true
+		stop_server
+		start ours
+		local noop_s=${NOOP_EVERY%s}
+		# The heap profile and the runtime's figures are taken once every
+		# connection is open and has sent its first NOOP.
+		(
+			while kill -0 "$SERVER_PID" 2>/dev/null; do
+				n=$(ss -Htn state established "( sport = :$PORT )" | wc -l)
+				((n >= IDLE_OURS * 99 / 100)) && break
+				sleep 2
+			done
+			sleep $((noop_s + 20))
+			curl -s -o "$OUT/ours-idle-heap.pprof" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/heap"
+			curl -s -o "$OUT/runtime-idle-vars.json" "http://127.0.0.1:$PORT_ADMIN/debug/vars"
+			curl -s -o "$OUT/ours-idle-goroutines.txt" "http://127.0.0.1:$PORT_ADMIN/debug/pprof/goroutine?debug=1"
+			grep -E 'VmRSS|RssAnon|VmData' "/proc/$SERVER_PID/status" >"$OUT/ours-idle-status.txt"
+		) &
+		local prof_pid=$!
+		bench "ours-idle" "$PORT" -mode idle -first-user "$IDLE_FIRST" -users "$IDLE_OURS" -connections "$IDLE_OURS" -pid "$SERVER_PID" \
+			-hold "$LIMITS_HOLD" -noop-every "$NOOP_EVERY" -dial-parallel 64
+		kill "$prof_pid" 2>/dev/null || true
+		wait "$prof_pid" 2>/dev/null || true
+		(cd "$REPO" && go tool pprof -top -sample_index=inuse_space -nodecount=30 "$BIN/caddy" "$OUT/ours-idle-heap.pprof") >"$OUT/ours-idle-heap.txt" 2>&1 || true
+		stop_server
+	fi
+}
+
+# lval NAME JQ: the median over the rounds of a number from NAME-r*.json
+# ("failed" when a run had errors or integrity errors).
+lval() { val "${1%%-*}" "${1#*-}" "$2"; }
+
+# lratios NUM DEN JQ: the ratio NUM/DEN of each round, with the steal share
+# of both runs of the round.
+lratios() {
+	local r a b out=() st=()
+	for r in $(seq 1 "$ROUNDS"); do
+		a=$OUT/$1-r$r.json b=$OUT/$2-r$r.json
+		[[ -s $a && -s $b ]] || continue
+		out+=("$(jq -n -r --slurpfile a "$a" --slurpfile b "$b" "(\$a[0] | $3) as \$x | (\$b[0] | $3) as \$y | if \$y > 0 then (\$x / \$y * 1000 | round) / 1000 else \"-\" end" 2>/dev/null || echo -)")
+		st+=("$(jq -r '.steal_percent // -1 | if . < 0 then "?" else (. * 10 | round) / 10 end' "$a")/$(jq -r '.steal_percent // -1 | if . < 0 then "?" else (. * 10 | round) / 10 end' "$b")")
+	done
+	echo "${out[*]:--} | steal% ${st[*]:--}"
+}
+
+# lrow LABEL NUM DEN JQ KIND WANT: one target as a ratio NUM/DEN.
+lrow() {
+	local label=$1 num=$2 den=$3 expr=$4 kind=$5 want=$6 a b per
+	a=$(lval "$num" "$expr")
+	b=$(lval "$den" "$expr")
+	per=$(lratios "$num" "$den" "$expr")
+	awk -v l="$label" -v a="$a" -v b="$b" -v k="$kind" -v w="$want" -v per="$per" 'BEGIN {
+		r = "-"; verdict = "-"
+		if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b + 0 > 0) {
+			ratio = a / b; r = sprintf("%.3f", ratio)
+			if (k != "info") verdict = (k == "min" ? ratio >= w : ratio <= w) ? "met" : "not met"
+		}
+		t = (k == "info" ? "" : (k == "min" ? ">= " : "<= ") w)
+		printf "%-46s %11s %11s %8s  %-8s %-8s %s\n", l, a, b, r, t, verdict, per
+	}'
+}
+
+limits_table() {
+	local p='(.*100|round)/100' i=$OUT/ours-idle.json
+	{
+		echo
+		echo "caddy-pop3 $(git -C "$REPO" rev-parse --short HEAD) vs Dovecot $(dovecot --version | cut -d' ' -f1) and the machine, $CORES cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+		echo "load average at start: $LOAD_START, at end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on this machine skews the numbers)"
+		echo "$DURATION per run, medians of $ROUNDS rounds; $SMALL_USERS users x $SMALL_MESSAGES x $SMALL_SIZE B (small), $BIG_USERS x $BIG_MESSAGES x $BIG_SIZE B (big)"
+		printf "%-46s %11s %11s %8s  %-8s %-8s %s\n" "target (ratio = a / b)" a b ratio target verdict "ratio of each round | steal % a/b"
+		lrow "RETR MB/s 5 MiB 1 client / loopback MB/s" ours-big-1 loopback-1 ".mb_per_s|$p" min 0.5
+		lrow "RETR MB/s 4 clients / 1 client" ours-big-4 ours-big-1 ".mb_per_s|$p" min 1.5
+		# CPU per MB moved, which the machine's other work skews less than
+		# MB/s: the server alone, and server + load generator, against
+		# both ends of the raw copy.
+		lrow "CPU ms/MB: server RETR / raw copy (both ends)" ours-big-1 loopback-1 "(if .mode == \"loopback\" then .client_cpu_seconds else .server_cpu_seconds end) * 1e9 / .bytes|(.*1000|round)/1000" info 0
+		lrow "CPU ms/MB: server + client RETR / raw copy" ours-big-1 loopback-1 "((.server_cpu_seconds // 0) + .client_cpu_seconds) * 1e9 / .bytes|(.*1000|round)/1000" info 0
+		lrow "CPU ms/session ours / Dovecot ($LIMITS_CPU_CLIENTS clients)" ours-cpu dovecot-cpu ".server_cpu_ms_per_session|(.*1000|round)/1000" max 0.0667
+		lrow "CPU ms/session pipelined ours / Dovecot" ours-cpupipe dovecot-cpupipe ".server_cpu_ms_per_session|(.*1000|round)/1000" info 0
+		lrow "CPU ms/session ours pipelined / not" ours-cpupipe ours-cpu ".server_cpu_ms_per_session|(.*1000|round)/1000" info 0
+		lrow "login p99 ms ours / Dovecot ($LIMITS_LAT_CLIENTS clients, 4 KiB)" ours-lat dovecot-lat ".login_latency.p99_ms|$p" max 0.333
+		lrow "RETR p99 ms ours / Dovecot ($LIMITS_LAT_CLIENTS clients, 4 KiB)" ours-lat dovecot-lat ".retr_latency.p99_ms|$p" max 0.333
+		lrow "sessions/s ours / Dovecot ($LIMITS_CPU_CLIENTS clients)" ours-cpu dovecot-cpu ".sessions_per_s|$p" info 0
+		if [[ -s $i ]]; then
+			jq -r --arg n "$IDLE_OURS" '"idle logged-in connections: held \(.idle.held)/\($n), alive at the end \(.idle.alive_at_end), NOOP rounds \(.idle.noop_rounds // 0), errors \(.errors)"' "$i"
+			jq -r '"PSS KiB per idle connection: after opening \(.idle.pss_per_connection_kib * 100 | round / 100), after the NOOP rounds \((.idle.pss_per_connection_after_noop_kib // 0) * 100 | round / 100) (target <= 5), steal \(.steal_percent * 10 | round / 10)%"' "$i"
+		fi
+		if [[ -s $OUT/runtime-idle-vars.json && -s $i ]]; then
+			# Where an idle connection's memory goes, from the Go runtime
+			# in the middle of the hold (after a NOOP round).
+			jq -r --slurpfile r "$i" '($r[0].idle.held) as $n | .memstats |
+				"Go runtime per idle connection (mid-hold): stacks \(.StackInuse / $n / 1024 * 100 | round / 100) KiB, heap in use \(.HeapInuse / $n / 1024 * 100 | round / 100) KiB, heap objects \(.HeapAlloc / $n / 1024 * 100 | round / 100) KiB, runtime other \((.MSpanInuse + .MCacheInuse + .BuckHashSys + .GCSys + .OtherSys) / $n / 1024 * 100 | round / 100) KiB"' "$OUT/runtime-idle-vars.json" || true
+		fi
+		[[ -z $IDLE_NOTE ]] || echo "note: $IDLE_NOTE"
+		printf "%-46s %11s %11s\n" "errors/integrity errors, all runs (ours, dovecot)" "$(errors_of ours)" "$(errors_of dovecot)"
+		printf "%-46s %11s\n" "errors/integrity errors, loopback copy" "$(errors_of loopback)"
+	} | tee "$OUT/table.txt"
+}
+
 # --- table --------------------------------------------------------------------
 
 # runs SERVER SUFFIX: the result files of one measurement: the single run
@@ -478,7 +683,7 @@ errors_of() {
 	local s=$1 e=0 i=0 f
 	for f in "$OUT/$s"-*.json; do
 		[[ -s $f ]] || continue
-		e=$((e + $(jq '.errors' "$f"))); i=$((i + $(jq '.integrity_errors' "$f")))
+		e=$((e + $(jq '.errors // 0' "$f"))); i=$((i + $(jq '.integrity_errors // 0' "$f")))
 	done
 	echo "$e/$i"
 }
@@ -510,6 +715,13 @@ table() {
 
 # --- main ---------------------------------------------------------------------
 
+if [[ $LIMITS == 1 && -n ${TABLE_ONLY:-} ]]; then
+	# Print the table of an earlier LIMITS run again: TABLE_ONLY=<its results directory>.
+	OUT=$TABLE_ONLY
+	LOAD_START="(see the first table)"
+	limits_table
+	exit 0
+fi
 mkdir -p "$WORK"
 chmod 755 "$WORK"
 OUT=$WORK/results/$(date -u +%Y%m%dT%H%M%SZ)
@@ -520,6 +732,14 @@ install_packages
 ensure_vmail
 raise_nofile
 build
+if [[ $LIMITS == 1 ]]; then
+	generate_mail
+	choose_scheme
+	run_limits
+	limits_table
+	log "results: $OUT"
+	exit 0
+fi
 if [[ $POLL == 1 ]]; then
 	generate_poll_mail
 	choose_scheme

@@ -179,7 +179,15 @@ func (c *client) login(mech, user, pass string) error {
 
 // stat sends STAT and returns the message count and total size.
 func (c *client) stat() (int, int64, error) {
-	text, err := c.cmd("STAT", "STAT")
+	if err := c.send("STAT"); err != nil {
+		return 0, 0, err
+	}
+	return c.readStat()
+}
+
+// readStat reads the answer to STAT (see stat).
+func (c *client) readStat() (int, int64, error) {
+	text, err := c.status("STAT")
 	if err != nil {
 		return 0, 0, err
 	}
@@ -202,6 +210,24 @@ func (c *client) listing(name string, count int) ([]string, error) {
 	if _, err := c.cmd(name, name); err != nil {
 		return nil, err
 	}
+	return c.readListing(name, count)
+}
+
+// sendAll writes several command lines in one write (pipelining, RFC
+// 2449): the answers are read afterwards, in order.
+func (c *client) sendAll(lines ...string) error {
+	c.deadline()
+	c.line = c.line[:0]
+	for _, l := range lines {
+		c.line = append(append(c.line, l...), '\r', '\n')
+	}
+	_, err := c.conn.Write(c.line)
+	return err
+}
+
+// readListing reads the lines of a LIST or UIDL answer after its status
+// line (see listing).
+func (c *client) readListing(name string, count int) ([]string, error) {
 	out := make([]string, count)
 	last := 0
 	var bad error
@@ -256,10 +282,16 @@ type retrieved struct {
 // the CRC and size are updated once per buffer, so that the load generator
 // spends as little CPU as it can on the machine it shares with the server.
 func (c *client) retr(n int) (retrieved, error) {
-	var m retrieved
 	if _, err := c.cmd("RETR", "RETR "+strconv.Itoa(n)); err != nil {
-		return m, err
+		return retrieved{}, err
 	}
+	return c.readBody(n)
+}
+
+// readBody reads the body of the answer to RETR n after its status line
+// (see retr).
+func (c *client) readBody(n int) (retrieved, error) {
+	var m retrieved
 	var (
 		atStart = true  // the next byte begins a line
 		prevCR  = false // the last byte already consumed was CR
@@ -329,6 +361,12 @@ func (c *client) quit() error {
 	if _, err := c.cmd("QUIT", "QUIT"); err != nil {
 		return err
 	}
+	return c.closedAfterQuit()
+}
+
+// closedAfterQuit waits for the server to close the connection after its
+// answer to QUIT was read.
+func (c *client) closedAfterQuit() error {
 	c.deadline()
 	_, err := c.r.ReadByte()
 	switch {

@@ -6,8 +6,10 @@ import (
 )
 
 // runIdle opens cfg.connections authenticated connections, one user each,
-// measures the server's memory before and after, holds them, checks that
-// every one still answers NOOP, and logs them out.
+// measures the server's memory before and after, holds them (with
+// -noop-every, sending NOOP on each that often and measuring the memory
+// after every round), checks that every one still answers NOOP, and logs
+// them out.
 func runIdle(cfg *config, nofile uint64) (*Result, error) {
 	users := cfg.userNames()[:cfg.connections]
 	res := &Result{
@@ -53,7 +55,27 @@ func runIdle(cfg *config, nofile uint64) (*Result, error) {
 		}
 	}
 
-	if rest := cfg.hold - cfg.settle; rest > 0 {
+	end := start.Add(time.Duration(idle.OpenSeconds*float64(time.Second)) + cfg.hold)
+	if cfg.noopEvery > 0 {
+		for time.Until(end) > cfg.noopEvery {
+			time.Sleep(cfg.noopEvery)
+			noopRound(cfg, conns, tallies)
+			idle.NoopRounds++
+			if len(cfg.pids) == 0 {
+				continue
+			}
+			kib, _, err := treePSS(procRoot, cfg.pids)
+			if err != nil {
+				closeAll(conns)
+				return nil, err
+			}
+			idle.PSSAfterNoopKiB = kib
+			if idle.Held > 0 {
+				idle.PSSPerConnAfterNoopKiB = float64(kib-idle.PSSBeforeKiB) / float64(idle.Held)
+			}
+		}
+	}
+	if rest := time.Until(end); rest > 0 {
 		time.Sleep(rest)
 	}
 	idle.StillAliveAtEnd = finishIdle(cfg, conns, tallies)
@@ -99,6 +121,35 @@ func openIdle(cfg *config, users []string) ([]*client, []*tally) {
 	close(next)
 	wg.Wait()
 	return conns, tallies
+}
+
+// noopRound sends NOOP on every held connection that has not failed,
+// cfg.dialPar at a time; a connection whose NOOP fails is closed and
+// dropped (it counts as an error, and is not alive at the end).
+func noopRound(cfg *config, conns []*client, tallies []*tally) {
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := range cfg.dialPar {
+		t := tallies[w]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if _, err := conns[i].cmd("NOOP", "NOOP"); err != nil {
+					t.fail(err)
+					conns[i].close()
+					conns[i] = nil
+				}
+			}
+		}()
+	}
+	for i, c := range conns {
+		if c != nil {
+			next <- i
+		}
+	}
+	close(next)
+	wg.Wait()
 }
 
 // finishIdle sends NOOP then QUIT on every held connection and returns how

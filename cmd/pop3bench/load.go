@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -41,7 +42,7 @@ func runLoad(cfg *config, src source) *Result {
 	users := cfg.userNames()
 	res := &Result{
 		Mode: cfg.mode, Addr: cfg.addr, Auth: cfg.auth,
-		Clients: cfg.clients, Users: len(users), Verified: verifiedWhat(src),
+		Clients: cfg.clients, Users: len(users), Verified: verifiedWhat(src), Pipelined: cfg.pipeline,
 	}
 	pool := newLeases(users)
 
@@ -117,7 +118,14 @@ func runWorkers(ctx context.Context, cfg *config, src source, pool leases, n, li
 // It reads through r.
 func runSession(cfg *config, src source, user string, t *tally, r *bufio.Reader) {
 	start := time.Now()
-	msgs, bytes, err := session(cfg, src, user, r, func() { t.login.add(time.Since(start)) })
+	run := session
+	if cfg.pipeline {
+		run = pipelinedSession
+	}
+	msgs, bytes, err := run(cfg, src, user, r, sessionHooks{
+		loggedIn: func() { t.login.add(time.Since(start)) },
+		retrDone: t.retr.add,
+	})
 	t.messages += msgs
 	t.bytes += bytes
 	if err != nil {
@@ -128,9 +136,16 @@ func runSession(cfg *config, src source, user string, t *tally, r *bufio.Reader)
 	t.session.add(time.Since(start))
 }
 
-// session is the protocol of one session; loggedIn is called when the
-// login succeeds. It returns the messages and octets retrieved.
-func session(cfg *config, src source, user string, r *bufio.Reader, loggedIn func()) (msgs, octets int64, err error) {
+// sessionHooks are what a session reports as it goes: the login's success
+// and the latency of each RETR (from the command to the terminator).
+type sessionHooks struct {
+	loggedIn func()
+	retrDone func(time.Duration)
+}
+
+// session is the protocol of one session, each command waiting for the
+// answer to the one before. It returns the messages and octets retrieved.
+func session(cfg *config, src source, user string, r *bufio.Reader, hooks sessionHooks) (msgs, octets int64, err error) {
 	c, err := dial(cfg.addr, cfg.timeout, r, cfg.bufSize)
 	if err != nil {
 		return 0, 0, err
@@ -139,7 +154,7 @@ func session(cfg *config, src source, user string, r *bufio.Reader, loggedIn fun
 	if err := c.login(cfg.auth, user, cfg.password); err != nil {
 		return 0, 0, err
 	}
-	loggedIn()
+	hooks.loggedIn()
 
 	count, total, err := c.stat()
 	if err != nil {
@@ -156,28 +171,21 @@ func session(cfg *config, src source, user string, r *bufio.Reader, loggedIn fun
 	if err != nil {
 		return 0, 0, err
 	}
-	sizes := make([]int64, count)
-	var sum int64
-	for i, s := range sizeText {
-		n, perr := strconv.ParseInt(s, 10, 64)
-		if perr != nil || n < 0 {
-			return 0, 0, integrityf("LIST: size %q of message %d", s, i+1)
-		}
-		sizes[i] = n
-		sum += n
-	}
-	if sum != total {
-		return 0, 0, integrityf("LIST sizes add up to %d, STAT said %d", sum, total)
+	sizes, err := checkSizes(sizeText, total)
+	if err != nil {
+		return 0, 0, err
 	}
 
 	got := make([]retrieved, count)
 	for i := range count {
+		t0 := time.Now()
 		m, err := c.retr(i + 1)
 		msgs++
 		octets += m.size
 		if err != nil {
 			return msgs, octets, err
 		}
+		hooks.retrDone(time.Since(t0))
 		if m.size != sizes[i] {
 			return msgs, octets, integrityf("RETR %d sent %d octets, LIST said %d", i+1, m.size, sizes[i])
 		}
@@ -189,6 +197,111 @@ func session(cfg *config, src source, user string, r *bufio.Reader, loggedIn fun
 		}
 	}
 	return msgs, octets, c.quit()
+}
+
+// pipelinedSession is session with the commands pipelined (RFC 2449):
+// USER and PASS in one write, STAT, UIDL and LIST in the next, then every
+// RETR and QUIT in the last; the answers are checked as in session. RETR
+// latencies are not recorded: the answers queue behind each other.
+func pipelinedSession(cfg *config, src source, user string, r *bufio.Reader, hooks sessionHooks) (msgs, octets int64, err error) {
+	if cfg.auth != authUserPass {
+		return 0, 0, fmt.Errorf("-pipeline works with -auth user only")
+	}
+	c, err := dial(cfg.addr, cfg.timeout, r, cfg.bufSize)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer c.close()
+	if err := c.sendAll("USER "+user, "PASS "+cfg.password); err != nil {
+		return 0, 0, err
+	}
+	if _, err := c.status("USER"); err != nil {
+		return 0, 0, err
+	}
+	if _, err := c.status("PASS"); err != nil {
+		return 0, 0, err
+	}
+	hooks.loggedIn()
+
+	if err := c.sendAll("STAT", "UIDL", "LIST"); err != nil {
+		return 0, 0, err
+	}
+	count, total, err := c.readStat()
+	if err != nil {
+		return 0, 0, err
+	}
+	var uids, sizeText []string
+	if _, err = c.status("UIDL"); err == nil {
+		uids, err = c.readListing("UIDL", count)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err = c.status("LIST"); err == nil {
+		sizeText, err = c.readListing("LIST", count)
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := checkUIDs(uids); err != nil {
+		return 0, 0, err
+	}
+	sizes, err := checkSizes(sizeText, total)
+	if err != nil {
+		return 0, 0, err
+	}
+
+	cmds := make([]string, 0, count+1)
+	for i := range count {
+		cmds = append(cmds, "RETR "+strconv.Itoa(i+1))
+	}
+	if err := c.sendAll(append(cmds, "QUIT")...); err != nil {
+		return 0, 0, err
+	}
+	got := make([]retrieved, count)
+	for i := range count {
+		if _, err := c.status("RETR"); err != nil {
+			return msgs, octets, err
+		}
+		m, err := c.readBody(i + 1)
+		msgs++
+		octets += m.size
+		if err != nil {
+			return msgs, octets, err
+		}
+		if m.size != sizes[i] {
+			return msgs, octets, integrityf("RETR %d sent %d octets, LIST said %d", i+1, m.size, sizes[i])
+		}
+		got[i] = m
+	}
+	if _, err := c.status("QUIT"); err != nil {
+		return msgs, octets, err
+	}
+	if mb := src[user]; mb != nil {
+		if err := mb.check(got); err != nil {
+			return msgs, octets, err
+		}
+	}
+	return msgs, octets, c.closedAfterQuit()
+}
+
+// checkSizes parses the sizes of a LIST answer and checks that they add up
+// to STAT's total.
+func checkSizes(sizeText []string, total int64) ([]int64, error) {
+	sizes := make([]int64, len(sizeText))
+	var sum int64
+	for i, s := range sizeText {
+		n, perr := strconv.ParseInt(s, 10, 64)
+		if perr != nil || n < 0 {
+			return nil, integrityf("LIST: size %q of message %d", s, i+1)
+		}
+		sizes[i] = n
+		sum += n
+	}
+	if sum != total {
+		return nil, integrityf("LIST sizes add up to %d, STAT said %d", sum, total)
+	}
+	return sizes, nil
 }
 
 // checkUIDs checks that UIDL values are unique and 1-70 characters in the

@@ -10,6 +10,9 @@
 //	pop3bench run -mode poll -polls 10 -users 1 -addr 127.0.0.1:1110
 //	pop3bench run -mode poll -polls 10 -users 1 -deliver-between -maildir /var/mail/user000/Maildir
 //	pop3bench run -mode idle -connections 10000 -users 10000 -pid <server pid>
+//	pop3bench run -mode idle -connections 19000 -users 19000 -hold 150s -noop-every 1m -pid <server pid>
+//	pop3bench run -mode small -pipeline -clients 1 -pid <server pid>
+//	pop3bench run -mode loopback -clients 1 -duration 10s
 //	pop3bench gen -out /srv/mail -users 20 -messages 20 -size 4096
 //
 // It only connects to loopback addresses.
@@ -113,6 +116,9 @@ func bench(cfg *config) (*Result, error) {
 	}
 	if cfg.mode == modeIdle {
 		return runIdle(cfg, nofile)
+	}
+	if cfg.mode == modeLoopback {
+		return runLoopback(cfg)
 	}
 	if cfg.mode == modePoll {
 		return runPoll(cfg), nil

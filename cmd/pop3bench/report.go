@@ -38,12 +38,21 @@ func writeText(w io.Writer, r *Result) {
 	writePercentiles(w, "login", r.Login)
 	if r.Idle == nil {
 		writePercentiles(w, "session", r.Session)
+		if r.Retr.Count > 0 {
+			writePercentiles(w, "retr", r.Retr)
+		}
+		if r.Pipelined {
+			fmt.Fprintln(w, "  commands pipelined (RFC 2449)")
+		}
 	}
 	if i := r.Idle; i != nil {
 		fmt.Fprintf(w, "  held %d of %d connections (opened in %.1fs), %d alive at the end\n", i.Held, i.Connections, i.OpenSeconds, i.StillAliveAtEnd)
 		if i.PSSMeasured {
 			fmt.Fprintf(w, "  server PSS %d KiB (%d processes) -> %d KiB (%d processes): %.1f KiB per connection\n",
 				i.PSSBeforeKiB, i.ProcessesBefore, i.PSSAfterKiB, i.ProcessesAfter, i.PSSPerConnKiB)
+			if i.NoopRounds > 0 {
+				fmt.Fprintf(w, "  after %d NOOP rounds: server PSS %d KiB, %.1f KiB per connection\n", i.NoopRounds, i.PSSAfterNoopKiB, i.PSSPerConnAfterNoopKiB)
+			}
 		}
 	}
 	fmt.Fprintf(w, "  verified: %s\n", r.Verified)

@@ -79,10 +79,11 @@ type tally struct {
 	samples   []string
 	login     *latencies
 	session   *latencies
+	retr      *latencies
 }
 
 func newTally(seed uint64) *tally {
-	return &tally{login: newLatencies(seed), session: newLatencies(seed + 1)}
+	return &tally{login: newLatencies(seed), session: newLatencies(seed + 1), retr: newLatencies(seed + 1<<32)}
 }
 
 // fail counts err as an error of the run or, for wrong data, an integrity
@@ -128,6 +129,10 @@ type Result struct {
 
 	Login   Percentiles `json:"login_latency"`
 	Session Percentiles `json:"session_latency"`
+	// Retr is the latency of each RETR, from the command to the
+	// terminator (small and big modes, not pipelined).
+	Retr      Percentiles `json:"retr_latency"`
+	Pipelined bool        `json:"pipelined,omitempty"`
 
 	Errors          int64    `json:"errors"`
 	IntegrityErrors int64    `json:"integrity_errors"`
@@ -153,11 +158,17 @@ type IdleResult struct {
 	SettleSeconds    float64 `json:"settle_seconds"`
 	HoldSeconds      float64 `json:"hold_seconds"`
 	ClientRLimitSoft uint64  `json:"client_nofile_limit"`
+	// NoopRounds is how many times every connection sent NOOP during the
+	// hold (-noop-every); the PSS after the last round is the memory of
+	// connections that have been used, not only opened.
+	NoopRounds             int     `json:"noop_rounds,omitempty"`
+	PSSAfterNoopKiB        int64   `json:"pss_after_noop_kib,omitempty"`
+	PSSPerConnAfterNoopKiB float64 `json:"pss_per_connection_after_noop_kib,omitempty"`
 }
 
 // merge adds up worker tallies into r.
 func (r *Result) merge(ts []*tally, elapsed time.Duration) {
-	var logins, sessions []*latencies
+	var logins, sessions, retrs []*latencies
 	for _, t := range ts {
 		r.Sessions += t.sessions
 		r.Messages += t.messages
@@ -171,6 +182,7 @@ func (r *Result) merge(ts []*tally, elapsed time.Duration) {
 		}
 		logins = append(logins, t.login)
 		sessions = append(sessions, t.session)
+		retrs = append(retrs, t.retr)
 	}
 	r.Seconds = elapsed.Seconds()
 	if r.Seconds > 0 {
@@ -180,4 +192,5 @@ func (r *Result) merge(ts []*tally, elapsed time.Duration) {
 	}
 	r.Login = percentiles(logins...)
 	r.Session = percentiles(sessions...)
+	r.Retr = percentiles(retrs...)
 }

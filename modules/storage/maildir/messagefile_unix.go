@@ -14,9 +14,15 @@ import (
 // opens a file per RETR; os.File would also try to register each one with
 // the network poller (which regular files refuse) and attach a cleanup to
 // it, which is measurable when sessions are short. The caller closes it.
+//
+// A message file is not written once it is in cur/ or new/, so the size
+// seen at open is its end: the read that reaches it returns io.EOF with
+// the last octets, which saves the system call that would only say so
+// (one per RETR, a noticeable share of a session of small messages).
 type messageFile struct {
 	fd   int
 	path string
+	left int64 // octets up to the size seen at open; < 0: read to EOF
 }
 
 // Read implements io.Reader.
@@ -26,6 +32,9 @@ func (f *messageFile) Read(p []byte) (int, error) {
 	}
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if f.left == 0 {
+		return 0, io.EOF
 	}
 	for {
 		n, err := syscall.Read(f.fd, p)
@@ -37,6 +46,11 @@ func (f *messageFile) Read(p []byte) (int, error) {
 		}
 		if n == 0 {
 			return 0, io.EOF
+		}
+		if f.left > 0 {
+			if f.left -= min(int64(n), f.left); f.left == 0 {
+				return n, io.EOF
+			}
 		}
 		return n, nil
 	}
