@@ -7,6 +7,7 @@ import (
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -32,25 +33,29 @@ type maildrop struct {
 	msgs    []storage.Message
 	entries []entry
 
-	// prefetched holds small messages fetched ahead (see prefetch.go).
-	prefetched map[int][]byte
+	// ahead holds the content of small messages fetched ahead, from
+	// message aheadFirst on; nil where nothing is held (see prefetch.go).
+	ahead      [][]byte
+	aheadFirst int
 
 	// ctx is the session's context without its cancellation (values
 	// only): every operation adds its own timeout.
 	ctx context.Context
 
-	mu   sync.Mutex
-	done bool          // Commit or Close ran
-	stop chan struct{} // closed to stop the renewer
-	wg   sync.WaitGroup
+	mu      sync.Mutex
+	done    bool        // Commit or Close ran
+	renewal *time.Timer // the next lease renewal (see lease.go)
+	wg      sync.WaitGroup
 }
 
-// start begins the lease renewals in the background.
+// start arms the first lease renewal. Nothing runs until it is due: a
+// session shorter than a third of lease_time costs no goroutine and no
+// renewal.
 func (md *maildrop) start(ctx context.Context) {
 	md.ctx = context.WithoutCancel(ctx)
-	md.stop = make(chan struct{})
-	md.wg.Add(1)
-	go md.renew()
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	md.renewal = time.AfterFunc(md.store.leaseDuration()/3, md.renew)
 }
 
 // Messages returns the snapshot taken at Open.
@@ -96,29 +101,30 @@ func (md *maildrop) Commit(ctx context.Context, deleted []int) error {
 	return nil
 }
 
-// commit is the transaction of Commit.
+// commit deletes the messages ids and releases the lease in one
+// statement (one round trip, one transaction): the UPDATE that releases
+// the lease matches only while the fencing token is still this session's,
+// and takes the mailbox row's lock, so a session that took the maildrop
+// over either committed before (the token differs: nothing is released
+// and nothing deleted) or waits for this statement to commit; the DELETE
+// runs only for the mailbox the UPDATE matched.
 func (md *maildrop) commit(ctx context.Context, ids []int64) error {
-	tx, err := md.store.pool.Begin(ctx)
+	var released bool
+	err := md.store.pool.QueryRow(ctx, `WITH l AS (
+			UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
+			WHERE id = $1 AND lease_token = $2
+			RETURNING id),
+		d AS (
+			DELETE FROM pop3_messages
+			WHERE mailbox_id = (SELECT id FROM l) AND id = ANY($3))
+		SELECT EXISTS (SELECT 1 FROM l)`, md.mailbox, md.token, ids).Scan(&released)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	var current int64
-	if err := tx.QueryRow(ctx, `SELECT lease_token FROM pop3_mailboxes WHERE id = $1 FOR UPDATE`, md.mailbox).Scan(&current); err != nil {
-		return err
-	}
-	if current != md.token {
+	if !released {
 		return ErrLeaseLost
 	}
-	if len(ids) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM pop3_messages WHERE mailbox_id = $1 AND id = ANY($2)`, md.mailbox, ids); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL WHERE id = $1`, md.mailbox); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return nil
 }
 
 // Close releases the lease (if it is still this session's) and changes
@@ -138,16 +144,17 @@ func (md *maildrop) Close() error {
 	return nil
 }
 
-// finish marks the session done and stops the renewer; it reports
-// whether this was the first call.
+// finish marks the session done and stops the renewals, waiting for one
+// that is running; it reports whether this was the first call.
 func (md *maildrop) finish() bool {
 	md.mu.Lock()
-	defer md.mu.Unlock()
 	if md.done {
+		md.mu.Unlock()
 		return false
 	}
 	md.done = true
-	close(md.stop)
+	md.renewal.Stop()
+	md.mu.Unlock()
 	md.wg.Wait()
 	return true
 }
@@ -157,12 +164,4 @@ var _ storage.Maildrop = (*maildrop)(nil)
 
 // abandon stops the renewals without releasing the lease, as a node that
 // dies does; tests use it.
-func (md *maildrop) abandon() {
-	md.mu.Lock()
-	defer md.mu.Unlock()
-	if !md.done {
-		md.done = true
-		close(md.stop)
-		md.wg.Wait()
-	}
-}
+func (md *maildrop) abandon() { md.finish() }

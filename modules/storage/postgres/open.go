@@ -48,19 +48,28 @@ func (p *Postgres) take(ctx context.Context, user string) (*maildrop, error) {
 	return p.takeNew(ctx, user, lease)
 }
 
-// takeExisting takes the lease of an existing, free mailbox and reads
-// its snapshot in one statement (one round trip). It returns nil, nil
-// when there is no free mailbox row for user.
+// takeExisting takes the lease of an existing, free mailbox, reads its
+// snapshot and the content of its first small messages (see prefetch.go)
+// in one statement: one round trip. It returns nil, nil when there is no
+// free mailbox row for user.
 func (p *Postgres) takeExisting(ctx context.Context, user string, lease int64) (*maildrop, error) {
 	rows, err := p.pool.Query(ctx, `WITH l AS (
 			UPDATE pop3_mailboxes
 			SET lease_owner = $2, lease_token = lease_token + 1,
 			    lease_expires = clock_timestamp() + $3 * interval '1 microsecond'
 			WHERE username = $1 AND (lease_expires IS NULL OR lease_expires <= clock_timestamp())
-			RETURNING id, lease_token)
-		SELECT l.id, l.lease_token, m.id, m.uidl, m.size, m.octets
+			RETURNING id, lease_token),
+		f AS (
+			SELECT s.id FROM (
+				SELECT m.id, sum(m.octets) OVER (ORDER BY m.id) AS total
+				FROM pop3_messages m
+				WHERE m.mailbox_id = (SELECT id FROM l) AND m.octets BETWEEN 1 AND $4
+				ORDER BY m.id LIMIT $6) s
+			WHERE s.total <= $5)
+		SELECT l.id, l.lease_token, m.id, m.uidl, m.size, m.octets, c.data
 		FROM l LEFT JOIN pop3_messages m ON m.mailbox_id = l.id
-		ORDER BY m.id`, user, p.owner, lease)
+		LEFT JOIN pop3_chunks c ON c.message_id = m.id AND c.seq = 0 AND c.message_id IN (SELECT id FROM f)
+		ORDER BY m.id`, user, p.owner, lease, smallMessage, loginPrefetchBytes, prefetchCount)
 	if err != nil {
 		return nil, err
 	}
@@ -70,16 +79,26 @@ func (p *Postgres) takeExisting(ctx context.Context, user string, lease int64) (
 		var mailbox, token int64
 		var id, size, octets *int64
 		var uid *string
-		if err := rows.Scan(&mailbox, &token, &id, &uid, &size, &octets); err != nil {
+		var data []byte
+		if err := rows.Scan(&mailbox, &token, &id, &uid, &size, &octets, &data); err != nil {
 			return nil, err
 		}
 		if md == nil {
 			md = &maildrop{store: p, mailbox: mailbox, token: token}
 		}
-		if id != nil { // nil: the LEFT JOIN row of an empty mailbox
-			md.msgs = append(md.msgs, storage.Message{UID: *uid, Size: *size})
-			md.entries = append(md.entries, entry{id: *id, octets: *octets})
+		if id == nil { // the LEFT JOIN row of an empty mailbox
+			continue
 		}
+		if data != nil && int64(len(data)) == *octets {
+			// (content of another length is damaged: left for the RETR
+			// of that message to fetch and report)
+			if len(md.ahead) == 0 {
+				md.aheadFirst = len(md.entries)
+			}
+			md.keep(len(md.entries), data)
+		}
+		md.msgs = append(md.msgs, storage.Message{UID: *uid, Size: *size})
+		md.entries = append(md.entries, entry{id: *id, octets: *octets})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
