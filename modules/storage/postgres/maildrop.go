@@ -107,17 +107,24 @@ func (md *maildrop) Commit(ctx context.Context, deleted []int) error {
 // and takes the mailbox row's lock, so a session that took the maildrop
 // over either committed before (the token differs: nothing is released
 // and nothing deleted) or waits for this statement to commit; the DELETE
-// runs only for the mailbox the UPDATE matched.
+// runs only for the mailbox the UPDATE matched. Without deletions the
+// statement is a release (see releaseSQL).
 func (md *maildrop) commit(ctx context.Context, ids []int64) error {
 	var released bool
-	err := md.store.pool.QueryRow(ctx, `WITH l AS (
-			UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
-			WHERE id = $1 AND lease_token = $2
-			RETURNING id),
-		d AS (
-			DELETE FROM pop3_messages
-			WHERE mailbox_id = (SELECT id FROM l) AND id = ANY($3))
-		SELECT EXISTS (SELECT 1 FROM l)`, md.mailbox, md.token, ids).Scan(&released)
+	var err error
+	if len(ids) == 0 {
+		var off string
+		err = md.store.pool.QueryRow(ctx, releaseSQL, md.mailbox, md.token).Scan(&released, &off)
+	} else {
+		err = md.store.pool.QueryRow(ctx, `WITH l AS (
+				UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
+				WHERE id = $1 AND lease_token = $2
+				RETURNING id),
+			d AS (
+				DELETE FROM pop3_messages
+				WHERE mailbox_id = (SELECT id FROM l) AND id = ANY($3))
+			SELECT EXISTS (SELECT 1 FROM l)`, md.mailbox, md.token, ids).Scan(&released)
+	}
 	if err != nil {
 		return err
 	}
@@ -126,6 +133,21 @@ func (md *maildrop) commit(ctx context.Context, ids []int64) error {
 	}
 	return nil
 }
+
+// releaseSQL releases the lease of mailbox $1 if its fencing token is
+// still $2, and reports whether it was. Its transaction commits without
+// waiting for the WAL flush (synchronous_commit off, for this transaction
+// only): if the database crashes before the flush, the release is lost,
+// the lease stays as it was, unchanged token included, and lapses after
+// lease_time. Nothing else is lost: a later transaction that saw the
+// release (a new session's lease) commits synchronously, which flushes
+// the release's WAL before it. Taking a lease, deleting and delivering
+// always wait for the flush.
+const releaseSQL = `WITH l AS (
+		UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
+		WHERE id = $1 AND lease_token = $2
+		RETURNING id)
+	SELECT EXISTS (SELECT 1 FROM l), set_config('synchronous_commit', 'off', true)`
 
 // Close releases the lease (if it is still this session's) and changes
 // nothing else. When the database cannot be reached, the lease lapses by
@@ -136,9 +158,9 @@ func (md *maildrop) Close() error {
 	}
 	ctx, cancel := md.store.opCtx(md.ctx)
 	defer cancel()
-	_, err := md.store.pool.Exec(ctx, `UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
-		WHERE id = $1 AND lease_token = $2`, md.mailbox, md.token)
-	if err != nil {
+	var released bool
+	var off string
+	if err := md.store.pool.QueryRow(ctx, releaseSQL, md.mailbox, md.token).Scan(&released, &off); err != nil {
 		return fmt.Errorf("postgres: releasing the lease (it lapses by itself after lease_time): %w", err)
 	}
 	return nil
