@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,33 @@ func (md *maildrop) start(ctx context.Context) {
 	md.mu.Lock()
 	defer md.mu.Unlock()
 	md.renewal = time.AfterFunc(md.store.leaseDuration()/3, md.renew)
+}
+
+// sortByID puts the snapshot in the order of the message rows' ids (the
+// order of delivery), which is the order of the message numbers, with
+// what was fetched ahead; it does nothing when they are in order already.
+func (md *maildrop) sortByID() {
+	if slices.IsSortedFunc(md.entries, func(a, b entry) int { return cmp.Compare(a.id, b.id) }) {
+		return
+	}
+	type one struct {
+		msg   storage.Message
+		entry entry
+		data  []byte
+	}
+	all := make([]one, len(md.entries))
+	for i := range all {
+		data, _ := md.fetched(i)
+		all[i] = one{md.msgs[i], md.entries[i], data}
+	}
+	slices.SortFunc(all, func(a, b one) int { return cmp.Compare(a.entry.id, b.entry.id) })
+	md.ahead, md.aheadFirst = md.ahead[:0], 0
+	for i, o := range all {
+		md.msgs[i], md.entries[i] = o.msg, o.entry
+		if o.data != nil {
+			md.keep(i, o.data)
+		}
+	}
 }
 
 // Messages returns the snapshot taken at Open.

@@ -30,7 +30,7 @@ func (c *countingConn) Write(p []byte) (int, error) {
 
 // countedStore returns a store on dsn whose pool has one connection and
 // counts the round trips to the database on it.
-func countedStore(t *testing.T, dsn string) (*Postgres, *atomic.Int64) {
+func countedStore(t testing.TB, dsn string) (*Postgres, *atomic.Int64) {
 	t.Helper()
 	p := newStore(t, dsn, 0)
 	cfg, err := pgxpool.ParseConfig(dsn)
