@@ -31,8 +31,17 @@
 #	              caddy-pop3 has pop3.auth.passwd_file) [auto]
 #	PROFILE       1: after the comparison, a CPU profile of caddy-pop3
 #	              under the 32-client load [1]
-#	SERVERS       which servers to run [ours dovecot]
+#	SERVERS       which servers to run [ours dovecot]; add pg for a third,
+#	              caddy-pop3 with storage postgres on a private PostgreSQL
+#	              (initdb into WORK/pg, as the postgres user, on
+#	              127.0.0.1:PORT_PG_DB, defaults otherwise, fsync on; the
+#	              small and big users' mail copied in with caddy pop3
+#	              migrate); the table then adds pg/ours and pg/dovecot
+#	LOADS         the load runs, "mode clients" pairs separated by commas
+#	              [small 8,small 32,big 1,big 4]
+#	IDLE          0: skip the idle-connection runs [1]
 #	PORT_OURS, PORT_DOVECOT, PORT_ADMIN  [11110, 11111, 12019]
+#	PORT_PG, PORT_PG_ADMIN, PORT_PG_DB   [11112, 12020, 11432]
 #	POLL          1: instead of the loads above, the poll of one big
 #	              maildrop (a help-desk mailbox): POLL_MESSAGES x POLL_SIZE
 #	              for user000, both servers up at once; per round, the
@@ -89,6 +98,10 @@ SERVERS=${SERVERS:-ours dovecot}
 PORT_OURS=${PORT_OURS:-11110}
 PORT_DOVECOT=${PORT_DOVECOT:-11111}
 PORT_ADMIN=${PORT_ADMIN:-12019}
+PORT_PG=${PORT_PG:-11112}
+PORT_PG_ADMIN=${PORT_PG_ADMIN:-12020}
+PORT_PG_DB=${PORT_PG_DB:-11432}
+IDLE=${IDLE:-1}
 POLL=${POLL:-0}
 POLL_MESSAGES=${POLL_MESSAGES:-50000}
 POLL_SIZE=${POLL_SIZE:-2048}
@@ -247,8 +260,15 @@ wait_greeting() {
 	return 1
 }
 
+# start_ours [pg]: caddy-pop3 on maildir, or with pg on the private
+# PostgreSQL of start_postgres.
 start_ours() {
-	local dir=$WORK/ours auth
+	local kind=${1:-ours} dir=$WORK/caddy-${1:-ours} auth port=$PORT_OURS admin=$PORT_ADMIN
+	local storage="storage maildir {\n\t\t\t\t\t\tpath $WORK/ours-mail/{pop3.user}/Maildir\n\t\t\t\t\t}"
+	if [[ $kind == pg ]]; then
+		port=$PORT_PG admin=$PORT_PG_ADMIN
+		storage="storage postgres $PG_DSN"
+	fi
 	mkdir -p "$dir/home"
 	if [[ $SCHEME == plain ]]; then
 		auth="auth passwd_file $WORK/passwd"
@@ -260,15 +280,51 @@ start_ours() {
 		} >"$dir/auth.caddy"
 		auth=@FILE@
 	fi
-	sed -e "s#@ADMIN_PORT@#$PORT_ADMIN#" -e "s#@PORT@#$PORT_OURS#" -e "s#@WORK@#$WORK#" "$REPO/bench/Caddyfile.in" |
+	sed -e "s#@ADMIN_PORT@#$admin#" -e "s#@PORT@#$port#" -e "s#@STORAGE@#$storage#" "$REPO/bench/Caddyfile.in" |
 		awk -v a="$auth" -v f="$dir/auth.caddy" '/@AUTH@/ { if (a == "@FILE@") { while ((getline l < f) > 0) print l } else { sub(/@AUTH@/, a); print }; next } { print }' >"$dir/Caddyfile"
 	chown -R vmail:vmail "$dir"
-	log "starting caddy-pop3 as vmail on 127.0.0.1:$PORT_OURS"
+	log "starting caddy-pop3 ($kind) as vmail on 127.0.0.1:$port"
 	setpriv --reuid=vmail --regid=vmail --init-groups \
 		env HOME="$dir/home" XDG_DATA_HOME="$dir/home/data" XDG_CONFIG_HOME="$dir/home/config" \
 		"$BIN/caddy" run --config "$dir/Caddyfile" --adapter caddyfile >"$dir/caddy.log" 2>&1 &
 	SERVER_PID=$!
-	wait_greeting "$PORT_OURS" "$SERVER_PID" || { tail -20 "$dir/caddy.log" >&2; die "caddy-pop3 did not start"; }
+	wait_greeting "$port" "$SERVER_PID" || { tail -20 "$dir/caddy.log" >&2; die "caddy-pop3 ($kind) did not start"; }
+}
+
+# start_postgres: the private PostgreSQL of SERVERS=pg (once per run),
+# with the small and big users' mail copied in, keeping their UIDLs.
+PG_BIN= PG_DSN=
+start_postgres() {
+	[[ -n $PG_DSN ]] && return 0
+	local dir=$WORK/pg v
+	for v in $(ls /usr/lib/postgresql 2>/dev/null | sort -rn); do
+		[[ -x /usr/lib/postgresql/$v/bin/initdb ]] && { PG_BIN=/usr/lib/postgresql/$v/bin; break; }
+	done
+	[[ -n $PG_BIN ]] || die "SERVERS has pg: install postgresql (apt-get install postgresql)"
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	chown postgres: "$dir"
+	log "starting PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PORT_PG_DB (private cluster in $dir)"
+	setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1 ||
+		{ tail -20 "$dir/initdb.log" >&2; die "initdb failed"; }
+	setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+		-o "-c listen_addresses=127.0.0.1 -p $PORT_PG_DB -c unix_socket_directories=$dir" start >/dev/null ||
+		{ tail -20 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
+	PG_STARTED=1
+	psql -q -h "$dir" -p "$PORT_PG_DB" -U postgres -c 'CREATE DATABASE mail' postgres
+	PG_DSN="postgres://postgres@127.0.0.1:$PORT_PG_DB/mail?sslmode=disable"
+	printf '{\n\tadmin off\n\tlayer4 {\n\t\t127.0.0.1:0 {\n\t\t\troute {\n\t\t\t\tpop3 {\n\t\t\t\t\tstorage postgres %s\n\t\t\t\t\tauth passwd_file %s\n\t\t\t\t}\n\t\t\t}\n\t\t}\n\t}\n}\n' \
+		"$PG_DSN" "$WORK/passwd" >"$dir/migrate.caddyfile"
+	head -n "$IDLE_FIRST" "$WORK/passwd" >"$dir/users"
+	log "copying the mail of $IDLE_FIRST users into PostgreSQL (caddy pop3 migrate)"
+	"$BIN/caddy" pop3 migrate --config "$dir/migrate.caddyfile" --adapter caddyfile --users-from "$dir/users" \
+		--from "maildir:$WORK/src/%u/Maildir" >"$dir/migrate.log" 2>&1 || { tail -20 "$dir/migrate.log" >&2; die "caddy pop3 migrate failed"; }
+}
+PG_STARTED=0
+stop_postgres() {
+	((PG_STARTED)) || return 0
+	setpriv --reuid=postgres --regid=postgres --init-groups "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+	PG_STARTED=0
 }
 
 start_dovecot() {
@@ -312,7 +368,7 @@ stop_all() {
 	done
 	OTHER_PIDS=()
 }
-trap stop_all EXIT
+trap 'stop_all; stop_postgres' EXIT
 
 # --- runs ---------------------------------------------------------------------
 
@@ -329,6 +385,7 @@ bench() {
 start() {
 	case $1 in
 	ours) start_ours; PORT=$PORT_OURS ;;
+	pg) start_postgres; start_ours pg; PORT=$PORT_PG ;;
 	dovecot) start_dovecot; PORT=$PORT_DOVECOT ;;
 	*) die "unknown server $1" ;;
 	esac
@@ -339,13 +396,14 @@ start() {
 run_idle() {
 	local s=$1 idle=$IDLE_OURS
 	[[ $s == dovecot ]] && idle=$IDLE_DOVECOT
+	[[ $s == pg ]] && return 0 # its users' mail is not in the database
 	start "$s"
 	bench "$s-idle" "$PORT" -mode idle -first-user "$IDLE_FIRST" -users "$idle" -connections "$idle" -pid "$SERVER_PID" -hold "$HOLD"
 	stop_server
 }
 
 # The load runs: mode and clients.
-LOADS=("small 8" "small 32" "big 1" "big 4")
+IFS=, read -r -a LOADS <<<"${LOADS:-small 8,small 32,big 1,big 4}"
 
 # run_loads: every server up at once, on fresh processes; ROUNDS rounds
 # of every load on each server back to back.
@@ -636,11 +694,12 @@ val() {
 	jq -s -r "[.[] | ($3) | numbers] | sort | if length == 0 then \"-\" else .[(length - 1) / 2 | floor] end" "${files[@]}" 2>/dev/null || echo -
 }
 
-# ratios SUFFIX JQ: the ratio ours/dovecot of each round.
+# ratios SUFFIX JQ: the ratio A/B of each round (A, B: servers, by
+# default ours and dovecot).
 ratios() {
 	local r a b out=()
 	for r in $(seq 1 "$ROUNDS"); do
-		a=$OUT/ours-$1-r$r.json b=$OUT/dovecot-$1-r$r.json
+		a=$OUT/${A:-ours}-$1-r$r.json b=$OUT/${B:-dovecot}-$1-r$r.json
 		[[ -s $a && -s $b ]] || continue
 		out+=("$(jq -n -r --slurpfile a "$a" --slurpfile b "$b" "(\$a[0] | $2) as \$x | (\$b[0] | $2) as \$y | if \$y > 0 then (\$x / \$y * 100 | round) / 100 else \"-\" end" 2>/dev/null || echo -)")
 	done
@@ -654,8 +713,8 @@ ratios() {
 row() {
 	local label=$1 expr=$2 suffix=$3 kind=$4 want=$5
 	local a b per
-	a=$(val ours "$suffix" "$expr")
-	b=$(val dovecot "$suffix" "$expr")
+	a=$(val "${A:-ours}" "$suffix" "$expr")
+	b=$(val "${B:-dovecot}" "$suffix" "$expr")
 	per=$(ratios "$suffix" "$expr")
 	awk -v l="$label" -v a="$a" -v b="$b" -v k="$kind" -v w="$want" -v per="$per" 'BEGIN {
 		r = "-"; verdict = "-"
@@ -671,12 +730,16 @@ row() {
 # steal_line SUFFIX: the stolen share of the machine's CPU in each round
 # of a load, ours/dovecot: rounds with much steal measured the host.
 steal_line() {
-	local r out=()
+	local r out=() s
 	steal_of() { jq -r '.steal_percent // -1 | if . < 0 then "?" else (. * 10 | round) / 10 end' "$1" 2>/dev/null || echo -; }
 	for r in $(seq 1 "$ROUNDS"); do
-		out+=("$(steal_of "$OUT/ours-$1-r$r.json")/$(steal_of "$OUT/dovecot-$1-r$r.json")")
+		local one=()
+		for s in $SERVERS; do
+			one+=("$(steal_of "$OUT/$s-$1-r$r.json")")
+		done
+		out+=("$(IFS=/; echo "${one[*]}")")
 	done
-	printf "%-44s %s\n" "steal % by round (ours/dovecot), $1" "${out[*]}"
+	printf "%-44s %s\n" "steal % by round ($(tr ' ' / <<<"$SERVERS")), $1" "${out[*]}"
 }
 
 errors_of() {
@@ -710,6 +773,19 @@ table() {
 		steal_line small-8
 		steal_line small-32
 		printf "%-44s %12s %12s\n" "errors/integrity errors, all runs" "$(errors_of ours)" "$(errors_of dovecot)"
+		if [[ " $SERVERS " == *" pg "* ]]; then
+			echo
+			echo "caddy-pop3 on postgres (pg) against caddy-pop3 on maildir (ours) and Dovecot; targets of #18"
+			printf "%-44s %12s %12s %9s   %-8s %-8s %s\n" metric pg maildir ratio target verdict "ratio of each round"
+			A=pg B=ours row "sessions/s, small, 8 clients" ".sessions_per_s|$p" small-8 min 0.5
+			A=pg B=ours row "sessions/s, small, 32 clients" ".sessions_per_s|$p" small-32 min 0.5
+			A=pg B=ours row "RETR MB/s, big (5 MiB), 1 client" ".mb_per_s|$p" big-1 min 0.5
+			A=pg B=ours row "server CPU ms per session, small, 8 clients" ".server_cpu_ms_per_session|$p" small-8 info 0
+			printf "%-44s %12s %12s %9s   %-8s %-8s %s\n" metric pg dovecot ratio target verdict "ratio of each round"
+			A=pg B=dovecot row "sessions/s, small, 8 clients" ".sessions_per_s|$p" small-8 min 2
+			A=pg B=dovecot row "sessions/s, small, 32 clients" ".sessions_per_s|$p" small-32 min 2
+			printf "%-44s %12s\n" "errors/integrity errors, all runs (pg)" "$(errors_of pg)"
+		fi
 	} | tee "$OUT/table.txt"
 }
 
@@ -750,9 +826,11 @@ if [[ $POLL == 1 ]]; then
 fi
 generate_mail
 choose_scheme
-for s in $SERVERS; do
-	run_idle "$s"
-done
+if [[ $IDLE == 1 ]]; then
+	for s in $SERVERS; do
+		run_idle "$s"
+	done
+fi
 run_loads
 table
 log "results: $OUT"

@@ -8,6 +8,8 @@ package pgpool
 import (
 	"context"
 	"errors"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -47,6 +49,9 @@ func Acquire(dsn string, connectTimeout time.Duration) (*pgxpool.Pool, error) {
 		if cfg.ConnConfig.ConnectTimeout == 0 || cfg.ConnConfig.ConnectTimeout > connectTimeout {
 			cfg.ConnConfig.ConnectTimeout = connectTimeout
 		}
+		if !strings.Contains(dsn, "pool_max_conns") {
+			cfg.MaxConns = DefaultMaxConns()
+		}
 		// A connection that has been idle while the database restarted
 		// is found dead on use; check idle ones before handing them out.
 		cfg.HealthCheckPeriod = 15 * time.Second
@@ -60,6 +65,16 @@ func Acquire(dsn string, connectTimeout time.Duration) (*pgxpool.Pool, error) {
 		return nil, err
 	}
 	return v.(*entry).pool, nil
+}
+
+// DefaultMaxConns is the size of a pool whose DSN sets no pool_max_conns:
+// twice the number of CPUs, at least 8. pgx's own default (the number of
+// CPUs, at least 4) is too small for POP3 sessions: a login's statement
+// holds its connection while its commit waits for the WAL flush, so with
+// few connections the other logins queue for one while the database's
+// CPU idles.
+func DefaultMaxConns() int32 {
+	return int32(max(8, 2*runtime.NumCPU()))
 }
 
 // Release lets go of a pool returned by Acquire.

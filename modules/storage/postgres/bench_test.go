@@ -77,32 +77,50 @@ func BenchmarkDeliver4KiB(b *testing.B) {
 	}
 }
 
-// BenchmarkSession is one login with 20 messages of 4 KiB: Open (lease
-// and snapshot), read every message, delete none, Close.
+// BenchmarkSession is the storage side of one POP3 session on a
+// maildrop of 20 × 4 KiB messages (the small load of pop3bench): Open
+// (lease and snapshot), Messages, every message opened and read, and
+// Commit without deletions (QUIT: the release of the lease). For
+// postgres it also reports the round trips to the database per session.
 func BenchmarkSession(b *testing.B) {
 	msg := append([]byte("Subject: bench\n\n"), bytes.Repeat([]byte("0123456789abcdef\n"), 4096/17)...)
-	for _, s := range benchStores(b) {
+	pg, writes := countedStore(b, pgtest.DSN(b))
+	stores := []struct {
+		name  string
+		store storage.Store
+	}{
+		{"postgres", pg},
+		{"maildir", &maildir.Maildir{Path: filepath.Join(b.TempDir(), storage.PlaceholderUser, "Maildir")}},
+	}
+	for _, s := range stores {
 		b.Run(s.name, func(b *testing.B) {
 			for range 20 {
 				if err := s.store.(storage.Deliverer).Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
 					b.Fatal(err)
 				}
 			}
+			ctx := context.Background()
 			b.ReportAllocs()
+			before := writes.Load()
 			for b.Loop() {
-				md, err := s.store.Open(context.Background(), alice)
+				md, err := s.store.Open(ctx, alice)
 				if err != nil {
 					b.Fatal(err)
 				}
 				for i := range md.Messages() {
-					r, err := md.Open(context.Background(), i)
+					r, err := md.Open(ctx, i)
 					if err != nil {
 						b.Fatal(err)
 					}
 					_, _ = io.Copy(io.Discard, r)
 					r.Close()
 				}
-				md.Close()
+				if err := md.Commit(ctx, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if s.name == "postgres" {
+				b.ReportMetric(float64(writes.Load()-before)/float64(b.N), "roundtrips/op")
 			}
 		})
 	}

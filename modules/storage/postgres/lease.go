@@ -1,8 +1,6 @@
 package postgres
 
 import (
-	"time"
-
 	"go.uber.org/zap"
 )
 
@@ -18,34 +16,44 @@ import (
 // pins a connection per POP3 session, and it all works through PgBouncer
 // in transaction pooling mode.
 
-// renew extends the lease every third of lease_time until the session
-// ends. A renewal that fails is retried at the next tick; a lease found
-// taken over stops the renewals (Commit will then delete nothing).
+// renew extends the lease; it runs a third of lease_time after Open, and
+// again a third of lease_time after each renewal, until the session ends
+// (finish stops the timer and waits for a renewal that is running). A
+// renewal that fails is retried at the next one; a lease found taken over
+// stops the renewals (Commit will then delete nothing).
 func (md *maildrop) renew() {
-	defer md.wg.Done()
-	every := md.store.leaseDuration() / 3
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-md.stop:
-			return
-		case <-t.C:
-		}
-		if md.store.renewPaused.Load() {
-			continue
-		}
-		ctx, cancel := md.store.opCtx(md.ctx)
-		tag, err := md.store.pool.Exec(ctx, `UPDATE pop3_mailboxes
-			SET lease_expires = clock_timestamp() + $3 * interval '1 microsecond'
-			WHERE id = $1 AND lease_token = $2`, md.mailbox, md.token, md.store.leaseDuration().Microseconds())
-		cancel()
-		switch {
-		case err != nil:
-			md.store.logger.Warn("postgres: renewing a maildrop lease failed; retrying", zap.Error(err))
-		case tag.RowsAffected() == 0:
-			md.store.logger.Warn("postgres: a maildrop lease was taken over by another session; this session will delete nothing")
-			return
-		}
+	md.mu.Lock()
+	if md.done {
+		md.mu.Unlock()
+		return
 	}
+	md.wg.Add(1)
+	md.mu.Unlock()
+	defer md.wg.Done()
+	if !md.store.renewPaused.Load() && !md.renewOnce() {
+		return
+	}
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	if !md.done {
+		md.renewal.Reset(md.store.leaseDuration() / 3)
+	}
+}
+
+// renewOnce runs one renewal; it reports false when the lease was taken
+// over.
+func (md *maildrop) renewOnce() bool {
+	ctx, cancel := md.store.opCtx(md.ctx)
+	defer cancel()
+	tag, err := md.store.pool.Exec(ctx, `UPDATE pop3_mailboxes
+		SET lease_expires = clock_timestamp() + $3 * interval '1 microsecond'
+		WHERE id = $1 AND lease_token = $2`, md.mailbox, md.token, md.store.leaseDuration().Microseconds())
+	switch {
+	case err != nil:
+		md.store.logger.Warn("postgres: renewing a maildrop lease failed; retrying", zap.Error(err))
+	case tag.RowsAffected() == 0:
+		md.store.logger.Warn("postgres: a maildrop lease was taken over by another session; this session will delete nothing")
+		return false
+	}
+	return true
 }

@@ -1,12 +1,14 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
@@ -32,25 +34,56 @@ type maildrop struct {
 	msgs    []storage.Message
 	entries []entry
 
-	// prefetched holds small messages fetched ahead (see prefetch.go).
-	prefetched map[int][]byte
+	// ahead holds the content of small messages fetched ahead, from
+	// message aheadFirst on; nil where nothing is held (see prefetch.go).
+	ahead      [][]byte
+	aheadFirst int
 
 	// ctx is the session's context without its cancellation (values
 	// only): every operation adds its own timeout.
 	ctx context.Context
 
-	mu   sync.Mutex
-	done bool          // Commit or Close ran
-	stop chan struct{} // closed to stop the renewer
-	wg   sync.WaitGroup
+	mu      sync.Mutex
+	done    bool        // Commit or Close ran
+	renewal *time.Timer // the next lease renewal (see lease.go)
+	wg      sync.WaitGroup
 }
 
-// start begins the lease renewals in the background.
+// start arms the first lease renewal. Nothing runs until it is due: a
+// session shorter than a third of lease_time costs no goroutine and no
+// renewal.
 func (md *maildrop) start(ctx context.Context) {
 	md.ctx = context.WithoutCancel(ctx)
-	md.stop = make(chan struct{})
-	md.wg.Add(1)
-	go md.renew()
+	md.mu.Lock()
+	defer md.mu.Unlock()
+	md.renewal = time.AfterFunc(md.store.leaseDuration()/3, md.renew)
+}
+
+// sortByID puts the snapshot in the order of the message rows' ids (the
+// order of delivery), which is the order of the message numbers, with
+// what was fetched ahead; it does nothing when they are in order already.
+func (md *maildrop) sortByID() {
+	if slices.IsSortedFunc(md.entries, func(a, b entry) int { return cmp.Compare(a.id, b.id) }) {
+		return
+	}
+	type one struct {
+		msg   storage.Message
+		entry entry
+		data  []byte
+	}
+	all := make([]one, len(md.entries))
+	for i := range all {
+		data, _ := md.fetched(i)
+		all[i] = one{md.msgs[i], md.entries[i], data}
+	}
+	slices.SortFunc(all, func(a, b one) int { return cmp.Compare(a.entry.id, b.entry.id) })
+	md.ahead, md.aheadFirst = md.ahead[:0], 0
+	for i, o := range all {
+		md.msgs[i], md.entries[i] = o.msg, o.entry
+		if o.data != nil {
+			md.keep(i, o.data)
+		}
+	}
 }
 
 // Messages returns the snapshot taken at Open.
@@ -96,30 +129,53 @@ func (md *maildrop) Commit(ctx context.Context, deleted []int) error {
 	return nil
 }
 
-// commit is the transaction of Commit.
+// commit deletes the messages ids and releases the lease in one
+// statement (one round trip, one transaction): the UPDATE that releases
+// the lease matches only while the fencing token is still this session's,
+// and takes the mailbox row's lock, so a session that took the maildrop
+// over either committed before (the token differs: nothing is released
+// and nothing deleted) or waits for this statement to commit; the DELETE
+// runs only for the mailbox the UPDATE matched. Without deletions the
+// statement is a release (see releaseSQL).
 func (md *maildrop) commit(ctx context.Context, ids []int64) error {
-	tx, err := md.store.pool.Begin(ctx)
+	var released bool
+	var err error
+	if len(ids) == 0 {
+		var off string
+		err = md.store.pool.QueryRow(ctx, releaseSQL, md.mailbox, md.token).Scan(&released, &off)
+	} else {
+		err = md.store.pool.QueryRow(ctx, `WITH l AS (
+				UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
+				WHERE id = $1 AND lease_token = $2
+				RETURNING id),
+			d AS (
+				DELETE FROM pop3_messages
+				WHERE mailbox_id = (SELECT id FROM l) AND id = ANY($3))
+			SELECT EXISTS (SELECT 1 FROM l)`, md.mailbox, md.token, ids).Scan(&released)
+	}
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	var current int64
-	if err := tx.QueryRow(ctx, `SELECT lease_token FROM pop3_mailboxes WHERE id = $1 FOR UPDATE`, md.mailbox).Scan(&current); err != nil {
-		return err
-	}
-	if current != md.token {
+	if !released {
 		return ErrLeaseLost
 	}
-	if len(ids) > 0 {
-		if _, err := tx.Exec(ctx, `DELETE FROM pop3_messages WHERE mailbox_id = $1 AND id = ANY($2)`, md.mailbox, ids); err != nil {
-			return err
-		}
-	}
-	if _, err := tx.Exec(ctx, `UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL WHERE id = $1`, md.mailbox); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return nil
 }
+
+// releaseSQL releases the lease of mailbox $1 if its fencing token is
+// still $2, and reports whether it was. Its transaction commits without
+// waiting for the WAL flush (synchronous_commit off, for this transaction
+// only): if the database crashes before the flush, the release is lost,
+// the lease stays as it was, unchanged token included, and lapses after
+// lease_time. Nothing else is lost: a later transaction that saw the
+// release (a new session's lease) commits synchronously, which flushes
+// the release's WAL before it. Taking a lease, deleting and delivering
+// always wait for the flush.
+const releaseSQL = `WITH l AS (
+		UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
+		WHERE id = $1 AND lease_token = $2
+		RETURNING id)
+	SELECT EXISTS (SELECT 1 FROM l), set_config('synchronous_commit', 'off', true)`
 
 // Close releases the lease (if it is still this session's) and changes
 // nothing else. When the database cannot be reached, the lease lapses by
@@ -130,24 +186,25 @@ func (md *maildrop) Close() error {
 	}
 	ctx, cancel := md.store.opCtx(md.ctx)
 	defer cancel()
-	_, err := md.store.pool.Exec(ctx, `UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
-		WHERE id = $1 AND lease_token = $2`, md.mailbox, md.token)
-	if err != nil {
+	var released bool
+	var off string
+	if err := md.store.pool.QueryRow(ctx, releaseSQL, md.mailbox, md.token).Scan(&released, &off); err != nil {
 		return fmt.Errorf("postgres: releasing the lease (it lapses by itself after lease_time): %w", err)
 	}
 	return nil
 }
 
-// finish marks the session done and stops the renewer; it reports
-// whether this was the first call.
+// finish marks the session done and stops the renewals, waiting for one
+// that is running; it reports whether this was the first call.
 func (md *maildrop) finish() bool {
 	md.mu.Lock()
-	defer md.mu.Unlock()
 	if md.done {
+		md.mu.Unlock()
 		return false
 	}
 	md.done = true
-	close(md.stop)
+	md.renewal.Stop()
+	md.mu.Unlock()
 	md.wg.Wait()
 	return true
 }
@@ -157,12 +214,4 @@ var _ storage.Maildrop = (*maildrop)(nil)
 
 // abandon stops the renewals without releasing the lease, as a node that
 // dies does; tests use it.
-func (md *maildrop) abandon() {
-	md.mu.Lock()
-	defer md.mu.Unlock()
-	if !md.done {
-		md.done = true
-		close(md.stop)
-		md.wg.Wait()
-	}
-}
+func (md *maildrop) abandon() { md.finish() }

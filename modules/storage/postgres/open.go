@@ -48,19 +48,32 @@ func (p *Postgres) take(ctx context.Context, user string) (*maildrop, error) {
 	return p.takeNew(ctx, user, lease)
 }
 
-// takeExisting takes the lease of an existing, free mailbox and reads
-// its snapshot in one statement (one round trip). It returns nil, nil
-// when there is no free mailbox row for user.
+// takeExisting takes the lease of an existing, free mailbox, reads its
+// snapshot and the content of its first small messages (see prefetch.go)
+// in one statement: one round trip. It returns nil, nil when there is no
+// free mailbox row for user.
 func (p *Postgres) takeExisting(ctx context.Context, user string, lease int64) (*maildrop, error) {
+	// The window numbers the small messages in the order of the listing
+	// and sums their lengths, so that the content of the first ones (as
+	// many as fit the budget) comes in the same rows. The listing comes
+	// out of the window in id order (sorted below if it ever does not:
+	// an ORDER BY here would sort the content too).
 	rows, err := p.pool.Query(ctx, `WITH l AS (
 			UPDATE pop3_mailboxes
 			SET lease_owner = $2, lease_token = lease_token + 1,
 			    lease_expires = clock_timestamp() + $3 * interval '1 microsecond'
 			WHERE username = $1 AND (lease_expires IS NULL OR lease_expires <= clock_timestamp())
 			RETURNING id, lease_token)
-		SELECT l.id, l.lease_token, m.id, m.uidl, m.size, m.octets
-		FROM l LEFT JOIN pop3_messages m ON m.mailbox_id = l.id
-		ORDER BY m.id`, user, p.owner, lease)
+		SELECT l.id, l.lease_token, m.id, m.uidl, m.size, m.octets,
+			CASE WHEN m.small AND m.total <= $5 AND m.n <= $6 THEN
+				(SELECT c.data FROM pop3_chunks c WHERE c.message_id = m.id AND c.seq = 0)
+			END
+		FROM l LEFT JOIN LATERAL (
+			SELECT id, uidl, size, octets, octets BETWEEN 1 AND $4 AS small,
+				sum(CASE WHEN octets BETWEEN 1 AND $4 THEN octets::integer ELSE 0 END) OVER w AS total,
+				count(*) FILTER (WHERE octets BETWEEN 1 AND $4) OVER w AS n
+			FROM pop3_messages WHERE mailbox_id = l.id
+			WINDOW w AS (ORDER BY id)) m ON true`, user, p.owner, lease, smallMessage, loginPrefetchBytes, prefetchCount)
 	if err != nil {
 		return nil, err
 	}
@@ -70,19 +83,32 @@ func (p *Postgres) takeExisting(ctx context.Context, user string, lease int64) (
 		var mailbox, token int64
 		var id, size, octets *int64
 		var uid *string
-		if err := rows.Scan(&mailbox, &token, &id, &uid, &size, &octets); err != nil {
+		var data []byte
+		if err := rows.Scan(&mailbox, &token, &id, &uid, &size, &octets, &data); err != nil {
 			return nil, err
 		}
 		if md == nil {
 			md = &maildrop{store: p, mailbox: mailbox, token: token}
 		}
-		if id != nil { // nil: the LEFT JOIN row of an empty mailbox
-			md.msgs = append(md.msgs, storage.Message{UID: *uid, Size: *size})
-			md.entries = append(md.entries, entry{id: *id, octets: *octets})
+		if id == nil { // the LEFT JOIN row of an empty mailbox
+			continue
 		}
+		if data != nil && int64(len(data)) == *octets {
+			// (content of another length is damaged: left for the RETR
+			// of that message to fetch and report)
+			if len(md.ahead) == 0 {
+				md.aheadFirst = len(md.entries)
+			}
+			md.keep(len(md.entries), data)
+		}
+		md.msgs = append(md.msgs, storage.Message{UID: *uid, Size: *size})
+		md.entries = append(md.entries, entry{id: *id, octets: *octets})
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
+	}
+	if md != nil {
+		md.sortByID()
 	}
 	return md, nil
 }

@@ -6,26 +6,54 @@ import (
 	"io"
 )
 
-// Small messages are fetched several at a time: opening one fetches it
-// and the small ones that follow it in the snapshot, in one statement,
-// since clients retrieve messages in order. A session keeps at most
-// prefetchBytes of content it has not been asked for yet.
+// Small messages are fetched ahead, several per statement, since clients
+// retrieve messages in order right after logging in: the statement that
+// takes the lease at login also returns the content of the first small
+// messages (up to loginPrefetchBytes), and opening a small message that
+// was not fetched ahead fetches it and the small ones that follow it (up
+// to prefetchBytes). A session keeps at most that much content it has not
+// been asked for yet, and drops it when the client skips it.
 const (
-	smallMessage  = 64 << 10  // a message at most this long is small
-	prefetchBytes = 256 << 10 // content fetched by one statement, at most
-	prefetchCount = 64        // messages fetched by one statement, at most
+	smallMessage       = 64 << 10  // a message at most this long is small
+	loginPrefetchBytes = 128 << 10 // content fetched with the listing, at most
+	prefetchBytes      = 256 << 10 // content fetched by one statement, at most
+	prefetchCount      = 64        // messages fetched by one statement, at most
 )
+
+// keep holds data, the content of message i, fetched ahead. What is held
+// is a window of consecutive message numbers from aheadFirst on, which the
+// caller sets while the window is empty; i is at least aheadFirst.
+func (md *maildrop) keep(i int, data []byte) {
+	for md.aheadFirst+len(md.ahead) <= i {
+		md.ahead = append(md.ahead, nil)
+	}
+	md.ahead[i-md.aheadFirst] = data
+}
+
+// fetched returns and forgets the content of message i if it was fetched
+// ahead.
+func (md *maildrop) fetched(i int) ([]byte, bool) {
+	j := i - md.aheadFirst
+	if j < 0 || j >= len(md.ahead) || md.ahead[j] == nil {
+		return nil, false
+	}
+	data := md.ahead[j]
+	md.ahead[j] = nil
+	if j == len(md.ahead)-1 {
+		md.ahead = md.ahead[:0] // all used or skipped: start afresh
+	}
+	return data, true
+}
 
 // openSmall returns a reader of small message i, from what was fetched
 // before or by fetching it with the small messages after it.
 func (md *maildrop) openSmall(i int) (io.ReadCloser, error) {
-	if data, ok := md.prefetched[i]; ok {
-		delete(md.prefetched, i)
+	if data, ok := md.fetched(i); ok {
 		return io.NopCloser(bytes.NewReader(data)), nil
 	}
-	clear(md.prefetched) // the client skipped them: not worth keeping
+	clear(md.ahead) // the client skipped them: not worth keeping
+	md.ahead, md.aheadFirst = md.ahead[:0], i
 	var ids []int64
-	byID := map[int64]int{}
 	total := int64(0)
 	for j := i; j < len(md.entries) && len(ids) < prefetchCount; j++ {
 		e := md.entries[j]
@@ -36,7 +64,6 @@ func (md *maildrop) openSmall(i int) (io.ReadCloser, error) {
 			break
 		}
 		ids = append(ids, e.id)
-		byID[e.id] = j
 		total += e.octets
 	}
 	ctx, cancel := md.store.opCtx(md.ctx)
@@ -46,28 +73,34 @@ func (md *maildrop) openSmall(i int) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("postgres: reading a message: %w", err)
 	}
 	defer rows.Close()
-	if md.prefetched == nil {
-		md.prefetched = map[int][]byte{}
-	}
 	for rows.Next() {
 		var id int64
 		var data []byte
 		if err := rows.Scan(&id, &data); err != nil {
 			return nil, fmt.Errorf("postgres: reading a message: %w", err)
 		}
-		j := byID[id]
+		// ids are those of messages i, i+1, ...: find id's number.
+		j := -1
+		for k, want := range ids {
+			if want == id {
+				j = i + k
+				break
+			}
+		}
+		if j < 0 {
+			continue
+		}
 		if int64(len(data)) != md.entries[j].octets {
 			return nil, fmt.Errorf("postgres: message %d has %d bytes, %d were stored: the content is damaged", id, len(data), md.entries[j].octets)
 		}
-		md.prefetched[j] = data
+		md.keep(j, data)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: reading a message: %w", err)
 	}
-	data, ok := md.prefetched[i]
+	data, ok := md.fetched(i)
 	if !ok {
 		return nil, errVanished
 	}
-	delete(md.prefetched, i)
 	return io.NopCloser(bytes.NewReader(data)), nil
 }

@@ -41,3 +41,30 @@ func TestPrefetchOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestSortByID checks that a snapshot whose rows came out of order is put
+// in id order with the content fetched ahead still matching its message.
+func TestSortByID(t *testing.T) {
+	md := &maildrop{}
+	for _, id := range []int64{30, 10, 40, 20} {
+		md.msgs = append(md.msgs, storage.Message{UID: fmt.Sprint("pg", id), Size: id})
+		md.entries = append(md.entries, entry{id: id, octets: id})
+	}
+	md.aheadFirst = 1
+	md.keep(1, []byte("ten"))
+	md.keep(3, []byte("twenty"))
+	md.sortByID()
+	want := map[int64]string{10: "ten", 20: "twenty"}
+	for i, e := range md.entries {
+		if i > 0 && md.entries[i-1].id >= e.id {
+			t.Fatalf("not sorted: %v", md.entries)
+		}
+		if md.msgs[i].UID != fmt.Sprint("pg", e.id) {
+			t.Errorf("message %d: UIDL %s, entry id %d", i, md.msgs[i].UID, e.id)
+		}
+		data, ok := md.fetched(i)
+		if string(data) != want[e.id] || ok != (want[e.id] != "") {
+			t.Errorf("message %d (id %d): fetched %q %v, want %q", i, e.id, data, ok, want[e.id])
+		}
+	}
+}
