@@ -25,6 +25,7 @@ func TestArchitecture(t *testing.T) {
 		{"./modules/auth", caddy},
 		{"./modules/pop3", backends},
 		{"./modules/pop3cmd", backends},
+		{"./modules/lmtp", backends},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pkg, func(t *testing.T) {

@@ -21,3 +21,12 @@ type Authenticator interface {
 type SecretLookup interface {
 	PlainSecret(ctx context.Context, user string) (secret string, ok bool, err error)
 }
+
+// UserLookup is implemented by authenticators that can say whether a user
+// exists without a password: the lmtp handler refuses unknown recipients
+// at RCPT time (550 5.1.1) instead of creating a new, unread mailbox.
+type UserLookup interface {
+	// UserExists reports whether user is an account. It returns an
+	// error only when it could not decide (an unreadable user database).
+	UserExists(ctx context.Context, user string) (bool, error)
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 	"github.com/caddy-pop3/caddy-pop3/internal/sessions"
 	"github.com/caddy-pop3/caddy-pop3/internal/tlsconf"
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
@@ -132,7 +133,7 @@ type Handler struct {
 	startTLS func() *tls.Config
 	implicit func() *tls.Config
 	backend  string // the storage module's name, for logs and metrics
-	lookup   UserLookup
+	lookup   auth.UserLookup
 	trusted  clientid.Networks
 	logger   *zap.Logger
 	sessions *sessions.Registry[*liveSession]
@@ -195,9 +196,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("auth: %v", err)
 		}
-		l, ok := mod.(UserLookup)
+		l, ok := mod.(auth.UserLookup)
 		if !ok {
-			return fmt.Errorf("auth: module %s cannot say which users exist (it does not implement lmtp.UserLookup); leave auth out to deliver to every recipient the address rules accept", moduleName(mod))
+			return fmt.Errorf("auth: module %s cannot say which users exist (it does not implement auth.UserLookup); leave auth out to deliver to every recipient the address rules accept", moduleName(mod))
 		}
 		h.lookup = l
 	}

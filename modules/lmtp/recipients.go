@@ -8,17 +8,9 @@ import (
 	"github.com/emersion/go-smtp"
 	"golang.org/x/net/idna"
 
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
-
-// UserLookup is implemented by authenticators (pop3.auth modules) that can
-// say whether a user exists without a password, so unknown recipients are
-// refused at RCPT time instead of getting a new, unread mailbox.
-type UserLookup interface {
-	// UserExists reports whether user is an account. It returns an
-	// error only when it could not decide (an unreadable user database).
-	UserExists(ctx context.Context, user string) (bool, error)
-}
 
 // Recipients says how the address of RCPT TO becomes the user name whose
 // maildrop receives the message. The address is lower-cased (mail systems
@@ -116,7 +108,7 @@ func cutLast(s, sep string) (before, after string, found bool) {
 }
 
 // checkUser asks the authenticator, when there is one, whether user exists.
-func checkUser(ctx context.Context, l UserLookup, user string) error {
+func checkUser(ctx context.Context, l auth.UserLookup, user string) error {
 	if l == nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/emersion/go-smtp"
 )
 
@@ -58,7 +59,7 @@ func TestRecipientDomainsValidate(t *testing.T) {
 	}
 }
 
-// fakeLookup is a UserLookup over a fixed set.
+// fakeLookup is a auth.UserLookup over a fixed set.
 type fakeLookup struct {
 	users map[string]bool
 	err   error
@@ -71,7 +72,7 @@ func (f fakeLookup) UserExists(_ context.Context, user string) (bool, error) {
 func TestCheckUser(t *testing.T) {
 	tests := []struct {
 		name   string
-		lookup UserLookup
+		lookup auth.UserLookup
 		user   string
 		want   string
 	}{

@@ -161,9 +161,17 @@ func (a *Accounts) Authenticate(_ context.Context, user, password string) (bool,
 	return ok, nil
 }
 
+// UserExists reports whether user has an account here (for the lmtp
+// handler's recipient check).
+func (a *Accounts) UserExists(_ context.Context, user string) (bool, error) {
+	_, ok := a.hashes[user]
+	return ok, nil
+}
+
 // Interface guards
 var (
 	_ caddy.Module       = (*Accounts)(nil)
 	_ caddy.Provisioner  = (*Accounts)(nil)
 	_ auth.Authenticator = (*Accounts)(nil)
+	_ auth.UserLookup    = (*Accounts)(nil)
 )

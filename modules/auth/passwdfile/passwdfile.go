@@ -181,8 +181,26 @@ func (p *PasswdFile) PlainSecret(_ context.Context, user string) (string, bool, 
 	return pw.plain, true, nil
 }
 
+// UserExists reports whether user has a line in the passwd-file (for the
+// lmtp handler's recipient check). A per-domain file that cannot be read
+// is an error.
+func (p *PasswdFile) UserExists(_ context.Context, user string) (bool, error) {
+	t := p.lookup(user)
+	if t == nil {
+		return false, nil
+	}
+	if _, ok := t.users[user]; ok {
+		return true, nil
+	}
+	if t.err != nil {
+		return false, fmt.Errorf("passwd_file: %v", t.err)
+	}
+	return false, nil
+}
+
 // Interface guards
 var (
+	_ auth.UserLookup    = (*PasswdFile)(nil)
 	_ caddy.Module       = (*PasswdFile)(nil)
 	_ caddy.Provisioner  = (*PasswdFile)(nil)
 	_ auth.Authenticator = (*PasswdFile)(nil)

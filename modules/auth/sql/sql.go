@@ -196,6 +196,13 @@ func (s *SQL) PlainSecret(ctx context.Context, user string) (string, bool, error
 	return secret, plain, nil
 }
 
+// UserExists reports whether the query finds user (for the lmtp handler's
+// recipient check). A failed lookup is an error.
+func (s *SQL) UserExists(ctx context.Context, user string) (bool, error) {
+	_, ok, err := s.lookup(ctx, user)
+	return ok, err
+}
+
 // printable makes a user name safe for a log line.
 func printable(user string) string {
 	if len(user) > 128 {
@@ -216,4 +223,5 @@ var (
 	_ caddy.CleanerUpper = (*SQL)(nil)
 	_ auth.Authenticator = (*SQL)(nil)
 	_ auth.SecretLookup  = (*SQL)(nil)
+	_ auth.UserLookup    = (*SQL)(nil)
 )
