@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -103,15 +102,4 @@ func (s *Session) login(ctx context.Context, l auth.Login, mechanism string) err
 }
 
 // printableUser makes a client-supplied user name safe for a log line.
-func printableUser(user string) string {
-	const maxLen = 64
-	if len(user) > maxLen {
-		user = user[:maxLen]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return '?'
-		}
-		return r
-	}, user)
-}
+func printableUser(user string) string { return auth.PrintableUser(user) }

@@ -3,7 +3,10 @@
 // pop3.auth.passwd_file, ...).
 package auth
 
-import "context"
+import (
+	"context"
+	"strings"
+)
 
 // Authenticator checks a user's credentials. It must be safe for concurrent
 // use, compare secrets in constant time, and take the same time for an
@@ -29,4 +32,19 @@ type UserLookup interface {
 	// UserExists reports whether user is an account. It returns an
 	// error only when it could not decide (an unreadable user database).
 	UserExists(ctx context.Context, user string) (bool, error)
+}
+
+// PrintableUser makes a client-supplied user name safe for a log line:
+// at most 64 bytes, control characters replaced by '?'.
+func PrintableUser(user string) string {
+	const maxLen = 64
+	if len(user) > maxLen {
+		user = user[:maxLen]
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, user)
 }

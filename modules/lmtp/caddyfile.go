@@ -20,6 +20,7 @@ import (
 //		max_recipients <n>
 //		trace_headers on|off
 //		trusted_networks <cidr>...
+//		client_auth
 //		proxy_protocol <cidr>... [{
 //			trusted <cidr>...
 //			timeout <duration>
@@ -75,6 +76,10 @@ var directives = map[string]func(h *Handler, d *caddyfile.Dispenser) error{
 	},
 	"domains": func(h *Handler, d *caddyfile.Dispenser) error {
 		return listArgs(d, &h.Domains)
+	},
+	"client_auth": func(h *Handler, d *caddyfile.Dispenser) error {
+		h.ClientAuth = true
+		return noArgs(d)
 	},
 	"trusted_networks": func(h *Handler, d *caddyfile.Dispenser) error {
 		return listArgs(d, &h.TrustedNetworks)

@@ -74,9 +74,11 @@ type Handler struct {
 	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=pop3.storage inline_key=module"`
 
 	// AuthRaw is an optional pop3.auth module that says which users
-	// exist (it must implement UserLookup): recipients it does not know
-	// are refused at RCPT with 550 5.1.1. Default: none (every
-	// recipient the address rules accept is delivered to).
+	// exist (it must implement auth.UserLookup): recipients it does not
+	// know are refused at RCPT with 550 5.1.1. With ClientAuth it also
+	// checks the credentials of clients outside trusted_networks.
+	// Default: none (every recipient the address rules accept is
+	// delivered to).
 	AuthRaw json.RawMessage `json:"auth,omitempty" caddy:"namespace=pop3.auth inline_key=module"`
 
 	// Recipients says how a recipient address becomes a user name.
@@ -103,6 +105,15 @@ type Handler struct {
 	// mailbox, so every other client is refused. Default: none (only
 	// loopback).
 	TrustedNetworks []string `json:"trusted_networks,omitempty"`
+
+	// ClientAuth lets clients that are neither on loopback nor in
+	// trusted_networks deliver after they authenticate (SASL PLAIN or
+	// LOGIN, RFC 4954) as an account of the auth module, over TLS
+	// (starttls or implicit_tls); until then MAIL gets 530 5.7.0. Trusted
+	// clients need no AUTH. Failed logins are paused and counted like the
+	// pop3 handler's (the same process-wide lockouts). Needs auth and
+	// TLS. Default: off (other clients are refused with 554 5.7.1).
+	ClientAuth bool `json:"client_auth,omitempty"`
 
 	// ProxyProtocol serves MTAs behind a load balancer that sends a
 	// PROXY protocol header. The header's address is the client's, for
@@ -134,6 +145,7 @@ type Handler struct {
 	implicit func() *tls.Config
 	backend  string // the storage module's name, for logs and metrics
 	lookup   auth.UserLookup
+	authn    auth.Authenticator // the auth module, for ClientAuth
 	trusted  clientid.Networks
 	logger   *zap.Logger
 	sessions *sessions.Registry[*liveSession]
@@ -201,6 +213,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return fmt.Errorf("auth: module %s cannot say which users exist (it does not implement auth.UserLookup); leave auth out to deliver to every recipient the address rules accept", moduleName(mod))
 		}
 		h.lookup = l
+		h.authn, _ = mod.(auth.Authenticator)
 	}
 	return nil
 }
@@ -257,6 +270,12 @@ func (h *Handler) Validate() error {
 	}
 	if h.StartTLS != nil && h.ImplicitTLS != nil {
 		return errTLSModes
+	}
+	if h.ClientAuth && h.AuthRaw == nil && h.authn == nil {
+		return fmt.Errorf("client_auth: needs auth (the accounts clients log in as)")
+	}
+	if h.ClientAuth && (h.StartTLS == nil && h.ImplicitTLS == nil && h.startTLS == nil && h.implicit == nil) {
+		return fmt.Errorf("client_auth: needs starttls or implicit_tls (passwords are never sent in the clear)")
 	}
 	if err := h.Recipients.validate(); err != nil {
 		return err

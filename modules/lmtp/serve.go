@@ -39,7 +39,8 @@ func (h *Handler) serve(raw net.Conn) {
 		}
 	}
 	log := h.logger.With(zap.String("remote", id.Addr.String()), zap.String("remote_ip", id.IP.String()))
-	if !id.Loopback && !h.trusted.Contains(id.IP) {
+	untrusted := !id.Loopback && !h.trusted.Contains(id.IP)
+	if untrusted && !h.ClientAuth {
 		observeRefused(refusedUntrusted)
 		log.Warn("connection refused", zap.String("reason", "client is neither on loopback nor in trusted_networks"))
 		_, _ = raw.Write([]byte(replyUntrusted))
@@ -71,7 +72,7 @@ func (h *Handler) serve(raw net.Conn) {
 		if _, ok := sc.TLSConnectionState(); ok {
 			c.secure.Store(true)
 		}
-		return &session{h: h, conn: c, srv: sc.Server(), log: log}, nil
+		return &session{h: h, conn: c, srv: sc.Server(), log: log, auth: clientAuth{required: untrusted, client: id}}, nil
 	}, log)
 
 	begin := time.Now()

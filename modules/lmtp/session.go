@@ -30,6 +30,7 @@ type session struct {
 
 	from  string
 	rcpts []recipient
+	auth  clientAuth // client_auth (clientauth.go)
 }
 
 // Reset forgets the current transaction.
@@ -44,6 +45,9 @@ func (s *session) Logout() error { return nil }
 
 // Mail starts a transaction.
 func (s *session) Mail(from string, _ *smtp.MailOptions) error {
+	if err := s.mailAllowed(); err != nil {
+		return err
+	}
 	s.Reset()
 	s.from = from
 	return nil
