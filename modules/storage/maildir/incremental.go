@@ -88,7 +88,7 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 		}
 	}
 	next := newListing(md.files, md.msgs)
-	if next == nil || after.future(now) || len(addF) < len(entries) {
+	if next == nil || after.future(time.Now()) || len(addF) < len(entries) {
 		// Something left out (it is in new/ still, or unreadable):
 		// the next login lists the maildir.
 		listings.drop(md.root)

@@ -45,10 +45,10 @@ func (md *maildrop) scan() error {
 	if err != nil {
 		return err
 	}
-	fullListings.Add(1)
 	if !stamped {
 		return nil
 	}
+	fullListings.Add(1)
 	after := st
 	if res.moved {
 		if after, err = md.readStamps(); err != nil {
@@ -57,7 +57,7 @@ func (md *maildrop) scan() error {
 		}
 	}
 	var l *listing
-	if !res.incomplete && !after.future(now) {
+	if !res.incomplete && !after.future(time.Now()) {
 		l = newListing(md.files, md.msgs)
 	}
 	if l == nil {
@@ -179,7 +179,8 @@ func (md *maildrop) list() (res listResult, err error) {
 
 	type entry struct {
 		file
-		size int64
+		size  int64
+		moved bool // given its name by this listing
 	}
 	entries := make([]entry, 0, len(curNames)+len(newNames))
 	var buf []byte // for sizing messages; most names carry their size
@@ -206,13 +207,16 @@ func (md *maildrop) list() (res listResult, err error) {
 		if dir != dirCur || name != target {
 			res.moved = true
 		}
+		moved := false
 		if !md.readOnly {
+			from, fromName := dir, name
 			var dup bool
 			if dir, name, dup = md.settle(dir, name, target, listed); dup {
 				return
 			}
+			moved = dir != from || name != fromName
 		}
-		entries = append(entries, entry{file: file{dir: dir, name: name, base: base}, size: size})
+		entries = append(entries, entry{file: file{dir: dir, name: name, base: base}, size: size, moved: moved})
 	}
 	for _, name := range newNames {
 		add(dirNew, name)
@@ -222,21 +226,30 @@ func (md *maildrop) list() (res listResult, err error) {
 	}
 
 	slices.SortFunc(entries, func(a, b entry) int { return compareFiles(a.file, b.file) })
-	// Two names of one file (hard links left by an interrupted move) are
-	// one message: keep the first name, remove the other.
-	entries = slices.CompactFunc(entries, func(a, b entry) bool {
-		if a.base != b.base || !sameFile(md.dirOf(a.dir), a.name, md.dirOf(b.dir), b.name) {
-			return false
+	// Two names of one file (hard links left by an interrupted move, or
+	// a second name in new/ of a file in cur/) are one message: keep one
+	// name, the one that was in cur/ already if there is one (it has the
+	// flags), and remove the others.
+	kept := entries[:0]
+	for _, e := range entries {
+		n := len(kept)
+		if n == 0 || kept[n-1].base != e.base || !sameFile(md.dirOf(kept[n-1].dir), kept[n-1].name, md.dirOf(e.dir), e.name) {
+			kept = append(kept, e)
+			continue
+		}
+		drop := e
+		if kept[n-1].moved && !e.moved {
+			drop, kept[n-1] = kept[n-1], e
 		}
 		if md.readOnly {
-			return true
-		}
-		if err := md.dirOf(b.dir).unlink(b.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			md.logger.Warn("removing duplicate name of a message", zap.String("file", md.path(b.file)), zap.Error(err))
+			continue
 		}
 		res.moved = true
-		return true
-	})
+		if err := md.dirOf(drop.dir).unlink(drop.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			md.logger.Warn("removing duplicate name of a message", zap.String("file", md.path(drop.file)), zap.Error(err))
+		}
+	}
+	entries = kept
 	md.files = make([]file, len(entries))
 	md.msgs = make([]storage.Message, len(entries))
 	used := make(map[string]bool, len(entries))
