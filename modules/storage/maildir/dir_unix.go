@@ -179,7 +179,7 @@ func (d *dir) openMessage(name string) (*messageFile, error) {
 		_ = unix.Close(fd)
 		return nil, notMessage(path, kindOf(uint32(st.Mode)))
 	}
-	return &messageFile{fd: fd, path: path}, nil
+	return &messageFile{fd: fd, path: path, size: st.Size}, nil
 }
 
 // kindOf names the file type in a stat mode.

@@ -17,7 +17,11 @@ import (
 type messageFile struct {
 	fd   int
 	path string
+	size int64 // as fstat(2) gave it at open
 }
+
+// statSize returns the file's size as it was when it was opened.
+func (f *messageFile) statSize() int64 { return f.size }
 
 // Read implements io.Reader.
 func (f *messageFile) Read(p []byte) (int, error) {
