@@ -177,6 +177,7 @@ func decodeIndex(data []byte) (*listing, error) {
 	}
 	base := lines.off
 	// The journal: each record that follows from the state so far.
+	jr := newJournalReplay(files, msgs, used)
 	for {
 		rec, next, ok := nextJournalRecord(data, lines.off)
 		if !ok {
@@ -186,12 +187,13 @@ func decodeIndex(data []byte) (*listing, error) {
 		if !ok || j.from != st {
 			break
 		}
-		if files, msgs, ok = j.apply(files, msgs, used); !ok {
+		if !jr.apply(j) {
 			return nil, errBadIndex // the full listing was lost on the way
 		}
 		st, verified = j.to, false
 		lines.off = next
 	}
+	files, msgs = jr.result()
 	l := newListing(files, msgs)
 	if l == nil {
 		return nil, errBadIndex

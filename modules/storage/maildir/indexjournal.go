@@ -137,37 +137,84 @@ func decodeJournalRecord(payload []byte) (*journalRecord, bool) {
 	return j, true
 }
 
-// apply returns files and msgs with the record's removals and additions;
-// used holds the UIDLs of msgs and is kept up to date. It reports false
-// when a removed file is not listed or an added UIDL is taken.
-func (j *journalRecord) apply(files []file, msgs []storage.Message, used map[string]bool) ([]file, []storage.Message, bool) {
-	if len(j.removed) > 0 {
-		gone := make(map[file]bool, len(j.removed))
-		for _, f := range j.removed {
-			gone[f] = true
+// journalReplay applies journal records to a listing: removals are
+// marked and additions collected, and the listing is rebuilt once at the
+// end, so that replaying many records costs about one pass.
+type journalReplay struct {
+	files   []file
+	msgs    []storage.Message
+	used    map[string]bool // the UIDLs listed so far
+	at      map[file]int    // index in files, made at the first removal
+	gone    []bool          // of files
+	addF    []file
+	addM    []storage.Message
+	added   map[file]int // index in addF
+	addGone []bool
+}
+
+func newJournalReplay(files []file, msgs []storage.Message, used map[string]bool) *journalReplay {
+	return &journalReplay{files: files, msgs: msgs, used: used, added: map[file]int{}}
+}
+
+// apply applies one record. It reports false when a removed file is not
+// listed or an added UIDL is taken.
+func (r *journalReplay) apply(j *journalRecord) bool {
+	for _, f := range j.removed {
+		if i, ok := r.added[f]; ok {
+			delete(r.added, f)
+			r.addGone[i] = true
+			delete(r.used, r.addM[i].UID)
+			continue
 		}
-		kf, km := files[:0:0], msgs[:0:0]
-		for i, f := range files {
-			if gone[f] {
-				delete(gone, f)
-				delete(used, msgs[i].UID)
-				continue
+		if r.at == nil {
+			r.at = make(map[file]int, len(r.files))
+			for i, f := range r.files {
+				r.at[f] = i
 			}
-			kf, km = append(kf, f), append(km, msgs[i])
+			r.gone = make([]bool, len(r.files))
 		}
-		if len(gone) > 0 {
-			return nil, nil, false
+		i, ok := r.at[f]
+		if !ok {
+			return false
 		}
-		files, msgs = kf, km
+		delete(r.at, f)
+		r.gone[i] = true
+		delete(r.used, r.msgs[i].UID)
 	}
-	for _, m := range j.addedMsgs {
-		if used[m.UID] {
-			return nil, nil, false
+	for k, f := range j.addedFiles {
+		m := j.addedMsgs[k]
+		if _, dup := r.added[f]; dup || r.used[m.UID] {
+			return false
 		}
-		used[m.UID] = true
+		if _, dup := r.at[f]; dup && r.at != nil {
+			return false
+		}
+		r.used[m.UID] = true
+		r.added[f] = len(r.addF)
+		r.addF, r.addM, r.addGone = append(r.addF, f), append(r.addM, m), append(r.addGone, false)
 	}
-	files, msgs = mergeSorted(files, msgs, j.addedFiles, j.addedMsgs)
-	return files, msgs, true
+	return true
+}
+
+// result returns the listing with every record applied, in order.
+func (r *journalReplay) result() ([]file, []storage.Message) {
+	files, msgs := r.files, r.msgs
+	if r.gone != nil {
+		files, msgs = make([]file, 0, len(r.files)), make([]storage.Message, 0, len(r.files))
+		for i, f := range r.files {
+			if !r.gone[i] {
+				files, msgs = append(files, f), append(msgs, r.msgs[i])
+			}
+		}
+	}
+	var addF []file
+	var addM []storage.Message
+	for i, f := range r.addF {
+		if !r.addGone[i] {
+			addF, addM = append(addF, f), append(addM, r.addM[i])
+		}
+	}
+	return mergeSorted(files, msgs, addF, addM)
 }
 
 // compareFiles is the order of a listing: by base, as delivered (see

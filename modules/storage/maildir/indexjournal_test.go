@@ -2,10 +2,13 @@ package maildir
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 )
 
 // TestIndexTornAppend cuts the index file at every byte of its last
@@ -72,4 +75,51 @@ func TestIndexTornAppend(t *testing.T) {
 		j := &journalRecord{from: l.stamps, to: l.stamps, removed: []file{{dir: dirCur, name: "nope"}}}
 		check(t, append(slices.Clone(full), j.encode()...), false)
 	})
+}
+
+// TestJournalReplay checks that an index with several journal records
+// (additions, the removal of an added message and of a listed one)
+// decodes to the listing the changes make, and that the chain stops at a
+// record that does not follow from the state before it.
+func TestJournalReplay(t *testing.T) {
+	base := testListing(10)
+	s0 := stamps{cur: dirStamp{1, 2, 3, 4, 5}}
+	base.stamps, base.verified = s0, true
+	files, msgs := base.expand()
+	msg := func(n int) (file, storage.Message) {
+		name := fmt.Sprintf("%d.M%dP1.new,W=5:2,", 1800000000+n, n)
+		return file{dir: dirCur, name: name, base: baseOf(name)}, storage.Message{UID: baseOf(name), Size: 5}
+	}
+	a, am := msg(1)
+	b, bm := msg(2)
+	c, cm := msg(3)
+	s1, s2, s3, s4 := s0, s0, s0, s0
+	s1.cur.mtime, s2.cur.mtime, s3.cur.mtime, s4.cur.mtime = 10, 20, 30, 40
+	recs := []*journalRecord{
+		{from: s0, to: s1, addedFiles: []file{a, b}, addedMsgs: []storage.Message{am, bm}},
+		{from: s1, to: s2, removed: []file{a, files[3]}},
+		{from: s2, to: s3, addedFiles: []file{c}, addedMsgs: []storage.Message{cm}},
+		{from: s0, to: s4, removed: []file{files[0]}}, // not from s3: ignored
+	}
+	data := encodeIndex(base)
+	for _, j := range recs {
+		data = append(data, j.encode()...)
+	}
+	got, err := decodeIndex(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantF := append(slices.Clone(files[:3]), files[4:]...)
+	wantM := append(slices.Clone(msgs[:3]), msgs[4:]...)
+	wantF, wantM = append(wantF, b, c), append(wantM, bm, cm)
+	gf, gm := got.expand()
+	if !slices.Equal(gf, wantF) || !slices.Equal(gm, wantM) {
+		t.Errorf("replayed listing\n%v\nwant\n%v", gm, wantM)
+	}
+	if got.stamps != s3 || got.verified {
+		t.Errorf("replayed stamps %v verified %v, want %v unverified", got.stamps, got.verified, s3)
+	}
+	if want := int64(len(data) - len(recs[3].encode())); got.index.size != want {
+		t.Errorf("good bytes %d, want %d", got.index.size, want)
+	}
 }

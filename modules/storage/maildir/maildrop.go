@@ -152,8 +152,11 @@ func (md *maildrop) Commit(_ context.Context, deleted []int) error {
 	)
 	// Our own deletions keep the listing cached (see forgetDeleted) when
 	// nothing else changed the maildir since it was made.
-	before, err := md.readStamps()
-	ownOnly := err == nil && md.listing != nil && !md.relocated && before == md.listing.stamps
+	ownOnly := len(deleted) > 0 && md.listing != nil && !md.relocated
+	if ownOnly {
+		before, err := md.readStamps()
+		ownOnly = err == nil && before == md.listing.stamps
+	}
 	for _, i := range deleted {
 		if done[i] {
 			continue

@@ -116,21 +116,23 @@ func (md *maildrop) fromCache(now time.Time, format string, st stamps) (bool, er
 		}
 		return md.extend(now, format, l, st)
 	}
+	cache := fromIndex
 	if !l.verified {
 		if !md.namesMatch(l, true) {
 			return false, nil
 		}
 		verifiedListings.Add(1)
 		if st.settledBy(now) {
-			l = l.with(st, true)
-			listings.put(md.root, format, l)
+			l, cache = l.with(st, true), true
 		}
 	}
 	if fromIndex {
 		indexHits.Add(1)
-		listings.put(md.root, format, l)
 	} else {
 		listings.hits.Add(1)
+	}
+	if cache {
+		listings.put(md.root, format, l)
 	}
 	md.files, md.msgs = l.expand()
 	md.listing = l
