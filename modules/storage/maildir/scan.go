@@ -185,16 +185,14 @@ func (md *maildrop) list() (res listResult, err error) {
 		moved bool // given its name by this listing
 	}
 	entries := make([]entry, 0, len(curNames)+len(newNames))
-	var buf []byte // for sizing messages; most names carry their size
+	sizes := md.sizeAhead(newNames, curNames)
+	defer sizes.stop()
 	add := func(dir, name string) {
 		base, fields, info := splitName(name)
 		size, known := wireSizeField(fields)
 		if !known {
-			if buf == nil {
-				buf = make([]byte, 32*1024)
-			}
 			var err error
-			size, err = wireSizeOf(md.dirOf(dir), name, buf)
+			size, err = sizes.next(dir, name)
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrGone) {
 				res.incomplete = true
 				return // moved or removed by another program since the listing
