@@ -148,7 +148,7 @@ func newListing(files []file, msgs []storage.Message) *listing {
 			n += len(msgs[i].UID)
 		}
 	}
-	if n > math.MaxUint32 || len(files) != len(msgs) {
+	if int64(n) > math.MaxUint32 || len(files) != len(msgs) {
 		return nil
 	}
 	var arena strings.Builder
