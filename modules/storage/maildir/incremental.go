@@ -18,8 +18,10 @@ import (
 // have after the moves, and appended to the index file.
 //
 // A listing is extended only when that gives exactly what listing the
-// whole maildir would: l has nothing in new/, there is no dovecot-uidlist
-// and no reuse_xuidl (which give messages UIDLs from elsewhere), and no
+// whole maildir would: l has nothing in new/, it knows what the
+// unchanged dovecot-uidlist says of messages not listed (their UIDLs, so
+// that a message it names gets the UIDL Dovecot showed), there is no
+// reuse_xuidl (which reads the messages' headers), and no
 // message in new/ shares a base or a UIDL with another message (a second
 // name of a listed file, or a collision that the full listing resolves
 // in its order). Otherwise it reports false and the maildir is listed.
@@ -29,7 +31,7 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 		return false, err
 	}
 	type entry struct {
-		name, base, fields, info string
+		name, base, fields, info, uid string
 	}
 	entries := make([]entry, 0, len(newNames))
 	bases := make(map[string]bool, len(newNames))
@@ -37,11 +39,14 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 	for _, name := range newNames {
 		base, fields, info := splitName(name)
 		uid := uidFor(base)
+		if o, ok := l.orphans[base]; ok && validUID(o) {
+			uid = o // named in dovecot-uidlist: the UIDL Dovecot showed
+		}
 		if bases[base] || uids[uid] {
 			return false, nil
 		}
 		bases[base], uids[uid] = true, true
-		entries = append(entries, entry{name, base, fields, info})
+		entries = append(entries, entry{name, base, fields, info, uid})
 	}
 	files, msgs := l.expand()
 	for i := range files {
@@ -75,7 +80,7 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 		dir, name, _ := md.settle(dirNew, e.name, target, nil)
 		moved = moved || dir == dirCur
 		addF = append(addF, file{dir: dir, name: name, base: e.base})
-		addM = append(addM, storage.Message{UID: uidFor(e.base), Size: size})
+		addM = append(addM, storage.Message{UID: e.uid, Size: size})
 	}
 	md.files, md.msgs = mergeSorted(files, msgs, addF, addM)
 	incrementalListings.Add(1)
@@ -86,6 +91,7 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 			listings.drop(md.root)
 			return true, nil
 		}
+		after.uidlist = st.uidlist // not ours (see scan)
 	}
 	next := newListing(md.files, md.msgs)
 	if next == nil || after.future(time.Now()) || len(addF) < len(entries) {
@@ -95,6 +101,18 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 		return true, nil
 	}
 	next.root, next.format, next.stamps = md.root, format, after
+	next.orphans, next.orphansKnown = l.orphans, l.orphansKnown
+	for _, e := range entries {
+		if _, ok := l.orphans[e.base]; ok {
+			next.orphans = make(map[string]string, len(l.orphans))
+			for base, uid := range l.orphans {
+				if !bases[base] {
+					next.orphans[base] = uid
+				}
+			}
+			break
+		}
+	}
 	if moved {
 		ownChangeListings.Add(1)
 	}

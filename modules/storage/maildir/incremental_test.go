@@ -443,3 +443,70 @@ func TestIncrementalConcurrentDeliveries(t *testing.T) {
 	loginSame(t, m, ref, want).Close()
 	t.Logf("%d deleted by our sessions; %+v", len(deleted), readCounters())
 }
+
+// TestIncrementalWithDovecotUIDList checks the poll after a delivery into
+// a maildir migrated from Dovecot: the unchanged dovecot-uidlist does not
+// force a full listing, a delivered message that it names gets the UIDL
+// Dovecot showed (as a full listing gives it), one it does not name gets
+// its base name; after our own deletions the next delivery is listed
+// whole again (which messages the uidlist names is then not known).
+func TestIncrementalWithDovecotUIDList(t *testing.T) {
+	m, dir := newTestStore(t)
+	ref := &Maildir{Path: m.Path, ListingCacheSize: ListingCacheOff}
+	root := filepath.Join(dir, "alice", "Maildir")
+	want := map[int]bool{}
+	uidlist := "3 V1700000000 N20\n"
+	for i := range 5 {
+		body := mailMessage(i)
+		name := fmt.Sprintf("%d.M%dP1.host,W=%d:2,S", 1700000000+i, i, len(body)+3)
+		writeMaildirFile(t, root, dirCur, name, body)
+		uidlist += fmt.Sprintf("%d :%s\n", i+1, name)
+		want[i] = true
+	}
+	uidlist += "17 :1800000100.M100Q100.mta\n" // served by Dovecot, then moved away, now back
+	if err := os.WriteFile(filepath.Join(root, DovecotUIDListName), []byte(uidlist), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(trustAfter + 100*time.Millisecond)
+	openAndClose(t, m)
+
+	for _, n := range []int{100, 101} {
+		deliverNew(t, root, n)
+		want[n] = true
+		c := readCounters()
+		md := loginSame(t, m, ref, want)
+		var uid string
+		for i, msg := range md.Messages() {
+			if bytes.Contains(content(t, md, i), fmt.Appendf(nil, "<%d@", n)) {
+				uid = msg.UID
+			}
+		}
+		md.Close()
+		if d := c.since(); d.incremental != 1 || d.full != 0 {
+			t.Errorf("delivery %d: %d incremental and %d full listings, want 1 and 0", n, d.incremental, d.full)
+		}
+		wantUID := fmt.Sprintf("%d.M%dQ%d.mta", 1800000000+n, n, n)
+		if n == 100 {
+			wantUID = fmt.Sprintf("%08x%08x", 17, 1700000000)
+		}
+		if uid != wantUID {
+			t.Errorf("delivery %d got UIDL %q, want %q", n, uid, wantUID)
+		}
+	}
+
+	md, err := m.Open(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := md.Commit(context.Background(), []int{0}); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, 0)
+	deliverNew(t, root, 102)
+	want[102] = true
+	c := readCounters()
+	loginSame(t, m, ref, want).Close()
+	if d := c.since(); d.incremental != 0 || d.full != 1 {
+		t.Errorf("after our deletions: %d incremental and %d full listings, want 0 and 1", d.incremental, d.full)
+	}
+}

@@ -120,13 +120,25 @@ type listing struct {
 	// digests of the names in cur/ and new/, for that check.
 	curNames, newNames nameDigest
 	// inNew counts the entries in new/.
-	inNew   int
-	arena   string
-	entries []cachedEntry
+	inNew int
+	// orphans are the UIDLs that dovecot-uidlist (as stamped) gives to
+	// messages not listed, by base; orphansKnown says they are known
+	// (a listing from the index file does not keep them).
+	orphans      map[string]string
+	orphansKnown bool
+	arena        string
+	entries      []cachedEntry
 	// index is what the maildir's index file held when it was last
 	// written or read as this listing (see indexjournal.go).
 	index indexState
 	elem  *list.Element // in listingCache.lru
+}
+
+// knowsUIDList reports whether l has what extend needs to give a new
+// message the UIDL dovecot-uidlist names for it: there is no
+// dovecot-uidlist, or the UIDLs it gives to messages not listed.
+func (l *listing) knowsUIDList() bool {
+	return l.uidlist == (dirStamp{}) || l.orphansKnown
 }
 
 // with returns a copy of l (sharing its entries, which are never
@@ -204,7 +216,11 @@ func (l *listing) expand() ([]file, []storage.Message) {
 // cost is what the listing counts for against the budget, in bytes: its
 // memory as allocated.
 func (l *listing) cost() int64 {
-	return listingOverhead + int64(len(l.root)+len(l.format)+len(l.arena)) +
+	orphans := 0
+	for base, uid := range l.orphans {
+		orphans += 48 + len(base) + len(uid)
+	}
+	return listingOverhead + int64(len(l.root)+len(l.format)+len(l.arena)+orphans) +
 		int64(cap(l.entries))*int64(unsafe.Sizeof(cachedEntry{}))
 }
 

@@ -258,6 +258,7 @@ func (md *maildrop) forgetDeleted(done map[int]bool) {
 		listings.drop(md.root)
 		return
 	}
+	after.uidlist = prev.uidlist // not ours (see scan)
 	files := make([]file, 0, len(md.files)-len(done))
 	msgs := make([]storage.Message, 0, len(md.files)-len(done))
 	j := &journalRecord{from: prev.stamps, to: after}
@@ -274,6 +275,10 @@ func (md *maildrop) forgetDeleted(done map[int]bool) {
 		return
 	}
 	next.root, next.format, next.stamps = md.root, prev.format, after
+	// A deleted message that dovecot-uidlist names is one more orphan;
+	// which of them it names is not kept, so the next extension waits
+	// for a full listing.
+	next.orphansKnown = prev.uidlist == (dirStamp{})
 	ownChangeListings.Add(1)
 	md.updateIndex(prev, next, j)
 	listings.put(md.root, prev.format, next)

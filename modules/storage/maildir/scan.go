@@ -55,9 +55,13 @@ func (md *maildrop) scan() error {
 			listings.drop(md.root)
 			return nil
 		}
+		// dovecot-uidlist is not ours: the stamp it had before it was
+		// read, so that a change since shows. The check of names
+		// (digest.go) does not cover it, so it must have settled.
+		after.uidlist = st.uidlist
 	}
 	var l *listing
-	if !res.incomplete && !after.future(time.Now()) {
+	if !res.incomplete && !after.future(time.Now()) && st.uidlist.settledBy(now) {
 		l = newListing(md.files, md.msgs)
 	}
 	if l == nil {
@@ -67,6 +71,7 @@ func (md *maildrop) scan() error {
 	// Our own moves: the stamps after them, unverified (digest.go).
 	l.root, l.format = md.root, format
 	l.stamps, l.verified = after, !res.moved && st.settledBy(now)
+	l.orphans, l.orphansKnown = res.orphans, true
 	if res.moved {
 		ownChangeListings.Add(1)
 	}
@@ -108,7 +113,7 @@ func (md *maildrop) fromCache(now time.Time, format string, st stamps) (bool, er
 		return false, nil
 	}
 	if l.new != st.new {
-		if md.readOnly || l.inNew > 0 || st.uidlist != (dirStamp{}) || md.reuseXUIDL {
+		if md.readOnly || l.inNew > 0 || !l.knowsUIDList() || md.reuseXUIDL {
 			return false, nil // see extend
 		}
 		if !l.verified && !md.namesMatch(l, false) {
@@ -162,6 +167,9 @@ type listResult struct {
 	// listed) or ignored an unreadable dovecot-uidlist, so its result is
 	// not worth caching.
 	incomplete bool
+	// orphans are the UIDLs dovecot-uidlist gives, by base, to messages
+	// not listed; nil when there is no dovecot-uidlist.
+	orphans map[string]string
 }
 
 // list reads cur/ and new/ and fills md (see scan).
@@ -263,7 +271,9 @@ func (md *maildrop) list() (res listResult, err error) {
 		res.incomplete = true // not cached, so the next login tries again
 	}
 	if ul != nil {
+		listedBase := make(map[string]bool, len(entries))
 		for i, e := range entries {
+			listedBase[e.base] = true
 			rec, ok := ul.byBase[e.base]
 			if !ok {
 				continue
@@ -271,6 +281,14 @@ func (md *maildrop) list() (res listResult, err error) {
 			if uid := md.uidlFormat().uidl(ul.validity, rec); validUID(uid) && !used[uid] {
 				used[uid] = true
 				derived[i] = uid
+			}
+		}
+		// The messages dovecot-uidlist names that are not here: one
+		// delivered later with such a base gets its UIDL (see extend).
+		res.orphans = map[string]string{}
+		for base, rec := range ul.byBase {
+			if !listedBase[base] {
+				res.orphans[base] = md.uidlFormat().uidl(ul.validity, rec)
 			}
 		}
 	}
