@@ -100,7 +100,7 @@ func BenchmarkDeliver(b *testing.B) {
 // fillBigMaildir writes n small messages straight into cur/ of alice's
 // maildir, their names carrying their size as a delivery agent's would,
 // and waits until the directories are settled enough to be cached.
-func fillBigMaildir(b *testing.B, dir string, n int) string {
+func fillBigMaildir(b testing.TB, dir string, n int) string {
 	root := filepath.Join(dir, "alice", "Maildir")
 	for _, d := range []string{dirCur, dirNew, dirTmp} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {

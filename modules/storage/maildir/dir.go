@@ -19,6 +19,10 @@ var (
 	// errNoOpenat2 means openat2(2) is not available here.
 	errNoOpenat2 = errors.New("openat2 is not available")
 
+	// errNoRenameNoReplace means that a rename that never replaces is
+	// not available here (see renameNoReplace).
+	errNoRenameNoReplace = errors.New("rename without replacing is not available")
+
 	// errLinkUnsupported means the file system has no hard links.
 	errLinkUnsupported = errors.New("hard links are not supported")
 )
@@ -36,5 +40,6 @@ type fileStat struct {
 	isDir    bool
 	kind     string // "a FIFO", ...: for errors
 	mtime    time.Time
+	size     int64
 	info     fs.FileInfo // where there is no dev/ino (see dir_other.go)
 }

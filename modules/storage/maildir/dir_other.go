@@ -156,7 +156,7 @@ func (d *dir) lstat(name string) (fileStat, error) {
 	if err != nil {
 		return fileStat{}, err
 	}
-	return fileStat{regular: fi.Mode().IsRegular(), isDir: fi.IsDir(), kind: kindOf(fi.Mode()), mtime: fi.ModTime(), info: fi}, nil
+	return fileStat{regular: fi.Mode().IsRegular(), isDir: fi.IsDir(), kind: kindOf(fi.Mode()), mtime: fi.ModTime(), size: fi.Size(), info: fi}, nil
 }
 
 // sameFile reports whether a in d and b in e are two names of one file.
@@ -216,4 +216,10 @@ func (d *dir) sync() error {
 		return nil // directories cannot be synced everywhere (Windows)
 	}
 	return err
+}
+
+// appendTo is not done here: the index is rewritten whole instead (and
+// with no directory stamps, as on Windows, never written).
+func (d *dir) appendTo(string, indexState, []byte) (indexState, error) {
+	return indexState{}, errors.ErrUnsupported
 }

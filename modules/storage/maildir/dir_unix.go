@@ -180,7 +180,7 @@ func (d *dir) openMessage(name string) (*messageFile, error) {
 		return nil, notMessage(path, kindOf(uint32(st.Mode)))
 	}
 	adviseSequential(fd, st.Size)
-	return &messageFile{fd: fd, path: path, left: st.Size}, nil
+	return &messageFile{fd: fd, path: path, left: st.Size, size: st.Size}, nil
 }
 
 // kindOf names the file type in a stat mode.
@@ -216,6 +216,7 @@ func (d *dir) lstat(name string) (fileStat, error) {
 		isDir:   st.Mode&unix.S_IFMT == unix.S_IFDIR,
 		kind:    kindOf(uint32(st.Mode)),
 		mtime:   time.Unix(int64(st.Mtim.Sec), int64(st.Mtim.Nsec)), //nolint:unconvert // not int64 everywhere
+		size:    st.Size,
 	}, nil
 }
 
@@ -282,4 +283,36 @@ func (d *dir) sync() error {
 		return nil // some file systems cannot sync a directory
 	}
 	return &fs.PathError{Op: "sync", Path: d.path, Err: err}
+}
+
+// appendTo appends data to the existing regular file name of d in one
+// write, when it is still the file want describes (device, inode and
+// size); it returns what the file is afterwards.
+func (d *dir) appendTo(name string, want indexState, data []byte) (indexState, error) {
+	path := filepath.Join(d.path, name)
+	fd, err := retryEINTR(func() (int, error) {
+		return unix.Openat(d.fd, name, unix.O_WRONLY|unix.O_APPEND|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	})
+	if err != nil {
+		return indexState{}, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	defer unix.Close(fd)
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return indexState{}, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	got := indexState{dev: uint64(st.Dev), ino: uint64(st.Ino), size: st.Size, journal: want.journal} //nolint:unconvert // not uint64 everywhere
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || got != want {
+		return indexState{}, errIndexMoved
+	}
+	n, err := unix.Write(fd, data)
+	if err != nil {
+		return indexState{}, &fs.PathError{Op: "write", Path: path, Err: err}
+	}
+	if n != len(data) {
+		return indexState{}, &fs.PathError{Op: "write", Path: path, Err: io.ErrShortWrite}
+	}
+	got.size += int64(n)
+	got.journal += int64(n)
+	return got, nil
 }

@@ -1,7 +1,6 @@
 package maildir
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -22,14 +21,19 @@ import (
 // lists and parses the whole maildir. The index file keeps the cached
 // listing in the maildir, with the same stamps: a first login whose
 // stamps (cur/, new/, dovecot-uidlist) are exactly those of the index
-// reads the index instead of the directories. It is written only when a
-// listing is cached (so its directories had settled, the 2-second rule),
-// atomically (a temporary file renamed over it) and with a SHA-256 of its
-// content, so a torn or edited file is ignored; any change of the maildir
-// changes a stamp and makes the index stale. Every name it gives is
-// checked as a name read from a directory would be (no '/', no leading
-// dot), and every UIDL for validity and uniqueness, so that even a forged
-// index cannot make a session reach outside cur/ and new/.
+// reads the index instead of the directories (and checks it against the
+// names in them first when it is not verified, as a cached listing).
+// A full index is written atomically (a temporary file renamed over it)
+// with a SHA-256 of its content, so a torn or edited file is ignored.
+// A small change (mail moved in from new/, deletions) is appended to it
+// as a journal record instead (see indexjournal.go), which carries its
+// length and its own SHA-256 and names the stamps it follows from, so a
+// torn append is ignored with everything after it. Any change of the
+// maildir by another program changes a stamp and makes the index stale.
+// Every name it gives is checked as a name read from a directory would be
+// (no '/', no leading dot), and every UIDL for validity and uniqueness,
+// so that even a forged index cannot make a session reach outside cur/
+// and new/.
 const (
 	// IndexFileName is the index of a maildir's listing, in its root.
 	IndexFileName = "caddy-pop3.index"
@@ -37,7 +41,7 @@ const (
 	// over the old one; the maildrop's lock keeps writers apart.
 	indexTempName = IndexFileName + ".new"
 	// indexMagic is the first line of an index.
-	indexMagic = "caddy-pop3-index 1"
+	indexMagic = "caddy-pop3-index 2"
 	// maxIndexSize bounds what is read of an index.
 	maxIndexSize = 256 << 20
 )
@@ -45,64 +49,90 @@ const (
 // indexHits counts logins served from an index file.
 var indexHits atomic.Int64
 
+// Index writes, for tests and benchmarks.
+var (
+	// indexRewrites counts index files written whole.
+	indexRewrites atomic.Int64
+	// indexAppends counts journal records appended to an index file.
+	indexAppends atomic.Int64
+)
+
+// errIndexMoved says that the index file is not the one a listing was
+// read from or written as (another process rewrote it, or appended).
+var errIndexMoved = errors.New("maildir: the index file changed")
+
+// indexState identifies the index file as it was when a listing was
+// written to it or read from it: its device and inode, the bytes of it
+// that were good, and how many of those are journal records.
+type indexState struct {
+	dev, ino      uint64
+	size, journal int64
+}
+
 // encodeIndex returns the index file of the listing l, or nil when one of
 // its names cannot be written in it (a newline).
 func encodeIndex(l *listing) []byte {
 	var b bytes.Buffer
 	b.Grow(len(l.arena) + len(l.entries)*24 + 512)
 	fmt.Fprintf(&b, "%s\n%s\n", indexMagic, strconv.Quote(l.format))
-	for _, s := range []dirStamp{l.cur, l.new, l.uidlist} {
-		fmt.Fprintf(&b, "%d %d %d %d %d\n", s.dev, s.ino, s.mtime, s.ctime, s.size)
+	writeStamps(&b, l.stamps)
+	verified := 0
+	if l.verified {
+		verified = 1
 	}
-	fmt.Fprintf(&b, "%d\n", len(l.entries))
+	fmt.Fprintf(&b, "verified %d\n%d\n", verified, len(l.entries))
 	files, msgs := l.expand()
 	for i, f := range files {
-		if strings.ContainsAny(f.name, "\n\r") {
+		if !writeIndexEntry(&b, f, msgs[i]) {
 			return nil
 		}
-		d := byte('c')
-		if f.dir == dirNew {
-			d = 'n'
-		}
-		b.WriteByte(d)
-		b.WriteByte(' ')
-		b.WriteString(strconv.FormatInt(msgs[i].Size, 10))
-		b.WriteByte(' ')
-		b.WriteString(msgs[i].UID)
-		b.WriteByte(' ')
-		b.WriteString(f.name)
-		b.WriteByte('\n')
 	}
 	sum := sha256.Sum256(b.Bytes())
 	fmt.Fprintf(&b, "sha256 %s\n", hex.EncodeToString(sum[:]))
 	return b.Bytes()
 }
 
+// writeStamps writes the three stamps of st, a line each.
+func writeStamps(b *bytes.Buffer, st stamps) {
+	for _, s := range []dirStamp{st.cur, st.new, st.uidlist} {
+		fmt.Fprintf(b, "%d %d %d %d %d\n", s.dev, s.ino, s.mtime, s.ctime, s.size)
+	}
+}
+
+// writeIndexEntry writes the line "<c|n> <size> <uidl> <name>" of a
+// message; it reports false for a name that cannot be written (a newline).
+func writeIndexEntry(b *bytes.Buffer, f file, m storage.Message) bool {
+	if strings.ContainsAny(f.name, "\n\r") {
+		return false
+	}
+	d := byte('c')
+	if f.dir == dirNew {
+		d = 'n'
+	}
+	b.WriteByte(d)
+	b.WriteByte(' ')
+	b.WriteString(strconv.FormatInt(m.Size, 10))
+	b.WriteByte(' ')
+	b.WriteString(m.UID)
+	b.WriteByte(' ')
+	b.WriteString(f.name)
+	b.WriteByte('\n')
+	return true
+}
+
 // errBadIndex says that an index file is not one this version wrote.
 var errBadIndex = errors.New("maildir: not a valid index")
 
-// decodeIndex parses an index file into a listing (root not set).
+// decodeIndex parses an index file into a listing (root not set),
+// applying the journal records that follow the full listing up to the
+// first that is torn, damaged or does not follow from the state before
+// it. The listing's index state has the bytes that were good.
 func decodeIndex(data []byte) (*listing, error) {
-	body, tail, ok := cutLastLine(data)
-	if !ok {
+	lines := lineReader{data: data}
+	if s, ok := lines.next(); !ok || s != indexMagic {
 		return nil, errBadIndex
 	}
-	sum := sha256.Sum256(body)
-	if tail != "sha256 "+hex.EncodeToString(sum[:]) {
-		return nil, errBadIndex
-	}
-	sc := bufio.NewScanner(bytes.NewReader(body))
-	sc.Buffer(nil, math.MaxUint16+256)
-	line := func() (string, bool) {
-		if !sc.Scan() {
-			return "", false
-		}
-		return sc.Text(), true
-	}
-	if s, ok := line(); !ok || s != indexMagic {
-		return nil, errBadIndex
-	}
-	s, ok := line()
+	s, ok := lines.next()
 	if !ok {
 		return nil, errBadIndex
 	}
@@ -110,43 +140,100 @@ func decodeIndex(data []byte) (*listing, error) {
 	if err != nil {
 		return nil, errBadIndex
 	}
-	var stamps [3]dirStamp
-	for i := range stamps {
-		s, ok := line()
-		if !ok {
-			return nil, errBadIndex
-		}
-		st := &stamps[i]
-		if n, err := fmt.Sscanf(s, "%d %d %d %d %d", &st.dev, &st.ino, &st.mtime, &st.ctime, &st.size); n != 5 || err != nil {
-			return nil, errBadIndex
-		}
+	st, ok := readStamps(&lines)
+	if !ok {
+		return nil, errBadIndex
 	}
-	s, ok = line()
+	s, _ = lines.next()
+	verified := s == "verified 1"
+	if !verified && s != "verified 0" {
+		return nil, errBadIndex
+	}
+	s, ok = lines.next()
 	count, err := strconv.Atoi(s)
-	if !ok || err != nil || count < 0 || count > len(body)/8 {
+	if !ok || err != nil || count < 0 || count > len(data)/8 {
 		return nil, errBadIndex
 	}
 	files := make([]file, 0, count)
 	msgs := make([]storage.Message, 0, count)
 	used := make(map[string]bool, count)
-	for sc.Scan() {
-		f, m, ok := parseIndexLine(sc.Text())
-		if !ok || used[m.UID] || len(files) == count {
+	for range count {
+		s, ok := lines.next()
+		if !ok {
+			return nil, errBadIndex
+		}
+		f, m, ok := parseIndexLine(s)
+		if !ok || used[m.UID] {
 			return nil, errBadIndex
 		}
 		used[m.UID] = true
 		files = append(files, f)
 		msgs = append(msgs, m)
 	}
-	if sc.Err() != nil || len(files) != count {
+	body := data[:lines.off]
+	sum := sha256.Sum256(body)
+	if s, ok := lines.next(); !ok || s != "sha256 "+hex.EncodeToString(sum[:]) {
 		return nil, errBadIndex
 	}
+	base := lines.off
+	// The journal: each record that follows from the state so far.
+	jr := newJournalReplay(files, msgs, used)
+	for {
+		rec, next, ok := nextJournalRecord(data, lines.off)
+		if !ok {
+			break
+		}
+		j, ok := decodeJournalRecord(rec)
+		if !ok || j.from != st {
+			break
+		}
+		if !jr.apply(j) {
+			return nil, errBadIndex // the full listing was lost on the way
+		}
+		st, verified = j.to, false
+		lines.off = next
+	}
+	files, msgs = jr.result()
 	l := newListing(files, msgs)
 	if l == nil {
 		return nil, errBadIndex
 	}
-	l.format, l.cur, l.new, l.uidlist = format, stamps[0], stamps[1], stamps[2]
+	l.format, l.stamps, l.verified = format, st, verified
+	l.index = indexState{size: int64(lines.off), journal: int64(lines.off - base)}
 	return l, nil
+}
+
+// readStamps reads the three stamp lines of a listing state.
+func readStamps(lines *lineReader) (stamps, bool) {
+	var st stamps
+	for _, d := range []*dirStamp{&st.cur, &st.new, &st.uidlist} {
+		s, ok := lines.next()
+		if !ok {
+			return st, false
+		}
+		if n, err := fmt.Sscanf(s, "%d %d %d %d %d", &d.dev, &d.ino, &d.mtime, &d.ctime, &d.size); n != 5 || err != nil {
+			return st, false
+		}
+	}
+	return st, true
+}
+
+// lineReader returns the lines of data one by one (without their
+// newline); a last line without a newline is not one.
+type lineReader struct {
+	data []byte
+	off  int
+}
+
+// next returns the next line, or false at the end.
+func (r *lineReader) next() (string, bool) {
+	i := bytes.IndexByte(r.data[r.off:], '\n')
+	if i < 0 {
+		return "", false
+	}
+	s := string(r.data[r.off : r.off+i])
+	r.off += i + 1
+	return s, true
 }
 
 // parseIndexLine parses "<c|n> <size> <uidl> <name>", checking that the
@@ -183,23 +270,15 @@ func indexableName(name string) bool {
 		!strings.ContainsAny(name, "/\x00\n\r")
 }
 
-// cutLastLine splits data into everything up to its last line and that
-// line (without its newline); data must end with a newline.
-func cutLastLine(data []byte) ([]byte, string, bool) {
-	if len(data) == 0 || data[len(data)-1] != '\n' {
-		return nil, "", false
-	}
-	i := bytes.LastIndexByte(data[:len(data)-1], '\n')
-	if i < 0 {
-		return nil, "", false
-	}
-	return data[:i+1], string(data[i+1 : len(data)-1]), true
-}
-
 // readIndex returns the listing in the maildir's index file when it was
-// made with format and its stamps are exactly cur, new and uidlist; nil
-// otherwise (no index, a stale or damaged one).
-func (md *maildrop) readIndex(format string, cur, new, uidlist dirStamp) *listing {
+// made with format and its stamps of cur/ and dovecot-uidlist are those
+// of st (the caller compares new/: a listing whose new/ changed since can
+// be extended); nil otherwise (no index, a stale or damaged one).
+func (md *maildrop) readIndex(format string, st stamps) *listing {
+	info, err := md.dir.lstat(IndexFileName)
+	if err != nil || !info.regular || info.size > maxIndexSize {
+		return nil
+	}
 	f, err := md.dir.openMessage(IndexFileName)
 	if err != nil {
 		return nil
@@ -210,14 +289,19 @@ func (md *maildrop) readIndex(format string, cur, new, uidlist dirStamp) *listin
 		return nil
 	}
 	l, err := decodeIndex(data)
-	if err != nil || l.format != format || l.cur != cur || l.new != new || l.uidlist != uidlist {
+	if err != nil || l.format != format || l.cur != st.cur || l.uidlist != st.uidlist {
 		return nil
+	}
+	l.index.dev, l.index.ino = info.dev, info.ino
+	if int64(len(data)) != l.index.size {
+		l.index = indexState{} // a torn record at the end: append no more
 	}
 	return l
 }
 
-// writeIndex replaces the maildir's index file by one of l. A failure is
-// logged at debug level only: the index is an optimization.
+// writeIndex replaces the maildir's index file by one of l, and records
+// in l what the file is then. A failure is logged at debug level only:
+// the index is an optimization.
 func (md *maildrop) writeIndex(l *listing) {
 	data := encodeIndex(l)
 	if data == nil || len(data) > maxIndexSize {
@@ -239,5 +323,10 @@ func (md *maildrop) writeIndex(l *listing) {
 	if err != nil {
 		_ = md.dir.unlink(indexTempName)
 		md.logger.Debug("cannot write the listing index", zap.Error(err))
+		return
+	}
+	indexRewrites.Add(1)
+	if info, err := md.dir.lstat(IndexFileName); err == nil && info.size == int64(len(data)) {
+		l.index = indexState{dev: info.dev, ino: info.ino, size: int64(len(data))}
 	}
 }

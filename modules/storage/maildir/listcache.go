@@ -23,9 +23,14 @@ import (
 //
 // Directory times have the kernel's clock-tick granularity: a change in
 // the same tick as the listing could leave the stamp as it was. A listing
-// is therefore cached only when both directories were last changed well
-// before it was made (trustAfter); then any later change carries a later
-// time.
+// is therefore trusted (verified) only when both directories were last
+// changed well before it was made: trustAfter, or fineTrustAfter when the
+// stamps have sub-second parts (the file system keeps nanoseconds, so its
+// granularity is the kernel's tick, at most 10 ms); then any later change
+// carries a later time. A listing made from a directory changed more
+// recently, or from this session's own changes (see digest.go), is cached
+// unverified: the next login checks it against the names in the
+// directories before using it.
 //
 // The cache is bounded by memory, not by a count of messages: a listing
 // costs what its compact form takes (an entry of 24 bytes per message
@@ -36,6 +41,9 @@ const (
 	// trustAfter is how long a directory must have been unchanged for a
 	// listing of it to be cached.
 	trustAfter = 2 * time.Second
+	// fineTrustAfter is trustAfter for a directory whose times have a
+	// sub-second part: ten times the coarsest kernel tick (HZ=100).
+	fineTrustAfter = 100 * time.Millisecond
 	// DefaultListingCacheSize is the memory budget of the listing cache
 	// in bytes when listing_cache_size is not set: 64 MiB, about 800,000
 	// messages over all maildirs.
@@ -53,10 +61,37 @@ type dirStamp struct {
 }
 
 // settledBy reports whether the directory was last changed at least
-// trustAfter before now.
+// trustAfter before now (fineTrustAfter when its times have nanoseconds:
+// a file system with one- or two-second times has none). The zero stamp
+// (no dovecot-uidlist) is settled.
 func (s dirStamp) settledBy(now time.Time) bool {
-	limit := now.Add(-trustAfter).UnixNano()
+	window := trustAfter
+	if s.mtime%int64(time.Second) != 0 && s.ctime%int64(time.Second) != 0 {
+		window = fineTrustAfter
+	}
+	limit := now.Add(-window).UnixNano()
 	return s.mtime < limit && s.ctime < limit
+}
+
+// future reports whether the directory's times are later than now (a
+// clock stepped back since): its listing is not cached at all.
+func (s dirStamp) future(now time.Time) bool {
+	return s.mtime > now.UnixNano() || s.ctime > now.UnixNano()
+}
+
+// stamps are the stamps of a maildir's cur/, new/ and dovecot-uidlist.
+type stamps struct {
+	cur, new, uidlist dirStamp
+}
+
+// future reports whether one of the three is later than now.
+func (s stamps) future(now time.Time) bool {
+	return s.cur.future(now) || s.new.future(now) || s.uidlist.future(now)
+}
+
+// settledBy reports whether all three are settled by now.
+func (s stamps) settledBy(now time.Time) bool {
+	return s.cur.settledBy(now) && s.new.settledBy(now) && s.uidlist.settledBy(now)
 }
 
 // cachedEntry is one message of a cached listing: where its name and
@@ -75,13 +110,43 @@ type cachedEntry struct {
 // form: one string holds every name and UIDL, so a listing costs two
 // allocations whatever its length.
 type listing struct {
-	root     string
-	format   string // the uidl_format the UIDLs were made with
-	cur, new dirStamp
-	uidlist  dirStamp // of dovecot-uidlist; zero when there is none
-	arena    string
-	entries  []cachedEntry
-	elem     *list.Element // in listingCache.lru
+	root   string
+	format string // the uidl_format the UIDLs were made with
+	stamps        // uidlist is zero when there is none
+	// verified says that the stamps prove the listing: it was read, or
+	// checked against the directories' names, after they had settled.
+	// An unverified listing is checked (digest.go) before it is used.
+	verified bool
+	// digests of the names in cur/ and new/, for that check.
+	curNames, newNames nameDigest
+	// inNew counts the entries in new/.
+	inNew int
+	// orphans are the UIDLs that dovecot-uidlist (as stamped) gives to
+	// messages not listed, by base; orphansKnown says they are known
+	// (a listing from the index file does not keep them).
+	orphans      map[string]string
+	orphansKnown bool
+	arena        string
+	entries      []cachedEntry
+	// index is what the maildir's index file held when it was last
+	// written or read as this listing (see indexjournal.go).
+	index indexState
+	elem  *list.Element // in listingCache.lru
+}
+
+// knowsUIDList reports whether l has what extend needs to give a new
+// message the UIDL dovecot-uidlist names for it: there is no
+// dovecot-uidlist, or the UIDLs it gives to messages not listed.
+func (l *listing) knowsUIDList() bool {
+	return l.uidlist == (dirStamp{}) || l.orphansKnown
+}
+
+// with returns a copy of l (sharing its entries, which are never
+// changed) with other stamps and verified flag, not in any cache.
+func (l *listing) with(st stamps, verified bool) *listing {
+	c := *l
+	c.stamps, c.verified, c.elem = st, verified, nil
+	return &c
 }
 
 // newListing makes the compact form of a scan's files and messages. It
@@ -95,11 +160,12 @@ func newListing(files []file, msgs []storage.Message) *listing {
 			n += len(msgs[i].UID)
 		}
 	}
-	if n > math.MaxUint32 || len(files) != len(msgs) {
+	if int64(n) > math.MaxUint32 || len(files) != len(msgs) {
 		return nil
 	}
 	var arena strings.Builder
 	arena.Grow(n)
+	l := new(listing)
 	entries := make([]cachedEntry, len(files))
 	for i, f := range files {
 		uid := msgs[i].UID
@@ -113,6 +179,12 @@ func newListing(files []file, msgs []storage.Message) *listing {
 			uidLen: uint8(len(uid)), inNew: f.dir == dirNew,
 		}
 		arena.WriteString(f.name)
+		if e.inNew {
+			l.newNames.add(f.name)
+			l.inNew++
+		} else {
+			l.curNames.add(f.name)
+		}
 		e.uidOff = e.off
 		if uid != f.base {
 			e.uidOff = uint32(arena.Len())
@@ -120,7 +192,8 @@ func newListing(files []file, msgs []storage.Message) *listing {
 		}
 		entries[i] = e
 	}
-	return &listing{arena: arena.String(), entries: entries}
+	l.arena, l.entries = arena.String(), entries
+	return l
 }
 
 // expand returns the files and messages of the listing: new slices (a
@@ -143,7 +216,11 @@ func (l *listing) expand() ([]file, []storage.Message) {
 // cost is what the listing counts for against the budget, in bytes: its
 // memory as allocated.
 func (l *listing) cost() int64 {
-	return listingOverhead + int64(len(l.root)+len(l.format)+len(l.arena)) +
+	orphans := 0
+	for base, uid := range l.orphans {
+		orphans += 48 + len(base) + len(uid)
+	}
+	return listingOverhead + int64(len(l.root)+len(l.format)+len(l.arena)+orphans) +
 		int64(cap(l.entries))*int64(unsafe.Sizeof(cachedEntry{}))
 }
 
@@ -155,8 +232,24 @@ type listingCache struct {
 	lru    list.List    // of *listing, most recently used first
 	used   int64        // bytes, at most budget
 	budget int64        // bytes; 0 caches nothing
-	hits   atomic.Int64 // logins served from the cache
+	hits   atomic.Int64 // logins served from the cache as it was
 }
+
+// Counters of how logins got their listing, for tests and benchmarks.
+var (
+	// fullListings counts listings made by reading cur/ and new/ whole.
+	fullListings atomic.Int64
+	// incrementalListings counts listings made from a cached one by
+	// reading new/ only.
+	incrementalListings atomic.Int64
+	// verifiedListings counts unverified listings checked against the
+	// directories' names and found right.
+	verifiedListings atomic.Int64
+	// ownChangeListings counts listings cached after this process's own
+	// changes (moves at login, deletions at Commit) with the stamps the
+	// directories had after them.
+	ownChangeListings atomic.Int64
+)
 
 // newListingCache returns an empty cache with the given budget in bytes.
 func newListingCache(budget int64) *listingCache {
@@ -175,36 +268,39 @@ func (c *listingCache) setBudget(budget int64) {
 	c.evictLocked(0)
 }
 
-// get returns the files and messages of the listing of root if it was
-// made with the given uidl_format and the stamps (of cur/, new/ and
-// dovecot-uidlist) still match.
-func (c *listingCache) get(root, format string, cur, new, uidlist dirStamp) (files []file, msgs []storage.Message, ok bool) {
+// get returns the listing of root if it was made with the given
+// uidl_format, whatever its stamps; the caller compares them. The
+// listing is never changed: a session expands it into its own slices.
+func (c *listingCache) get(root, format string) *listing {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	l := c.byRoot[root]
-	if l != nil {
-		c.lru.MoveToFront(l.elem)
+	if l == nil || l.format != format {
+		return nil
 	}
-	c.mu.Unlock()
-	if l == nil || l.format != format || l.cur != cur || l.new != new || l.uidlist != uidlist {
-		return nil, nil, false
-	}
-	c.hits.Add(1)
-	// The cached listing itself is never changed.
-	files, msgs = l.expand()
-	return files, msgs, true
+	c.lru.MoveToFront(l.elem)
+	return l
 }
 
-// put caches the listing l of root (made by newListing), evicting the
-// least recently used others to stay within the budget. A listing larger
-// than the whole budget is not cached.
-func (c *listingCache) put(root, format string, cur, new, uidlist dirStamp, l *listing) {
+// drop forgets the listing of root.
+func (c *listingCache) drop(root string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.dropLocked(root)
+}
+
+// put caches the listing l (made by newListing, its stamps set) of root,
+// made with format, evicting the least recently used others to stay
+// within the budget. A listing larger than the whole budget is not
+// cached; a nil one drops what was cached.
+func (c *listingCache) put(root, format string, l *listing) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.dropLocked(root)
 	if l == nil {
 		return
 	}
-	l.root, l.format, l.cur, l.new, l.uidlist = root, format, cur, new, uidlist
+	l.root, l.format = root, format
 	cost := l.cost()
 	if cost > c.budget {
 		return

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -34,6 +35,12 @@ type maildrop struct {
 	files   []file
 	msgs    []storage.Message
 	closed  bool
+
+	// listing is the cached listing files and msgs were made from (nil
+	// when none was cached); relocated says that files no longer match
+	// it (Open found a message renamed by another program).
+	listing   *listing
+	relocated bool
 
 	// readOnly is set for a migration's source (see OpenSource): the
 	// listing moves, renames and removes nothing, and there is no lock.
@@ -69,6 +76,7 @@ func (md *maildrop) Open(_ context.Context, i int) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("maildir: message %d (%s) was removed by another program: %w", i+1, md.path(md.files[i]), storage.ErrGone)
 	}
 	md.files[i] = moved
+	md.relocated = true
 	f, err = md.openFile(moved)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("maildir: message %d (%s) was removed by another program: %w", i+1, md.path(moved), storage.ErrGone)
@@ -143,6 +151,13 @@ func (md *maildrop) Commit(_ context.Context, deleted []int) error {
 		index    map[string]file // base -> file, built on the first miss
 		done     = make(map[int]bool, len(deleted))
 	)
+	// Our own deletions keep the listing cached (see forgetDeleted) when
+	// nothing else changed the maildir since it was made.
+	ownOnly := len(deleted) > 0 && md.listing != nil && !md.relocated
+	if ownOnly {
+		before, err := md.readStamps()
+		ownOnly = err == nil && before == md.listing.stamps
+	}
 	for _, i := range deleted {
 		if done[i] {
 			continue
@@ -157,6 +172,7 @@ func (md *maildrop) Commit(_ context.Context, deleted []int) error {
 		}
 		err := md.remove(md.files[i])
 		if errors.Is(err, fs.ErrNotExist) {
+			ownOnly = false
 			// Renamed (flags changed) or removed by another program.
 			if index == nil {
 				index, err = md.index()
@@ -176,6 +192,9 @@ func (md *maildrop) Commit(_ context.Context, deleted []int) error {
 				firstErr = err
 			}
 		}
+	}
+	if ownOnly && firstErr == nil && len(done) > 0 {
+		md.forgetDeleted(done)
 	}
 	uerr := md.release()
 	if firstErr != nil {
@@ -227,4 +246,41 @@ func (md *maildrop) index() (map[string]file, error) {
 		}
 	}
 	return index, nil
+}
+
+// forgetDeleted replaces the cached listing the session was made from by
+// one without the messages it just deleted (the indexes in done), with
+// the stamps the directories have now, unverified (see digest.go), and
+// appends the change to the index file; the lock is still held.
+func (md *maildrop) forgetDeleted(done map[int]bool) {
+	prev := md.listing
+	after, err := md.readStamps()
+	if err != nil || after.future(time.Now()) {
+		listings.drop(md.root)
+		return
+	}
+	after.uidlist = prev.uidlist // not ours (see scan)
+	files := make([]file, 0, len(md.files)-len(done))
+	msgs := make([]storage.Message, 0, len(md.files)-len(done))
+	j := &journalRecord{from: prev.stamps, to: after}
+	for i, f := range md.files {
+		if done[i] {
+			j.removed = append(j.removed, f)
+			continue
+		}
+		files, msgs = append(files, f), append(msgs, md.msgs[i])
+	}
+	next := newListing(files, msgs)
+	if next == nil {
+		listings.drop(md.root)
+		return
+	}
+	next.root, next.format, next.stamps = md.root, prev.format, after
+	// A deleted message that dovecot-uidlist names is one more orphan;
+	// which of them it names is not kept, so the next extension waits
+	// for a full listing.
+	next.orphansKnown = prev.uidlist == (dirStamp{})
+	ownChangeListings.Add(1)
+	md.updateIndex(prev, next, j)
+	listings.put(md.root, prev.format, next)
 }

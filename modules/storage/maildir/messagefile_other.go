@@ -12,5 +12,8 @@ type messageFile struct {
 	*os.File
 }
 
+// statSize returns -1: the size is not known here without a call.
+func (f *messageFile) statSize() int64 { return -1 }
+
 // Interface guard
 var _ io.ReadCloser = (*messageFile)(nil)

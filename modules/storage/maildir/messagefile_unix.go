@@ -23,7 +23,11 @@ type messageFile struct {
 	fd   int
 	path string
 	left int64 // octets up to the size seen at open; < 0: read to EOF
+	size int64 // as fstat(2) gave it at open
 }
+
+// statSize returns the file's size as it was when it was opened.
+func (f *messageFile) statSize() int64 { return f.size }
 
 // Read implements io.Reader.
 func (f *messageFile) Read(p []byte) (int, error) {

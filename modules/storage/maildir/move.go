@@ -15,7 +15,14 @@ import (
 // without hard links it checks that new is free and renames. A crash (or
 // a failed unlink) between link and unlink leaves two names for the same
 // file, which the next scan notices (see maildrop.settle) and cleans up.
+//
+// Where the system has a rename that never replaces (Linux's renameat2
+// with RENAME_NOREPLACE), it is used instead: one system call, and no
+// second name even for a moment.
 func moveNoReplace(d *dir, old string, e *dir, new string) error {
+	if err := renameNoReplace(d, old, e, new); !errors.Is(err, errNoRenameNoReplace) {
+		return err
+	}
 	err := link(d, old, e, new)
 	if err == nil {
 		// The file has its new name. Should the old one stay (a failed

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -26,56 +25,162 @@ type file struct {
 // into cur/, sizes the messages whose name does not say their size (and
 // records it in the name), sorts them oldest first and gives them UIDLs.
 // When cur/ and new/ have not changed since an earlier scan, it takes that
-// scan's result from the listing cache (see listcache.go).
+// scan's result from the listing cache (see listcache.go); when only new/
+// has, it reads new/ alone and extends that result (see extend).
 func (md *maildrop) scan() error {
 	now := time.Now()
-	curStamp, errCur := stampDir(filepath.Join(md.root, dirCur))
-	newStamp, errNew := stampDir(filepath.Join(md.root, dirNew))
-	uidStamp, errUID := stampFile(filepath.Join(md.root, DovecotUIDListName))
-	stamped := errCur == nil && errNew == nil && errUID == nil
+	st, err := md.readStamps()
+	stamped := err == nil && !md.noCache
 	format := md.uidlFormat().source
 	if md.reuseXUIDL {
 		format += "\x00reuse_xuidl"
 	}
-	stamped = stamped && !md.noCache
 	if stamped {
-		if files, msgs, ok := listings.get(md.root, format, curStamp, newStamp, uidStamp); ok {
-			md.files, md.msgs = files, msgs
-			return nil
-		}
-		// The first login after a restart: the index file, if current.
-		if l := md.readIndex(format, curStamp, newStamp, uidStamp); l != nil {
-			indexHits.Add(1)
-			md.files, md.msgs = l.expand()
-			listings.put(md.root, format, curStamp, newStamp, uidStamp, l)
-			return nil
+		done, err := md.fromCache(now, format, st)
+		if done || err != nil {
+			return err
 		}
 	}
-	changed, err := md.list()
+	res, err := md.list()
 	if err != nil {
 		return err
 	}
-	if stamped && !changed && curStamp.settledBy(now) && newStamp.settledBy(now) && uidStamp.settledBy(now) {
-		l := newListing(md.files, md.msgs)
-		listings.put(md.root, format, curStamp, newStamp, uidStamp, l)
-		if l != nil && !md.readOnly {
-			md.writeIndex(l)
-		}
+	if !stamped {
+		return nil
 	}
+	fullListings.Add(1)
+	after := st
+	if res.moved {
+		if after, err = md.readStamps(); err != nil {
+			listings.drop(md.root)
+			return nil
+		}
+		// dovecot-uidlist is not ours: the stamp it had before it was
+		// read, so that a change since shows. The check of names
+		// (digest.go) does not cover it, so it must have settled.
+		after.uidlist = st.uidlist
+	}
+	var l *listing
+	if !res.incomplete && !after.future(time.Now()) && st.uidlist.settledBy(now) {
+		l = newListing(md.files, md.msgs)
+	}
+	if l == nil {
+		listings.drop(md.root)
+		return nil
+	}
+	// Our own moves: the stamps after them, unverified (digest.go).
+	l.root, l.format = md.root, format
+	l.stamps, l.verified = after, !res.moved && st.settledBy(now)
+	l.orphans, l.orphansKnown = res.orphans, true
+	if res.moved {
+		ownChangeListings.Add(1)
+	}
+	if !md.readOnly {
+		md.writeIndex(l)
+	}
+	listings.put(md.root, format, l)
+	md.listing = l
 	return nil
 }
 
-// list reads cur/ and new/ and fills md (see scan). It reports whether it
-// changed the maildir (moved, renamed or removed a file) or left a message
-// out: then its result is not worth caching.
-func (md *maildrop) list() (changed bool, err error) {
+// readStamps stamps cur/, new/ and dovecot-uidlist.
+func (md *maildrop) readStamps() (stamps, error) {
+	var st stamps
+	var err error
+	if st.cur, err = stampDir(filepath.Join(md.root, dirCur)); err != nil {
+		return st, err
+	}
+	if st.new, err = stampDir(filepath.Join(md.root, dirNew)); err != nil {
+		return st, err
+	}
+	st.uidlist, err = stampFile(filepath.Join(md.root, DovecotUIDListName))
+	return st, err
+}
+
+// fromCache fills md from the cached listing of the maildir (or its index
+// file) when it is still the maildir's, or when only new/ changed since
+// (extend). It reports false when the maildir must be listed.
+func (md *maildrop) fromCache(now time.Time, format string, st stamps) (bool, error) {
+	l := listings.get(md.root, format)
+	fromIndex := false
+	if l == nil || l.cur != st.cur || l.uidlist != st.uidlist {
+		// The first login after a restart: the index file, if current.
+		if il := md.readIndex(format, st); il != nil {
+			l, fromIndex = il, true
+		}
+	}
+	if l == nil || l.cur != st.cur || l.uidlist != st.uidlist {
+		return false, nil
+	}
+	if l.new != st.new {
+		if md.readOnly || l.inNew > 0 || !l.knowsUIDList() || md.reuseXUIDL {
+			return false, nil // see extend
+		}
+		if !l.verified && !md.namesMatch(l, false) {
+			return false, nil
+		}
+		return md.extend(now, format, l, st)
+	}
+	cache := fromIndex
+	if !l.verified {
+		if !md.namesMatch(l, true) {
+			return false, nil
+		}
+		verifiedListings.Add(1)
+		if st.settledBy(now) {
+			l, cache = l.with(st, true), true
+		}
+	}
+	if fromIndex {
+		indexHits.Add(1)
+	} else {
+		listings.hits.Add(1)
+	}
+	if cache {
+		listings.put(md.root, format, l)
+	}
+	md.files, md.msgs = l.expand()
+	md.listing = l
+	return true, nil
+}
+
+// namesMatch reports whether the names in cur/ (and, withNew, in new/)
+// are exactly those of the listing l: then l is what the directories
+// hold, as if they had just been listed.
+func (md *maildrop) namesMatch(l *listing, withNew bool) bool {
+	g, err := md.cur.digestNames()
+	if err != nil || g != l.curNames {
+		return false
+	}
+	if !withNew {
+		return true
+	}
+	g, err = md.new.digestNames()
+	return err == nil && g == l.newNames
+}
+
+// listResult says what a listing did besides listing.
+type listResult struct {
+	// moved: the listing moved, renamed or removed files.
+	moved bool
+	// incomplete: it left a message out (unreadable, gone while it was
+	// listed) or ignored an unreadable dovecot-uidlist, so its result is
+	// not worth caching.
+	incomplete bool
+	// orphans are the UIDLs dovecot-uidlist gives, by base, to messages
+	// not listed; nil when there is no dovecot-uidlist.
+	orphans map[string]string
+}
+
+// list reads cur/ and new/ and fills md (see scan).
+func (md *maildrop) list() (res listResult, err error) {
 	curNames, err := md.cur.names()
 	if err != nil {
-		return false, err
+		return res, err
 	}
 	newNames, err := md.new.names()
 	if err != nil {
-		return false, err
+		return res, err
 	}
 	listed := make(map[string]bool, len(curNames))
 	for _, name := range curNames {
@@ -84,40 +189,42 @@ func (md *maildrop) list() (changed bool, err error) {
 
 	type entry struct {
 		file
-		size int64
+		size  int64
+		moved bool // given its name by this listing
 	}
 	entries := make([]entry, 0, len(curNames)+len(newNames))
-	var buf []byte // for sizing messages; most names carry their size
+	sizes := md.sizeAhead(newNames, curNames)
+	defer sizes.stop()
 	add := func(dir, name string) {
 		base, fields, info := splitName(name)
 		size, known := wireSizeField(fields)
 		if !known {
-			if buf == nil {
-				buf = make([]byte, 32*1024)
-			}
 			var err error
-			size, err = wireSizeOf(md.dirOf(dir), name, buf)
+			size, err = sizes.next(dir, name)
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrGone) {
-				changed = true
+				res.incomplete = true
 				return // moved or removed by another program since the listing
 			}
 			if err != nil {
 				md.logger.Warn("skipping unreadable message", zap.String("file", filepath.Join(md.root, dir, name)), zap.Error(err))
-				changed = true
+				res.incomplete = true
 				return
 			}
 		}
 		target := curName(base, fields, info, size, !known)
 		if dir != dirCur || name != target {
-			changed = true
+			res.moved = true
 		}
+		moved := false
 		if !md.readOnly {
+			from, fromName := dir, name
 			var dup bool
 			if dir, name, dup = md.settle(dir, name, target, listed); dup {
 				return
 			}
+			moved = dir != from || name != fromName
 		}
-		entries = append(entries, entry{file: file{dir: dir, name: name, base: base}, size: size})
+		entries = append(entries, entry{file: file{dir: dir, name: name, base: base}, size: size, moved: moved})
 	}
 	for _, name := range newNames {
 		add(dirNew, name)
@@ -126,27 +233,31 @@ func (md *maildrop) list() (changed bool, err error) {
 		add(dirCur, name)
 	}
 
-	slices.SortFunc(entries, func(a, b entry) int {
-		if c := compareNames(a.base, b.base); c != 0 {
-			return c
+	slices.SortFunc(entries, func(a, b entry) int { return compareFiles(a.file, b.file) })
+	// Two names of one file (hard links left by an interrupted move, or
+	// a second name in new/ of a file in cur/) are one message: keep one
+	// name, the one that was in cur/ already if there is one (it has the
+	// flags), and remove the others.
+	kept := entries[:0]
+	for _, e := range entries {
+		n := len(kept)
+		if n == 0 || kept[n-1].base != e.base || !sameFile(md.dirOf(kept[n-1].dir), kept[n-1].name, md.dirOf(e.dir), e.name) {
+			kept = append(kept, e)
+			continue
 		}
-		return strings.Compare(a.name, b.name)
-	})
-	// Two names of one file (hard links left by an interrupted move) are
-	// one message: keep the first name, remove the other.
-	entries = slices.CompactFunc(entries, func(a, b entry) bool {
-		if a.base != b.base || !sameFile(md.dirOf(a.dir), a.name, md.dirOf(b.dir), b.name) {
-			return false
+		drop := e
+		if kept[n-1].moved && !e.moved {
+			drop, kept[n-1] = kept[n-1], e
 		}
 		if md.readOnly {
-			return true
+			continue
 		}
-		if err := md.dirOf(b.dir).unlink(b.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			md.logger.Warn("removing duplicate name of a message", zap.String("file", md.path(b.file)), zap.Error(err))
+		res.moved = true
+		if err := md.dirOf(drop.dir).unlink(drop.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			md.logger.Warn("removing duplicate name of a message", zap.String("file", md.path(drop.file)), zap.Error(err))
 		}
-		changed = true
-		return true
-	})
+	}
+	entries = kept
 	md.files = make([]file, len(entries))
 	md.msgs = make([]storage.Message, len(entries))
 	used := make(map[string]bool, len(entries))
@@ -157,10 +268,12 @@ func (md *maildrop) list() (changed bool, err error) {
 	ul, err := readUIDList(md.dir)
 	if err != nil {
 		md.logger.Warn("ignoring unreadable "+DovecotUIDListName+"; messages get base-name UIDLs", zap.String("maildir", md.root), zap.Error(err))
-		changed = true // not cached, so the next login tries again
+		res.incomplete = true // not cached, so the next login tries again
 	}
 	if ul != nil {
+		listedBase := make(map[string]bool, len(entries))
 		for i, e := range entries {
+			listedBase[e.base] = true
 			rec, ok := ul.byBase[e.base]
 			if !ok {
 				continue
@@ -168,6 +281,14 @@ func (md *maildrop) list() (changed bool, err error) {
 			if uid := md.uidlFormat().uidl(ul.validity, rec); validUID(uid) && !used[uid] {
 				used[uid] = true
 				derived[i] = uid
+			}
+		}
+		// The messages dovecot-uidlist names that are not here: one
+		// delivered later with such a base gets its UIDL (see extend).
+		res.orphans = map[string]string{}
+		for base, rec := range ul.byBase {
+			if !listedBase[base] {
+				res.orphans[base] = md.uidlFormat().uidl(ul.validity, rec)
 			}
 		}
 	}
@@ -192,7 +313,7 @@ func (md *maildrop) list() (changed bool, err error) {
 		}
 		md.msgs[i] = storage.Message{UID: uid, Size: e.size}
 	}
-	return changed, nil
+	return res, nil
 }
 
 // settle gives the message dir/name the name target in cur/ (a no-op when
@@ -253,6 +374,22 @@ func wireSizeOf(d *dir, name string, buf []byte) (int64, error) {
 	}
 	defer f.Close()
 	var w storage.WireSizer
+	// Most messages are smaller than buf: asked for one byte more than
+	// the size fstat gave at open, a read that returns exactly that size
+	// has reached the end, and the read that would return 0 is saved.
+	if sz := f.statSize(); sz >= 0 && sz < int64(len(buf)) {
+		n, err := f.Read(buf[:sz+1])
+		if err != nil && !errors.Is(err, io.EOF) {
+			return 0, fmt.Errorf("reading %s: %w", filepath.Join(d.path, name), err)
+		}
+		_, _ = w.Write(buf[:n])
+		if int64(n) == sz {
+			return w.Size(), nil
+		}
+		if n == 0 {
+			return w.Size(), nil // shrank to nothing since: EOF
+		}
+	}
 	if _, err := io.CopyBuffer(&w, onlyReader{f}, buf); err != nil {
 		return 0, fmt.Errorf("reading %s: %w", filepath.Join(d.path, name), err)
 	}

@@ -1,0 +1,123 @@
+package maildir
+
+import (
+	"errors"
+	"io/fs"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
+)
+
+// extend fills md from the listing l, whose cur/ is still the maildir's
+// (same stamp, and verified or its names checked), and the messages now
+// in new/: only new/ is read. They are sized and moved into cur/ as list
+// does, and merged into l's messages in order; l's messages keep their
+// UIDLs. The result is cached unverified with the stamps the directories
+// have after the moves, and appended to the index file.
+//
+// A listing is extended only when that gives exactly what listing the
+// whole maildir would: l has nothing in new/, it knows what the
+// unchanged dovecot-uidlist says of messages not listed (their UIDLs, so
+// that a message it names gets the UIDL Dovecot showed), there is no
+// reuse_xuidl (which reads the messages' headers), and no
+// message in new/ shares a base or a UIDL with another message (a second
+// name of a listed file, or a collision that the full listing resolves
+// in its order). Otherwise it reports false and the maildir is listed.
+func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) (bool, error) {
+	newNames, err := md.new.names()
+	if err != nil {
+		return false, err
+	}
+	type entry struct {
+		name, base, fields, info, uid string
+	}
+	entries := make([]entry, 0, len(newNames))
+	bases := make(map[string]bool, len(newNames))
+	uids := make(map[string]bool, len(newNames))
+	for _, name := range newNames {
+		base, fields, info := splitName(name)
+		uid := uidFor(base)
+		if o, ok := l.orphans[base]; ok && validUID(o) {
+			uid = o // named in dovecot-uidlist: the UIDL Dovecot showed
+		}
+		if bases[base] || uids[uid] {
+			return false, nil
+		}
+		bases[base], uids[uid] = true, true
+		entries = append(entries, entry{name, base, fields, info, uid})
+	}
+	files, msgs := l.expand()
+	for i := range files {
+		if bases[files[i].base] || uids[msgs[i].UID] {
+			return false, nil
+		}
+	}
+
+	var (
+		addF  []file
+		addM  []storage.Message
+		buf   []byte
+		moved bool
+	)
+	for _, e := range entries {
+		size, known := wireSizeField(e.fields)
+		if !known {
+			if buf == nil {
+				buf = make([]byte, 32*1024)
+			}
+			size, err = wireSizeOf(md.new, e.name, buf)
+			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrGone) {
+				continue // gone since new/ was read: not this session's
+			}
+			if err != nil {
+				md.logger.Warn("skipping unreadable message", zap.String("file", md.path(file{dir: dirNew, name: e.name})), zap.Error(err))
+				continue
+			}
+		}
+		target := curName(e.base, e.fields, e.info, size, !known)
+		dir, name, _ := md.settle(dirNew, e.name, target, nil)
+		moved = moved || dir == dirCur
+		addF = append(addF, file{dir: dir, name: name, base: e.base})
+		addM = append(addM, storage.Message{UID: e.uid, Size: size})
+	}
+	md.files, md.msgs = mergeSorted(files, msgs, addF, addM)
+	incrementalListings.Add(1)
+
+	after := st
+	if moved {
+		if after, err = md.readStamps(); err != nil {
+			listings.drop(md.root)
+			return true, nil
+		}
+		after.uidlist = st.uidlist // not ours (see scan)
+	}
+	next := newListing(md.files, md.msgs)
+	if next == nil || after.future(time.Now()) || len(addF) < len(entries) {
+		// Something left out (it is in new/ still, or unreadable):
+		// the next login lists the maildir.
+		listings.drop(md.root)
+		return true, nil
+	}
+	next.root, next.format, next.stamps = md.root, format, after
+	next.orphans, next.orphansKnown = l.orphans, l.orphansKnown
+	for _, e := range entries {
+		if _, ok := l.orphans[e.base]; ok {
+			next.orphans = make(map[string]string, len(l.orphans))
+			for base, uid := range l.orphans {
+				if !bases[base] {
+					next.orphans[base] = uid
+				}
+			}
+			break
+		}
+	}
+	if moved {
+		ownChangeListings.Add(1)
+	}
+	md.updateIndex(l, next, &journalRecord{from: l.stamps, to: after, addedFiles: addF, addedMsgs: addM})
+	listings.put(md.root, format, next)
+	md.listing = next
+	return true, nil
+}
