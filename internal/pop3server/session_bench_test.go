@@ -124,6 +124,7 @@ func BenchmarkSession(b *testing.B) {
 	addr := startBenchServer(b)
 	b.Run("sequential", func(b *testing.B) {
 		c := pop3test.NewConnSize(nil, 64<<10)
+		c.SetTimeout(0) // no client timers: measure the server
 		b.ReportAllocs()
 		var octets int64
 		for b.Loop() {
@@ -141,6 +142,7 @@ func BenchmarkSession(b *testing.B) {
 		b.RunParallel(func(pb *testing.PB) {
 			user := "user" + strconv.Itoa(int(next.Add(1))%benchUsers)
 			c := pop3test.NewConnSize(nil, 64<<10)
+			c.SetTimeout(0)
 			for pb.Next() {
 				if _, err := benchSession(addr, user, c); err != nil {
 					b.Error(err)

@@ -64,7 +64,7 @@ func (c *Conn) Reset(conn net.Conn) {
 }
 
 // SetTimeout sets the deadline of each later read and write to d from its
-// start.
+// start; 0 sets none (benchmarks).
 func (c *Conn) SetTimeout(d time.Duration) { c.timeout = d }
 
 // NetConn returns the connection under c, for what POP3 does not cover:
@@ -87,11 +87,15 @@ func (c *Conn) SetConn(conn net.Conn) error {
 	return nil
 }
 
-// deadline sets a deadline c.timeout from now with set. An error is
-// ignored: it means the connection is closed (net.Pipe refuses deadlines
-// once the other end is), which the read or write then reports, after
-// what was already buffered.
+// deadline sets a deadline c.timeout from now with set (none when the
+// timeout is 0: benchmarks measure the server, not the client's timers).
+// An error is ignored: it means the connection is closed (net.Pipe
+// refuses deadlines once the other end is), which the read or write then
+// reports, after what was already buffered.
 func (c *Conn) deadline(set func(time.Time) error) {
+	if c.timeout <= 0 {
+		return
+	}
 	_ = set(time.Now().Add(c.timeout))
 }
 

@@ -33,6 +33,7 @@ type Store struct {
 type message struct {
 	uid  string
 	data []byte
+	size int64 // storage.WireSize(data), computed once
 }
 
 // Faults are failures a test injects into a Store.
@@ -74,7 +75,7 @@ func (s *Store) appendLocked(user, uid string, data []byte) {
 		s.seq++
 		uid = "m" + strconv.FormatUint(s.seq, 10)
 	}
-	s.boxes[user] = append(s.boxes[user], message{uid: uid, data: data})
+	s.boxes[user] = append(s.boxes[user], message{uid: uid, data: data, size: storage.WireSize(data)})
 }
 
 // Remove removes the message of user whose UIDL is uid, the way another
@@ -149,7 +150,7 @@ func (s *Store) Open(ctx context.Context, user string) (storage.Maildrop, error)
 	snap := append([]message(nil), s.boxes[user]...)
 	msgs := make([]storage.Message, len(snap))
 	for i, m := range snap {
-		msgs[i] = storage.Message{UID: m.uid, Size: storage.WireSize(m.data)}
+		msgs[i] = storage.Message{UID: m.uid, Size: m.size}
 	}
 	return &maildrop{s: s, user: user, gen: s.gen, snap: snap, msgs: msgs}, nil
 }
@@ -194,7 +195,7 @@ func (s *Store) Import(ctx context.Context, user string, _ storage.Envelope, uid
 		if m.uid != uidl {
 			continue
 		}
-		if storage.WireSize(m.data) != storage.WireSize(data) {
+		if m.size != storage.WireSize(data) {
 			return fmt.Errorf("UIDL %s: %w", uidl, storage.ErrUIDLConflict)
 		}
 		return fmt.Errorf("UIDL %s: %w", uidl, storage.ErrUIDLExists)
