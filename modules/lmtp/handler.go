@@ -13,7 +13,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sync/atomic"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 
 	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
+	"github.com/caddy-pop3/caddy-pop3/internal/hostname"
 	"github.com/caddy-pop3/caddy-pop3/internal/sessions"
 	"github.com/caddy-pop3/caddy-pop3/internal/tlsconf"
 	"github.com/caddy-pop3/caddy-pop3/modules/auth"
@@ -171,11 +171,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("metrics: %v", err)
 	}
 	if h.Hostname == "" {
-		name, err := os.Hostname()
-		if err != nil || name == "" {
-			name = "localhost"
-		}
-		h.Hostname = name
+		h.Hostname = hostname.Default()
 	}
 	if err := h.prepare(); err != nil {
 		return err

@@ -1,9 +1,9 @@
 package lmtp
 
 import (
-	"errors"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/promreg"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -87,17 +87,7 @@ func init() {
 // registerMetrics adds the collectors to a config's registry; ones
 // already there (another lmtp handler of the config) are fine.
 func registerMetrics(reg *prometheus.Registry) error {
-	if reg == nil {
-		return nil
-	}
-	for _, c := range metrics.all {
-		err := reg.Register(c)
-		var already prometheus.AlreadyRegisteredError
-		if err != nil && !(errors.As(err, &already) && already.ExistingCollector == c) {
-			return err
-		}
-	}
-	return nil
+	return promreg.Register(reg, metrics.all...)
 }
 
 func observeRefused(reason string)         { metrics.refused.WithLabelValues(reason).Inc() }

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
+	"github.com/caddy-pop3/caddy-pop3/internal/hostname"
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
@@ -156,11 +156,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 
 	if h.Hostname == "" {
-		name, err := os.Hostname()
-		if err != nil || name == "" {
-			name = "localhost"
-		}
-		h.Hostname = name
+		h.Hostname = hostname.Default()
 	}
 	if h.IdleTimeout == 0 {
 		h.IdleTimeout = caddy.Duration(DefaultIdleTimeout)

@@ -1,12 +1,12 @@
 package pop3
 
 import (
-	"errors"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
+	"github.com/caddy-pop3/caddy-pop3/internal/promreg"
 	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/prometheus/client_golang/prometheus"
@@ -112,15 +112,8 @@ func init() {
 // registry. A collector that is already there (another pop3 handler of the
 // same config registered it) is fine.
 func registerMetrics(reg *prometheus.Registry) error {
-	if reg == nil {
-		return nil
-	}
-	for _, c := range metrics.all {
-		err := reg.Register(c)
-		var already prometheus.AlreadyRegisteredError
-		if err != nil && !(errors.As(err, &already) && already.ExistingCollector == c) {
-			return err
-		}
+	if err := promreg.Register(reg, metrics.all...); err != nil {
+		return err
 	}
 	commandCounter(pop3server.UnknownCommand) // every command's series exists from now on
 	return nil
