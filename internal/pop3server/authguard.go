@@ -54,11 +54,7 @@ func (s *Session) beginAuth(ctx context.Context, user, mechanism string) (stop b
 		return false, nil
 	}
 	key := guard.UserKey(user)
-	scope := s.srv.failures.LockedOut(s.guard.ipKey, key)
-	if scope == guard.ScopeUser && s.srv.known.Known(key, s.guard.ipKey) {
-		scope = ""
-	}
-	if scope != "" {
+	if scope := guard.LockoutScope(s.srv.failures, s.srv.known, s.guard.ipKey, key); scope != "" {
 		s.logAuthFailure(user, mechanism, zap.String("locked_out", scope))
 		return true, s.failAuth(ctx)
 	}
@@ -162,8 +158,7 @@ func (s *Session) loginDelayed(user string) bool {
 func (s *Session) loggedIn(user string) {
 	key := guard.UserKey(user)
 	if !s.guard.exempt {
-		s.srv.failures.Succeed(key)
-		s.srv.known.Record(key, s.guard.ipKey)
+		guard.LoggedIn(s.srv.failures, s.srv.known, s.guard.ipKey, key)
 	}
 	if d := s.srv.cfg.Limits.LoginDelay; d > 0 {
 		s.srv.logins.Record(key, d)

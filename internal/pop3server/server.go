@@ -165,17 +165,6 @@ func orProcess[T any](r, process *T) *T {
 // began under was replaced or stopped), as the admin API shows them.
 func (srv *Server) SetDraining() { srv.draining.Store(true) }
 
-// Sessions returns the live sessions of this server.
-func (srv *Server) Sessions() []*Session {
-	var out []*Session
-	for _, s := range Live.Of(srv.cfg.Owner) {
-		if s.srv == srv {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
 // storeName is the storage label of metrics and logs.
 func (srv *Server) storeName() string {
 	if srv.cfg.StoreName == "" {

@@ -154,5 +154,11 @@ func (st *sessionStats) recordReadErrors(r io.Reader) *readErrorRecorder {
 	return &st.source
 }
 
-// timed are the commands whose durations are observed (TimedCommands).
-var timed = map[string]bool{"RETR": true, "TOP": true, "QUIT": true}
+// timed are the commands whose durations are observed: TimedCommands.
+var timed = func() map[string]bool {
+	m := make(map[string]bool, len(TimedCommands))
+	for _, c := range TimedCommands {
+		m[c] = true
+	}
+	return m
+}()

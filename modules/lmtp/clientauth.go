@@ -3,7 +3,6 @@ package lmtp
 import (
 	"context"
 	"errors"
-	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -16,14 +15,6 @@ import (
 
 // Client authentication (client_auth): what a client outside
 // trusted_networks must do before MAIL.
-
-// authFailureDelay is the pause before answering a failed AUTH (as the
-// pop3 handler's default auth_failure_delay).
-const authFailureDelay = 2 * time.Second
-
-// authLockout is the lockout policy of failed AUTHs: the pop3 handler's
-// defaults, counted in the same process-wide registry.
-var authLockout = guard.LockoutPolicy{IPLimit: 10, UserLimit: 30, Window: 5 * time.Minute, Lockout: 15 * time.Minute}
 
 // Replies of client authentication.
 var (
@@ -84,9 +75,9 @@ func (a authzidReply) Next(response []byte) ([]byte, bool, error) {
 func (s *session) checkLogin(l auth.Login, mechanism string) error {
 	ipKey, user := clientid.Key(s.auth.client.IP), guard.UserKey(l.User)
 	log := s.log.With(zap.String("mechanism", mechanism), zap.String("user", auth.PrintableUser(l.User)))
-	if scope := guard.ProcessFailures.LockedOut(ipKey, user); scope != "" {
+	if scope := guard.LockoutScope(guard.ProcessFailures, guard.ProcessKnown, ipKey, user); scope != "" {
 		log.Warn("authentication failed", zap.String("locked_out", scope))
-		guard.Pause(context.Background(), authFailureDelay, nil)
+		guard.Pause(context.Background(), guard.DefaultFailureDelay, nil)
 		return errAuthFailed
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), lookupTimeout)
@@ -98,13 +89,13 @@ func (s *session) checkLogin(l auth.Login, mechanism string) error {
 		return errAuthTemp
 	case !ok:
 		log.Warn("authentication failed")
-		for _, lo := range guard.ProcessFailures.Fail(ipKey, user, authLockout) {
+		for _, lo := range guard.ProcessFailures.Fail(ipKey, user, guard.DefaultPolicy) {
 			log.Warn("authentication lockout", zap.String("scope", lo.Scope), zap.Int("failures", lo.Failures), zap.Time("until", lo.Until))
 		}
-		guard.Pause(context.Background(), authFailureDelay, nil)
+		guard.Pause(context.Background(), guard.DefaultFailureDelay, nil)
 		return errAuthFailed
 	}
-	guard.ProcessFailures.Succeed(user)
+	guard.LoggedIn(guard.ProcessFailures, guard.ProcessKnown, ipKey, user)
 	s.auth.user = l.User
 	log.Info("authenticated")
 	return nil

@@ -40,17 +40,17 @@ const (
 	DefaultMaxErrors = pop3server.DefaultMaxErrors
 	// DefaultAuthFailureDelay is the pause before answering a failed
 	// authentication (Dovecot's auth_failure_delay).
-	DefaultAuthFailureDelay = 2 * time.Second
+	DefaultAuthFailureDelay = guard.DefaultFailureDelay
 	// DefaultAuthFailureLimit is how many failures from one client
 	// address within the window lock it out.
-	DefaultAuthFailureLimit = 10
+	DefaultAuthFailureLimit = guard.DefaultIPFailureLimit
 	// DefaultAuthUserFailureLimit is how many failures for one user name,
 	// from any address, within the window lock that name out.
-	DefaultAuthUserFailureLimit = 30
+	DefaultAuthUserFailureLimit = guard.DefaultUserFailureLimit
 	// DefaultAuthFailureWindow is the window failures are counted in.
-	DefaultAuthFailureWindow = 5 * time.Minute
+	DefaultAuthFailureWindow = guard.DefaultFailureWindow
 	// DefaultAuthLockout is how long a lockout lasts.
-	DefaultAuthLockout = 15 * time.Minute
+	DefaultAuthLockout = guard.DefaultLockoutTime
 )
 
 // Bounds of the settings, checked when the config loads.
