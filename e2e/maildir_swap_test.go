@@ -23,38 +23,43 @@ func swapMessage(user string, n int) []byte {
 	return fmt.Appendf(nil, "Message-ID: <%d.%s@swap.test>\nFrom: sender@example.net\nSubject: %s's message %d\n\nbody of %s %d\n", n, user, user, n, user, n)
 }
 
-// writeSwapMessages writes messages 1..count of user into new/ of
-// maildir and records them in inv.
-func writeSwapMessages(t *testing.T, inv *inventory, maildir, user string, count int) {
+// writeSwapMessages writes messages 1..count of user into sub ("new", as
+// delivered, or "cur", as a mail reader leaves them) of maildir and
+// records them in inv.
+func writeSwapMessages(t *testing.T, inv *inventory, maildir, sub, user string, count int) {
 	t.Helper()
 	for _, sub := range []string{"new", "cur", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(maildir, sub), 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
+	info := ""
+	if sub == "cur" {
+		info = ":2,"
+	}
 	for n := 1; n <= count; n++ {
 		msg := swapMessage(user, n)
-		if err := os.WriteFile(filepath.Join(maildir, "new", fmt.Sprintf("1700000000.M%06dP1.swap", n)), msg, 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(maildir, sub, fmt.Sprintf("1700000000.M%06dP1.swap%s", n, info)), msg, 0o600); err != nil {
 			t.Fatal(err)
 		}
 		inv.add(messageID(msg), msg, mustStay)
 	}
 }
 
-// curFile returns the path of message n in cur/ of maildir.
-func curFile(t *testing.T, maildir string, n int) string {
+// swapFile returns the path of message n in sub of maildir.
+func swapFile(t *testing.T, maildir, sub string, n int) string {
 	t.Helper()
 	base := fmt.Sprintf("1700000000.M%06dP1.swap", n)
-	entries, err := os.ReadDir(filepath.Join(maildir, "cur"))
+	entries, err := os.ReadDir(filepath.Join(maildir, sub))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
 		if strings.HasPrefix(e.Name(), base) {
-			return filepath.Join(maildir, "cur", e.Name())
+			return filepath.Join(maildir, sub, e.Name())
 		}
 	}
-	t.Fatalf("message %d is not in %s/cur", n, maildir)
+	t.Fatalf("message %d is not in %s/%s", n, maildir, sub)
 	return ""
 }
 
@@ -78,24 +83,34 @@ func retrChecked(t *testing.T, p *pop3test.Client, inv *inventory, n int, secret
 // TestMaildirSwapsAfterLogin attacks a maildir from inside while its user
 // is logged in, as a local user who owns the maildir could: a message
 // replaced by a symbolic link to a secret file (standing for /etc/shadow),
-// by a directory, removed, replaced by a FIFO, cur/ swapped for a link to
-// bob's cur/. Nothing but alice's own mail may be served, no session may
-// hang, the admin API ends the session, bob's mail stays intact, and
-// alice's is deleted only where she asked.
+// by a directory, removed, replaced by a FIFO, the directory holding the
+// messages (new/ as delivered, or cur/ as a mail reader leaves them)
+// swapped for a link to bob's. Nothing but alice's own mail may be
+// served, no session may hang, the admin API ends the session, bob's mail
+// stays intact, and alice's is deleted only where she asked.
 func TestMaildirSwapsAfterLogin(t *testing.T) {
 	t.Parallel()
+	for _, sub := range []string{"new", "cur"} {
+		t.Run(sub, func(t *testing.T) {
+			t.Parallel()
+			testMaildirSwapsAfterLogin(t, sub)
+		})
+	}
+}
+
+func testMaildirSwapsAfterLogin(t *testing.T, sub string) {
+	other := map[string]string{"new": "cur", "cur": "new"}[sub]
 	s := startServer(t, serverOptions{auth: twoAccounts(t)})
 	alice, bob := s.Maildir(testUser), s.Maildir("bob")
 	inv := newInventory()
-	writeSwapMessages(t, inv, alice, testUser, 5)
-	writeSwapMessages(t, inv, bob, "bob", 3)
+	writeSwapMessages(t, inv, alice, sub, testUser, 5)
+	writeSwapMessages(t, inv, bob, sub, "bob", 3)
 	secret := []byte("root:$y$j9T$not-really-the-shadow-hash:19000:0:99999:7:::\n")
 	secretPath := filepath.Join(s.Dir, "shadow")
 	if err := os.WriteFile(secretPath, secret, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	// Bob logs in once, so that his messages are in cur/ under the same
-	// names as alice's.
+	// Bob logs in once (his maildir is listed and cached too).
 	pb := dialPOP3(t, s.Addr)
 	if r := pb.LoginReply("bob", bobPassword); !strings.HasPrefix(r, "+OK") {
 		t.Fatalf("bob's login: %q", r)
@@ -127,7 +142,7 @@ func TestMaildirSwapsAfterLogin(t *testing.T) {
 		{5, "nothing (removed by another program)", os.Remove},
 	}
 	for _, sw := range swaps {
-		if err := sw.swap(curFile(t, alice, sw.n)); err != nil {
+		if err := sw.swap(swapFile(t, alice, sub, sw.n)); err != nil {
 			t.Fatal(err)
 		}
 		inv.set(messageID(swapMessage(testUser, sw.n)), mayStay)
@@ -146,7 +161,7 @@ func TestMaildirSwapsAfterLogin(t *testing.T) {
 	// ends the session at once (before the fix, open(2) waited forever
 	// for a writer, the maildrop stayed locked and DELETE answered 202
 	// {"ended":false}). Nothing is deleted.
-	fifo := curFile(t, alice, 2)
+	fifo := swapFile(t, alice, sub, 2)
 	if err := os.Remove(fifo); err != nil {
 		t.Fatal(err)
 	}
@@ -169,15 +184,15 @@ func TestMaildirSwapsAfterLogin(t *testing.T) {
 		}
 	}
 
-	// cur/ becomes a link to bob's cur/ during alice's next session.
+	// sub becomes a link to bob's during alice's next session.
 	p = dialPOP3(t, s.Addr)
 	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "+OK Logged in, 1 messages") {
 		t.Errorf("login after the swaps: %q, want only message 4 left", r)
 	}
-	if err := os.Rename(filepath.Join(alice, "cur"), filepath.Join(alice, "cur.moved")); err != nil {
+	if err := os.Rename(filepath.Join(alice, sub), filepath.Join(alice, sub+".moved")); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(filepath.Join(bob, "cur"), filepath.Join(alice, "cur")); err != nil {
+	if err := os.Symlink(filepath.Join(bob, sub), filepath.Join(alice, sub)); err != nil {
 		t.Fatal(err)
 	}
 	retrChecked(t, p, inv, 1, secret, &wrong)
@@ -187,17 +202,17 @@ func TestMaildirSwapsAfterLogin(t *testing.T) {
 	}
 	inv.set(messageID(swapMessage(testUser, 4)), mustGo)
 
-	// With cur/ a link, alice cannot log in at all.
+	// With sub a link, alice cannot log in at all.
 	p = dialPOP3(t, s.Addr)
 	if r := p.LoginReply(testUser, testPassword); !strings.HasPrefix(r, "-ERR") {
-		t.Errorf("login with cur/ a link to bob's: %q, want -ERR", r)
+		t.Errorf("login with %s/ a link to bob's: %q, want -ERR", sub, r)
 		p.Cmd("QUIT")
 	}
 
 	if b, err := os.ReadFile(secretPath); err != nil || !bytes.Equal(b, secret) {
 		t.Errorf("the secret file changed: %q, %v", b, err)
 	}
-	tl := inv.check(t, filepath.Join(bob, "cur"), filepath.Join(bob, "new"), filepath.Join(alice, "cur.moved"), filepath.Join(alice, "new"))
+	tl := inv.check(t, filepath.Join(bob, "cur"), filepath.Join(bob, "new"), filepath.Join(alice, sub+".moved"), filepath.Join(alice, other))
 	t.Logf("swaps after login: %d served wrongly; %d messages present (bob's 3 must be), %d lost, %d duplicated, %d corrupted, %d not deleted",
 		wrong, tl.present, tl.lost, tl.duplicated, tl.corrupted, tl.undeleted)
 	if wrong != 0 {

@@ -11,33 +11,47 @@ import (
 )
 
 // extend fills md from the listing l, whose cur/ is still the maildir's
-// (same stamp, and verified or its names checked), and the messages now
-// in new/: only new/ is read. They are sized and moved into cur/ as list
-// does, and merged into l's messages in order; l's messages keep their
-// UIDLs. The result is cached unverified with the stamps the directories
-// have after the moves, and appended to the index file.
+// (same stamp, and verified or its names checked), and the names now in
+// new/: only new/ is read. The messages l has in new/ must all still be
+// there (otherwise a message went away behind our back and the maildir is
+// listed); the others in new/ arrived since: they are sized and merged
+// into l's messages in order, and l's messages keep their UIDLs. Nothing
+// is moved. The result is cached with the stamps read before new/ was,
+// and appended to the index file.
 //
 // A listing is extended only when that gives exactly what listing the
-// whole maildir would: l has nothing in new/, it knows what the
-// unchanged dovecot-uidlist says of messages not listed (their UIDLs, so
-// that a message it names gets the UIDL Dovecot showed), there is no
-// reuse_xuidl (which reads the messages' headers), and no
-// message in new/ shares a base or a UIDL with another message (a second
-// name of a listed file, or a collision that the full listing resolves
-// in its order). Otherwise it reports false and the maildir is listed.
+// whole maildir would: l knows what the unchanged dovecot-uidlist says
+// of messages not listed (their UIDLs, so that a message it names gets
+// the UIDL Dovecot showed), there is no reuse_xuidl (which reads the
+// messages' headers), and no message that arrived shares a base or a UIDL
+// with another message (a second name of a listed file, or a collision
+// that the full listing resolves in its order). Otherwise it reports
+// false and the maildir is listed.
 func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) (bool, error) {
 	newNames, err := md.new.names()
 	if err != nil {
 		return false, err
 	}
-	type entry struct {
-		name, base, fields, info, uid string
+	files, msgs := l.expand()
+	inNew := make(map[string]bool, l.inNew)
+	for _, f := range files {
+		if f.dir == dirNew {
+			inNew[f.name] = true
+		}
 	}
-	entries := make([]entry, 0, len(newNames))
-	bases := make(map[string]bool, len(newNames))
-	uids := make(map[string]bool, len(newNames))
+	type entry struct {
+		name, base, fields, uid string
+	}
+	entries := make([]entry, 0, len(newNames)-min(len(newNames), l.inNew))
+	bases := make(map[string]bool, cap(entries))
+	uids := make(map[string]bool, cap(entries))
+	still := 0
 	for _, name := range newNames {
-		base, fields, info := splitName(name)
+		if inNew[name] {
+			still++
+			continue
+		}
+		base, fields, _ := splitName(name)
 		uid := uidFor(base)
 		if o, ok := l.orphans[base]; ok && validUID(o) {
 			uid = o // named in dovecot-uidlist: the UIDL Dovecot showed
@@ -46,9 +60,11 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 			return false, nil
 		}
 		bases[base], uids[uid] = true, true
-		entries = append(entries, entry{name, base, fields, info, uid})
+		entries = append(entries, entry{name, base, fields, uid})
 	}
-	files, msgs := l.expand()
+	if still != l.inNew {
+		return false, nil // one of l's messages left new/
+	}
 	for i := range files {
 		if bases[files[i].base] || uids[msgs[i].UID] {
 			return false, nil
@@ -56,10 +72,9 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 	}
 
 	var (
-		addF  []file
-		addM  []storage.Message
-		buf   []byte
-		moved bool
+		addF []file
+		addM []storage.Message
+		buf  []byte
 	)
 	for _, e := range entries {
 		size, known := wireSizeField(e.fields)
@@ -76,31 +91,23 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 				continue
 			}
 		}
-		target := curName(e.base, e.fields, e.info, size, !known)
-		dir, name, _ := md.settle(dirNew, e.name, target, nil)
-		moved = moved || dir == dirCur
-		addF = append(addF, file{dir: dir, name: name, base: e.base})
+		addF = append(addF, file{dir: dirNew, name: e.name, base: e.base})
 		addM = append(addM, storage.Message{UID: e.uid, Size: size})
 	}
 	md.files, md.msgs = mergeSorted(files, msgs, addF, addM)
 	incrementalListings.Add(1)
 
-	after := st
-	if moved {
-		if after, err = md.readStamps(); err != nil {
-			listings.drop(md.root)
-			return true, nil
-		}
-		after.uidlist = st.uidlist // not ours (see scan)
-	}
 	next := newListing(md.files, md.msgs)
-	if next == nil || after.future(time.Now()) || len(addF) < len(entries) {
+	if next == nil || st.future(time.Now()) || len(addF) < len(entries) {
 		// Something left out (it is in new/ still, or unreadable):
 		// the next login lists the maildir.
 		listings.drop(md.root)
 		return true, nil
 	}
-	next.root, next.format, next.stamps = md.root, format, after
+	// Read whole after the stamps were taken: proven by them once they
+	// have settled, as a full listing is.
+	next.root, next.format, next.stamps = md.root, format, st
+	next.verified = st.settledBy(now)
 	next.orphans, next.orphansKnown = l.orphans, l.orphansKnown
 	for _, e := range entries {
 		if _, ok := l.orphans[e.base]; ok {
@@ -113,10 +120,7 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 			break
 		}
 	}
-	if moved {
-		ownChangeListings.Add(1)
-	}
-	md.updateIndex(l, next, &journalRecord{from: l.stamps, to: after, addedFiles: addF, addedMsgs: addM})
+	md.updateIndex(l, next, &journalRecord{from: l.stamps, to: st, addedFiles: addF, addedMsgs: addM})
 	listings.put(md.root, format, next)
 	md.listing = next
 	return true, nil

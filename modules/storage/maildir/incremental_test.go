@@ -19,14 +19,14 @@ import (
 
 // counters is a snapshot of the listing counters.
 type counters struct {
-	full, incremental, verified, own, hits, indexHits, rewrites, appends int64
+	full, incremental, verified, own, hits, indexHits, rewrites, appends, sizeReads int64
 }
 
 func readCounters() counters {
 	return counters{
 		full: fullListings.Load(), incremental: incrementalListings.Load(), verified: verifiedListings.Load(),
 		own: ownChangeListings.Load(), hits: listings.hits.Load(), indexHits: indexHits.Load(),
-		rewrites: indexRewrites.Load(), appends: indexAppends.Load(),
+		rewrites: indexRewrites.Load(), appends: indexAppends.Load(), sizeReads: sizeReads.Load(),
 	}
 }
 
@@ -34,7 +34,7 @@ func readCounters() counters {
 func (c counters) since() counters {
 	n := readCounters()
 	return counters{n.full - c.full, n.incremental - c.incremental, n.verified - c.verified, n.own - c.own,
-		n.hits - c.hits, n.indexHits - c.indexHits, n.rewrites - c.rewrites, n.appends - c.appends}
+		n.hits - c.hits, n.indexHits - c.indexHits, n.rewrites - c.rewrites, n.appends - c.appends, n.sizeReads - c.sizeReads}
 }
 
 // mailMessage is message n of a test: a Message-ID, and a body that
@@ -213,27 +213,31 @@ func TestIncrementalListingAfterDelivery(t *testing.T) {
 	}
 }
 
-// TestOwnChangesKeepListingCached checks that our own moves (new/ into
-// cur/ at login) and deletions (Commit) leave a listing the next login
-// uses without listing the maildir: first checked against the names in
-// the directories, then, once the stamps are settled, trusted.
+// TestOwnChangesKeepListingCached checks that a listing extended right
+// after a delivery (new/ changed a moment ago, so its stamp cannot prove
+// it) and our own deletions (Commit) leave a listing the next login uses
+// without listing the maildir: first checked against the names in the
+// directories, then, once the stamps are settled, trusted.
 func TestOwnChangesKeepListingCached(t *testing.T) {
 	m, root, ref, want := pollFixture(t, 20)
 	deliverNew(t, root, 100)
 	want[100] = true
-	openAndClose(t, m) // moves the delivery into cur/
+	openAndClose(t, m) // extends the listing with the delivery, left in new/
+	if got := names(t, filepath.Join(root, dirNew)); len(got) != 1 {
+		t.Errorf("new/ holds %q after the login, want the delivery left where it is", got)
+	}
 
 	c := readCounters()
-	loginSame(t, m, ref, want).Close() // two logins through m, right after the move
+	loginSame(t, m, ref, want).Close() // two logins through m, right after the delivery
 	if d := c.since(); d.full != 0 || d.verified == 0 {
-		t.Errorf("the polls after our own rename: %d full listings, %d verified by names; want 0 and some", d.full, d.verified)
+		t.Errorf("the polls right after a delivery: %d full listings, %d verified by names; want 0 and some", d.full, d.verified)
 	}
 	time.Sleep(2 * fineTrustAfter)
 	openAndClose(t, m) // verified again, now settled
 	c = readCounters()
 	openAndClose(t, m)
 	if d := c.since(); d.hits != 1 || d.full != 0 || d.verified != 0 {
-		t.Errorf("a poll after our own rename once settled: %d cache hits, %d full listings, %d checked; want 1, 0, 0", d.hits, d.full, d.verified)
+		t.Errorf("a poll after a delivery once settled: %d cache hits, %d full listings, %d checked; want 1, 0, 0", d.hits, d.full, d.verified)
 	}
 
 	// Commit deletes messages 3 and 100.
@@ -279,7 +283,7 @@ func TestUnverifiedListingCheckedByNames(t *testing.T) {
 			l := listings.byRoot[root]
 			listings.mu.Unlock()
 			if l == nil || l.verified {
-				t.Fatalf("after our own move: cached %v, want an unverified listing", l != nil)
+				t.Fatalf("right after a delivery: cached %v, want an unverified listing", l != nil)
 			}
 			files, msgs := l.expand()
 			if which == "one missing" {
@@ -509,4 +513,88 @@ func TestIncrementalWithDovecotUIDList(t *testing.T) {
 	if d := c.since(); d.incremental != 0 || d.full != 1 {
 		t.Errorf("after our deletions: %d incremental and %d full listings, want 0 and 1", d.incremental, d.full)
 	}
+}
+
+// TestMailLeftInNew checks a maildir whose mail a delivery agent left in
+// new/ without sizes in the names (Postfix): logins rename nothing, a
+// poll after a delivery extends the listing and reads only the new
+// messages, and a full listing (another program moved or removed mail,
+// before or after a restart) takes the sizes it knows from the earlier
+// listing or the index instead of reading every message again. Every
+// login lists what the uncached store does, and nothing is lost.
+func TestMailLeftInNew(t *testing.T) {
+	m, dir := newTestStore(t)
+	ref := &Maildir{Path: m.Path, ListingCacheSize: ListingCacheOff}
+	root := filepath.Join(dir, "alice", "Maildir")
+	want := map[int]bool{}
+	for i := range 30 {
+		deliverNew(t, root, i)
+		want[i] = true
+	}
+	time.Sleep(trustAfter + 100*time.Millisecond)
+	c := readCounters()
+	openAndClose(t, m)
+	if d := c.since(); d.full != 1 || d.sizeReads != 30 {
+		t.Errorf("first login: %d full listings, %d messages read for their size; want 1, 30", d.full, d.sizeReads)
+	}
+	if got := names(t, filepath.Join(root, dirNew)); len(got) != 30 {
+		t.Errorf("new/ holds %d messages after the first login, want all 30 left there", len(got))
+	}
+
+	step := func(what string, change func(), wantFull, wantIncremental, wantReads int64) {
+		t.Helper()
+		change()
+		c := readCounters()
+		openAndClose(t, m)
+		d := c.since()
+		loginSame(t, m, ref, want).Close()
+		if d.full != wantFull || d.incremental != wantIncremental || d.sizeReads != wantReads {
+			t.Errorf("%s: %d full listings, %d incremental, %d messages read for their size; want %d, %d, %d",
+				what, d.full, d.incremental, d.sizeReads, wantFull, wantIncremental, wantReads)
+		}
+	}
+	step("two deliveries", func() {
+		deliverNew(t, root, 100)
+		deliverNew(t, root, 101)
+		want[100], want[101] = true, true
+	}, 0, 1, 2)
+	step("an IMAP server moved one into cur/", func() {
+		name := names(t, filepath.Join(root, dirNew))[3]
+		if err := os.Rename(filepath.Join(root, dirNew, name), filepath.Join(root, dirCur, name+string(infoSep)+"2,S")); err != nil {
+			t.Fatal(err)
+		}
+	}, 1, 0, 1) // the moved one has a new name
+	step("restart, another program removed one from new/", func() {
+		restart()
+		name := names(t, filepath.Join(root, dirNew))[5]
+		if err := os.Remove(filepath.Join(root, dirNew, name)); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if _, err := fmt.Sscanf(name, "%d.", &n); err != nil {
+			t.Fatal(err)
+		}
+		delete(want, n-1800000000)
+	}, 1, 0, 0) // sizes from the index
+
+	// Our own deletion of a message in new/: the next login does not
+	// list the maildir.
+	md, err := m.Open(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var del []int
+	for i := range md.Messages() {
+		if bytes.Contains(content(t, md, i), []byte("<100@")) {
+			del = append(del, i)
+		}
+	}
+	if len(del) != 1 || md.(*maildrop).files[del[0]].dir != dirNew {
+		t.Fatalf("message 100: %v, want one message in new/", del)
+	}
+	if err := md.Commit(context.Background(), del); err != nil {
+		t.Fatal(err)
+	}
+	delete(want, 100)
+	step("our own deletion from new/", func() {}, 0, 0, 0)
 }

@@ -271,10 +271,10 @@ func indexableName(name string) bool {
 }
 
 // readIndex returns the listing in the maildir's index file when it was
-// made with format and its stamps of cur/ and dovecot-uidlist are those
-// of st (the caller compares new/: a listing whose new/ changed since can
-// be extended); nil otherwise (no index, a stale or damaged one).
-func (md *maildrop) readIndex(format string, st stamps) *listing {
+// made with format; nil otherwise (no index, a damaged one). The caller
+// compares its stamps with the directories': a listing whose new/ changed
+// since can be extended, a stale one still knows the sizes of messages.
+func (md *maildrop) readIndex(format string) *listing {
 	info, err := md.dir.lstat(IndexFileName)
 	if err != nil || !info.regular || info.size > maxIndexSize {
 		return nil
@@ -289,7 +289,7 @@ func (md *maildrop) readIndex(format string, st stamps) *listing {
 		return nil
 	}
 	l, err := decodeIndex(data)
-	if err != nil || l.format != format || l.cur != st.cur || l.uidlist != st.uidlist {
+	if err != nil || l.format != format {
 		return nil
 	}
 	l.index.dev, l.index.ino = info.dev, info.ino

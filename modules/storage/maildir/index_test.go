@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// indexFixture makes alice's maildir of n messages, settled and listed
+// indexFixture makes alice's maildir of n messages (the even ones in cur/,
+// as a mail reader left them, the odd ones in new/), settled and listed
 // twice so that its listing is cached and its index written, then empties
 // the in-memory cache as a restart does. It returns the store, the
 // maildir and a store without the cache to compare with.
@@ -22,7 +23,11 @@ func indexFixture(t *testing.T, n int) (m *Maildir, root string, ref *Maildir) {
 	ref = &Maildir{Path: m.Path, ListingCacheSize: ListingCacheOff}
 	root = filepath.Join(dir, "alice", "Maildir")
 	for i := range n {
-		writeMaildirFile(t, root, dirNew, fmt.Sprintf("%d.M%dP1.host", 1700000000+i, i), fmt.Appendf(nil, "m%d\n", i))
+		if i%2 == 0 {
+			writeMaildirFile(t, root, dirCur, fmt.Sprintf("%d.M%dP1.host%c2,", 1700000000+i, i, infoSep), fmt.Appendf(nil, "m%d\n", i))
+		} else {
+			writeMaildirFile(t, root, dirNew, fmt.Sprintf("%d.M%dP1.host", 1700000000+i, i), fmt.Appendf(nil, "m%d\n", i))
+		}
 	}
 	openAndClose(t, m)
 	time.Sleep(trustAfter + 100*time.Millisecond)
@@ -92,6 +97,17 @@ func TestIndexAfterRestart(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, 4, false},
+		{"removed by hand from new/", func(t *testing.T, root string) {
+			if err := os.Remove(filepath.Join(root, dirNew, names(t, filepath.Join(root, dirNew))[1])); err != nil {
+				t.Fatal(err)
+			}
+		}, 4, false},
+		{"moved to cur/ by a mail reader", func(t *testing.T, root string) {
+			name := names(t, filepath.Join(root, dirNew))[0]
+			if err := os.Rename(filepath.Join(root, dirNew, name), filepath.Join(root, dirCur, name+string(infoSep)+"2,S")); err != nil {
+				t.Fatal(err)
+			}
+		}, 5, false},
 		{"flags changed", func(t *testing.T, root string) {
 			old := filepath.Join(root, dirCur, names(t, filepath.Join(root, dirCur))[0])
 			if err := os.Rename(old, old+"S"); err != nil {

@@ -213,6 +213,37 @@ func (l *listing) expand() ([]file, []storage.Message) {
 	return files, msgs
 }
 
+// sizesByName returns the sizes l knows of the messages whose names do
+// not say their size, by name, when some of these names (a listing's
+// new/ and cur/) are such: a name is one file, whose content a maildir
+// never changes, so a listing need not read it again. It returns nil when
+// l is nil or none of the names needs it.
+func (l *listing) sizesByName(names ...[]string) map[string]int64 {
+	if l == nil {
+		return nil
+	}
+	need := false
+	for _, ns := range names {
+		for _, n := range ns {
+			if _, fields, _ := splitName(n); !hasWireSize(fields) {
+				need = true
+				break
+			}
+		}
+	}
+	if !need {
+		return nil
+	}
+	sizes := make(map[string]int64)
+	for _, e := range l.entries {
+		name := l.arena[e.off : e.off+uint32(e.nameLen)]
+		if _, fields, _ := splitName(name); !hasWireSize(fields) {
+			sizes[name] = e.size
+		}
+	}
+	return sizes
+}
+
 // cost is what the listing counts for against the budget, in bytes: its
 // memory as allocated.
 func (l *listing) cost() int64 {
@@ -239,6 +270,8 @@ type listingCache struct {
 var (
 	// fullListings counts listings made by reading cur/ and new/ whole.
 	fullListings atomic.Int64
+	// sizeReads counts messages read to find their size.
+	sizeReads atomic.Int64
 	// incrementalListings counts listings made from a cached one by
 	// reading new/ only.
 	incrementalListings atomic.Int64

@@ -27,24 +27,41 @@ func TestListingCache(t *testing.T) {
 		want   []string // message contents, in order
 		hit    bool
 	}{
-		{"unchanged", func(*testing.T, string, []string) {}, []string{"m0\n", "m1\n", "m2\n"}, true},
+		{"unchanged", func(*testing.T, string, []string) {}, []string{"m0\n", "m1\n", "m2\n", "m3\n"}, true},
 		{"delivered to new/", func(t *testing.T, root string, _ []string) {
 			writeMaildirFile(t, root, dirNew, "1700000009.M9P9.host", []byte("m9\n"))
-		}, []string{"m0\n", "m1\n", "m2\n", "m9\n"}, false},
+		}, []string{"m0\n", "m1\n", "m2\n", "m3\n", "m9\n"}, false},
 		{"moved into cur/ by another reader", func(t *testing.T, root string, _ []string) {
 			writeMaildirFile(t, root, dirCur, "1700000008.M8P8.host:2,S", []byte("m8\n"))
-		}, []string{"m0\n", "m1\n", "m2\n", "m8\n"}, false},
+		}, []string{"m0\n", "m1\n", "m2\n", "m3\n", "m8\n"}, false},
 		{"removed from cur/", func(t *testing.T, root string, cur []string) {
 			if err := os.Remove(filepath.Join(root, dirCur, cur[1])); err != nil {
 				t.Fatal(err)
 			}
-		}, []string{"m0\n", "m2\n"}, false},
+		}, []string{"m0\n", "m2\n", "m3\n"}, false},
 		{"flags changed by an IMAP server", func(t *testing.T, root string, cur []string) {
 			old := filepath.Join(root, dirCur, cur[0])
 			if err := os.Rename(old, old+"RS"); err != nil {
 				t.Fatal(err)
 			}
+		}, []string{"m0\n", "m1\n", "m2\n", "m3\n"}, false},
+		{"removed from new/", func(t *testing.T, root string, _ []string) {
+			if err := os.Remove(filepath.Join(root, dirNew, names(t, filepath.Join(root, dirNew))[0])); err != nil {
+				t.Fatal(err)
+			}
 		}, []string{"m0\n", "m1\n", "m2\n"}, false},
+		{"moved from new/ into cur/ by an IMAP server", func(t *testing.T, root string, _ []string) {
+			name := names(t, filepath.Join(root, dirNew))[0]
+			if err := os.Rename(filepath.Join(root, dirNew, name), filepath.Join(root, dirCur, name+string(infoSep)+"2,S")); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"m0\n", "m1\n", "m2\n", "m3\n"}, false},
+		{"removed from new/ and another delivered", func(t *testing.T, root string, _ []string) {
+			if err := os.Remove(filepath.Join(root, dirNew, names(t, filepath.Join(root, dirNew))[0])); err != nil {
+				t.Fatal(err)
+			}
+			writeMaildirFile(t, root, dirNew, "1700000009.M9P9.host", []byte("m9\n"))
+		}, []string{"m0\n", "m1\n", "m2\n", "m9\n"}, false},
 	}
 
 	m, dir := newTestStore(t)
@@ -57,13 +74,15 @@ func TestListingCache(t *testing.T) {
 		}
 		return md.(*maildrop)
 	}
-	// Every maildir gets three messages and a first login, which names
-	// them in cur/; then they are left alone long enough to be cached.
+	// Every maildir gets three messages in cur/ (as a mail reader leaves
+	// them), one in new/ (as delivered) and a first login; then they are
+	// left alone long enough to be cached.
 	for i := range cases {
 		root := filepath.Join(dir, user(i), "Maildir")
 		for j := range 3 {
-			writeMaildirFile(t, root, dirNew, fmt.Sprintf("170000000%d.M%dP1.host", j, j), fmt.Appendf(nil, "m%d\n", j))
+			writeMaildirFile(t, root, dirCur, fmt.Sprintf("170000000%d.M%dP1.host%c2,", j, j, infoSep), fmt.Appendf(nil, "m%d\n", j))
 		}
+		writeMaildirFile(t, root, dirNew, "1700000003.M3P1.host", []byte("m3\n"))
 		if err := open(t, i).Close(); err != nil {
 			t.Fatal(err)
 		}

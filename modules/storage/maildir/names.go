@@ -49,25 +49,6 @@ func wireSizeField(fields string) (int64, bool) {
 	return 0, false
 }
 
-// curName returns the name a message gets in cur/: its base and fields,
-// ",W=<size>" when addSize is set, and its info part, ":2," (infoSep, then
-// "2,") when it has none yet.
-func curName(base, fields, info string, size int64, addSize bool) string {
-	var b strings.Builder
-	b.Grow(len(base) + len(fields) + len(info) + 24)
-	b.WriteString(base)
-	b.WriteString(fields)
-	if addSize {
-		b.WriteString(",W=")
-		b.WriteString(strconv.FormatInt(size, 10))
-	}
-	if info == "" {
-		info = string(infoSep) + "2,"
-	}
-	b.WriteString(info)
-	return b.String()
-}
-
 // uidFor returns the UIDL of a message with the given base: the base
 // itself when it is a valid UIDL (1 to 70 characters in 0x21-0x7E),
 // otherwise a hash of it.

@@ -52,26 +52,6 @@ func TestWireSizeField(t *testing.T) {
 	}
 }
 
-func TestCurName(t *testing.T) {
-	tests := []struct {
-		base, fields, info string
-		size               int64
-		add                bool
-		want               string
-	}{
-		{"1.V1I2M3.h", "", "", 42, true, "1.V1I2M3.h,W=42:2,"},
-		{"1.M1P2.h", ",S=40", "", 42, true, "1.M1P2.h,S=40,W=42:2,"},
-		{"1.M1P2.h", ",S=40", ":2,RS", 42, true, "1.M1P2.h,S=40,W=42:2,RS"},
-		{"1.M1P2.h", ",S=40,W=42", "", 42, false, "1.M1P2.h,S=40,W=42:2,"},
-		{"1.M1P2.h", ",S=40,W=42", ":2,S", 42, false, "1.M1P2.h,S=40,W=42:2,S"},
-	}
-	for _, tt := range tests {
-		if got := curName(tt.base, tt.fields, tt.info, tt.size, tt.add); got != tt.want {
-			t.Errorf("curName(%q, %q, %q, %d, %v) = %q, want %q", tt.base, tt.fields, tt.info, tt.size, tt.add, got, tt.want)
-		}
-	}
-}
-
 func TestUIDFor(t *testing.T) {
 	long := "1700000000.M123456P12345Q1." + strings.Repeat("very-long-host-name.", 3) + "example.com"
 	tests := []struct {

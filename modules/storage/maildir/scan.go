@@ -21,9 +21,11 @@ type file struct {
 	base string
 }
 
-// scan fills md with the snapshot of the maildir: it moves new/ messages
-// into cur/, sizes the messages whose name does not say their size (and
-// records it in the name), sorts them oldest first and gives them UIDLs.
+// scan fills md with the snapshot of the maildir: it sizes the messages
+// whose name does not say their size (or takes the size an earlier scan
+// found for the same name), sorts them oldest first and gives them UIDLs.
+// Messages stay where they are: those in new/ are served from new/, as
+// Dovecot's POP3 server does, so a login renames nothing.
 // When cur/ and new/ have not changed since an earlier scan, it takes that
 // scan's result from the listing cache (see listcache.go); when only new/
 // has, it reads new/ alone and extends that result (see extend).
@@ -35,13 +37,15 @@ func (md *maildrop) scan() error {
 	if md.reuseXUIDL {
 		format += "\x00reuse_xuidl"
 	}
+	var prev *listing
 	if stamped {
-		done, err := md.fromCache(now, format, st)
+		done, p, err := md.fromCache(now, format, st)
 		if done || err != nil {
 			return err
 		}
+		prev = p
 	}
-	res, err := md.list()
+	res, err := md.list(prev)
 	if err != nil {
 		return err
 	}
@@ -50,7 +54,7 @@ func (md *maildrop) scan() error {
 	}
 	fullListings.Add(1)
 	after := st
-	if res.moved {
+	if res.removed {
 		if after, err = md.readStamps(); err != nil {
 			listings.drop(md.root)
 			return nil
@@ -68,11 +72,11 @@ func (md *maildrop) scan() error {
 		listings.drop(md.root)
 		return nil
 	}
-	// Our own moves: the stamps after them, unverified (digest.go).
+	// Our own removals: the stamps after them, unverified (digest.go).
 	l.root, l.format = md.root, format
-	l.stamps, l.verified = after, !res.moved && st.settledBy(now)
+	l.stamps, l.verified = after, !res.removed && st.settledBy(now)
 	l.orphans, l.orphansKnown = res.orphans, true
-	if res.moved {
+	if res.removed {
 		ownChangeListings.Add(1)
 	}
 	if !md.readOnly {
@@ -99,32 +103,35 @@ func (md *maildrop) readStamps() (stamps, error) {
 
 // fromCache fills md from the cached listing of the maildir (or its index
 // file) when it is still the maildir's, or when only new/ changed since
-// (extend). It reports false when the maildir must be listed.
-func (md *maildrop) fromCache(now time.Time, format string, st stamps) (bool, error) {
+// (extend). It reports false when the maildir must be listed, with the
+// listing it found, if any, of the same uidl_format but older: the sizes
+// it knows spare the listing reading those messages again.
+func (md *maildrop) fromCache(now time.Time, format string, st stamps) (bool, *listing, error) {
 	l := listings.get(md.root, format)
 	fromIndex := false
 	if l == nil || l.cur != st.cur || l.uidlist != st.uidlist {
 		// The first login after a restart: the index file, if current.
-		if il := md.readIndex(format, st); il != nil {
+		if il := md.readIndex(format); il != nil && (l == nil || il.cur == st.cur && il.uidlist == st.uidlist) {
 			l, fromIndex = il, true
 		}
 	}
 	if l == nil || l.cur != st.cur || l.uidlist != st.uidlist {
-		return false, nil
+		return false, l, nil
 	}
 	if l.new != st.new {
-		if md.readOnly || l.inNew > 0 || !l.knowsUIDList() || md.reuseXUIDL {
-			return false, nil // see extend
+		if md.readOnly || !l.knowsUIDList() || md.reuseXUIDL {
+			return false, l, nil // see extend
 		}
 		if !l.verified && !md.namesMatch(l, false) {
-			return false, nil
+			return false, l, nil
 		}
-		return md.extend(now, format, l, st)
+		done, err := md.extend(now, format, l, st)
+		return done, l, err
 	}
 	cache := fromIndex
 	if !l.verified {
 		if !md.namesMatch(l, true) {
-			return false, nil
+			return false, l, nil
 		}
 		verifiedListings.Add(1)
 		if st.settledBy(now) {
@@ -141,7 +148,7 @@ func (md *maildrop) fromCache(now time.Time, format string, st stamps) (bool, er
 	}
 	md.files, md.msgs = l.expand()
 	md.listing = l
-	return true, nil
+	return true, l, nil
 }
 
 // namesMatch reports whether the names in cur/ (and, withNew, in new/)
@@ -161,8 +168,8 @@ func (md *maildrop) namesMatch(l *listing, withNew bool) bool {
 
 // listResult says what a listing did besides listing.
 type listResult struct {
-	// moved: the listing moved, renamed or removed files.
-	moved bool
+	// removed: the listing removed files (second names of a message).
+	removed bool
 	// incomplete: it left a message out (unreadable, gone while it was
 	// listed) or ignored an unreadable dovecot-uidlist, so its result is
 	// not worth caching.
@@ -173,7 +180,7 @@ type listResult struct {
 }
 
 // list reads cur/ and new/ and fills md (see scan).
-func (md *maildrop) list() (res listResult, err error) {
+func (md *maildrop) list(prev *listing) (res listResult, err error) {
 	curNames, err := md.cur.names()
 	if err != nil {
 		return res, err
@@ -182,23 +189,21 @@ func (md *maildrop) list() (res listResult, err error) {
 	if err != nil {
 		return res, err
 	}
-	listed := make(map[string]bool, len(curNames))
-	for _, name := range curNames {
-		listed[name] = true
-	}
-
 	type entry struct {
 		file
-		size  int64
-		moved bool // given its name by this listing
+		size int64
 	}
 	entries := make([]entry, 0, len(curNames)+len(newNames))
-	sizes := md.sizeAhead(newNames, curNames)
+	known := prev.sizesByName(newNames, curNames)
+	sizes := md.sizeAhead(newNames, curNames, known)
 	defer sizes.stop()
 	add := func(dir, name string) {
-		base, fields, info := splitName(name)
-		size, known := wireSizeField(fields)
-		if !known {
+		base, fields, _ := splitName(name)
+		size, ok := wireSizeField(fields)
+		if !ok {
+			size, ok = known[name]
+		}
+		if !ok {
 			var err error
 			size, err = sizes.next(dir, name)
 			if errors.Is(err, fs.ErrNotExist) || errors.Is(err, storage.ErrGone) {
@@ -211,20 +216,7 @@ func (md *maildrop) list() (res listResult, err error) {
 				return
 			}
 		}
-		target := curName(base, fields, info, size, !known)
-		if dir != dirCur || name != target {
-			res.moved = true
-		}
-		moved := false
-		if !md.readOnly {
-			from, fromName := dir, name
-			var dup bool
-			if dir, name, dup = md.settle(dir, name, target, listed); dup {
-				return
-			}
-			moved = dir != from || name != fromName
-		}
-		entries = append(entries, entry{file: file{dir: dir, name: name, base: base}, size: size, moved: moved})
+		entries = append(entries, entry{file: file{dir: dir, name: name, base: base}, size: size})
 	}
 	for _, name := range newNames {
 		add(dirNew, name)
@@ -234,10 +226,10 @@ func (md *maildrop) list() (res listResult, err error) {
 	}
 
 	slices.SortFunc(entries, func(a, b entry) int { return compareFiles(a.file, b.file) })
-	// Two names of one file (hard links left by an interrupted move, or
-	// a second name in new/ of a file in cur/) are one message: keep one
-	// name, the one that was in cur/ already if there is one (it has the
-	// flags), and remove the others.
+	// Two names of one file (hard links left by an interrupted move of an
+	// earlier version or of another program, or a second name in new/ of
+	// a file in cur/) are one message: keep one name, the one in cur/ if
+	// there is one (it has the flags), and remove the others.
 	kept := entries[:0]
 	for _, e := range entries {
 		n := len(kept)
@@ -246,13 +238,13 @@ func (md *maildrop) list() (res listResult, err error) {
 			continue
 		}
 		drop := e
-		if kept[n-1].moved && !e.moved {
+		if kept[n-1].dir == dirNew && e.dir == dirCur {
 			drop, kept[n-1] = kept[n-1], e
 		}
 		if md.readOnly {
 			continue
 		}
-		res.moved = true
+		res.removed = true
 		if err := md.dirOf(drop.dir).unlink(drop.name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			md.logger.Warn("removing duplicate name of a message", zap.String("file", md.path(drop.file)), zap.Error(err))
 		}
@@ -316,32 +308,6 @@ func (md *maildrop) list() (res listResult, err error) {
 	return res, nil
 }
 
-// settle gives the message dir/name the name target in cur/ (a no-op when
-// it already has it). It returns where the message is now, and dup when
-// the message turned out to be another name of a file listed in cur/ (the
-// leftover of an interrupted move, now removed), which must not be listed
-// twice. When the move fails the message stays, and is served, where it
-// is.
-func (md *maildrop) settle(dir, name, target string, listed map[string]bool) (string, string, bool) {
-	if dir == dirCur && name == target {
-		return dir, name, false
-	}
-	src := filepath.Join(md.root, dir, name)
-	dst := filepath.Join(md.root, dirCur, target)
-	err := moveNoReplace(md.dirOf(dir), name, md.cur, target)
-	if err == nil {
-		return dirCur, target, false
-	}
-	if errors.Is(err, fs.ErrExist) && sameFile(md.dirOf(dir), name, md.cur, target) {
-		if err := md.dirOf(dir).unlink(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			md.logger.Warn("removing duplicate name of a message", zap.String("file", src), zap.Error(err))
-		}
-		return dirCur, target, listed[target]
-	}
-	md.logger.Warn("cannot rename message, serving it under its old name", zap.String("file", src), zap.String("to", dst), zap.Error(err))
-	return dir, name, false
-}
-
 // uidlFormat returns the maildrop's uidl_format, the default when it has
 // none (a migration's source).
 func (md *maildrop) uidlFormat() *uidlFormat {
@@ -368,6 +334,7 @@ func uniqueUID(base string, used map[string]bool) string {
 // wireSizeOf returns the size of the message file name of d as the POP3
 // handler sends it (see storage.WireSizer), using buf to read.
 func wireSizeOf(d *dir, name string, buf []byte) (int64, error) {
+	sizeReads.Add(1)
 	f, err := d.openMessage(name)
 	if err != nil {
 		return 0, err

@@ -65,19 +65,13 @@ func TestOpenReadsOtherAgentsNames(t *testing.T) {
 		sub     string
 		name    string
 		content string
-		cur     string // the name in cur/ after Open
 		size    int64
 	}{
-		{"courier", dirCur, "1700000000.M1P2V0000000000000801I0000000000003a2b_0.host,S=12:2,S", "Subject: 0\n\n",
-			"1700000000.M1P2V0000000000000801I0000000000003a2b_0.host,S=12,W=14:2,S", 14},
-		{"dovecot lda", dirNew, "1700000001.M123456P4321.mail.example.org,S=14,W=14", "Subject: 1\r\n\r\n",
-			"1700000001.M123456P4321.mail.example.org,S=14,W=14:2,", 14},
-		{"dovecot imap flags", dirCur, "1700000002.M222P4321.mail.example.org,S=12,W=14:2,RS", "Subject: 2\n\n",
-			"1700000002.M222P4321.mail.example.org,S=12,W=14:2,RS", 14},
-		{"postfix", dirNew, "1700000003.V801I3a2bM123456.mx.example.net", "Subject: 3\n\nbody",
-			"1700000003.V801I3a2bM123456.mx.example.net,W=20:2,", 20},
-		{"opensmtpd", dirNew, "1700000004.a1b2c3d4e5f60718.mail.example.org", "Subject: 4\n\n.\n",
-			"1700000004.a1b2c3d4e5f60718.mail.example.org,W=17:2,", 17},
+		{"courier", dirCur, "1700000000.M1P2V0000000000000801I0000000000003a2b_0.host,S=12:2,S", "Subject: 0\n\n", 14},
+		{"dovecot lda", dirNew, "1700000001.M123456P4321.mail.example.org,S=14,W=14", "Subject: 1\r\n\r\n", 14},
+		{"dovecot imap flags", dirCur, "1700000002.M222P4321.mail.example.org,S=12,W=14:2,RS", "Subject: 2\n\n", 14},
+		{"postfix", dirNew, "1700000003.V801I3a2bM123456.mx.example.net", "Subject: 3\n\nbody", 20},
+		{"opensmtpd", dirNew, "1700000004.a1b2c3d4e5f60718.mail.example.org", "Subject: 4\n\n.\n", 17},
 	}
 	// Written newest first, so that the order of the listing comes from
 	// the names, not from the order of writing.
@@ -86,16 +80,16 @@ func TestOpenReadsOtherAgentsNames(t *testing.T) {
 	}
 
 	md, _ := openAlice(t, m, dir)
-	if got := names(t, filepath.Join(root, dirNew)); len(got) != 0 {
-		t.Errorf("new/ still has %q after Open", got)
-	}
-	var wantCur []string
+	// Open renames nothing: every message keeps its name and place.
+	want := map[string][]string{}
 	for _, f := range files {
-		wantCur = append(wantCur, f.cur)
+		want[f.sub] = append(want[f.sub], f.name)
 	}
-	slices.Sort(wantCur)
-	if got := names(t, filepath.Join(root, dirCur)); !slices.Equal(got, wantCur) {
-		t.Errorf("cur/ has\n%q\nwant\n%q", got, wantCur)
+	for _, sub := range []string{dirCur, dirNew} {
+		slices.Sort(want[sub])
+		if got := names(t, filepath.Join(root, sub)); !slices.Equal(got, want[sub]) {
+			t.Errorf("%s/ has\n%q\nwant\n%q", sub, got, want[sub])
+		}
 	}
 	msgs := md.Messages()
 	if len(msgs) != len(files) {
@@ -132,29 +126,35 @@ func TestSizeInNameIsTrusted(t *testing.T) {
 	}
 }
 
-func TestSizeAddedToNameKeepsUIDL(t *testing.T) {
+// TestUnsizedNameKept checks that a message whose name does not say its
+// size keeps its name (no W= is added) and its UIDL, and that the next
+// sessions, from the listing cache and after a restart from the index
+// file, list it with the same size.
+func TestUnsizedNameKept(t *testing.T) {
 	m, dir := newTestStore(t)
 	root := filepath.Join(dir, "alice", "Maildir")
 	msg := []byte("Subject: sized\n\nonce\n")
-	writeMaildirFile(t, root, dirCur, "1700000000.V801I2M3.host:2,S", msg)
+	name := "1700000000.V801I2M3.host:2,S"
+	writeMaildirFile(t, root, dirCur, name, msg)
 
 	md, _ := openAlice(t, m, dir)
 	first := slices.Clone(md.Messages())
 	md.Close()
-	want := "1700000000.V801I2M3.host,W=24:2,S"
-	if got := names(t, filepath.Join(root, dirCur)); !slices.Equal(got, []string{want}) {
-		t.Fatalf("cur/ has %q, want %q", got, want)
-	}
-	md, _ = openAlice(t, m, dir)
-	defer md.Close()
-	if !slices.Equal(md.Messages(), first) {
-		t.Errorf("second session lists %v, first listed %v", md.Messages(), first)
-	}
 	if first[0].UID != "1700000000.V801I2M3.host" || first[0].Size != 24 {
 		t.Errorf("listed %v", first[0])
 	}
-	if got := names(t, filepath.Join(root, dirCur)); !slices.Equal(got, []string{want}) {
-		t.Errorf("second Open renamed again: %q", got)
+	for _, restarted := range []bool{false, true} {
+		if restarted {
+			restart()
+		}
+		md, _ = openAlice(t, m, dir)
+		if !slices.Equal(md.Messages(), first) {
+			t.Errorf("restarted %v: the next session lists %v, the first listed %v", restarted, md.Messages(), first)
+		}
+		md.Close()
+		if got := names(t, filepath.Join(root, dirCur)); !slices.Equal(got, []string{name}) {
+			t.Errorf("restarted %v: cur/ has %q, want %q untouched", restarted, got, name)
+		}
 	}
 }
 
@@ -317,25 +317,34 @@ func TestMessageRenamedAfterSnapshot(t *testing.T) {
 	m, dir := newTestStore(t)
 	root := filepath.Join(dir, "alice", "Maildir")
 	msgs := []string{"Subject: a\n\n", "Subject: b\n\n", "Subject: c\n\n"}
-	for i, c := range msgs {
+	for i, c := range msgs[:2] {
 		writeMaildirFile(t, root, dirNew, "170000000"+string(rune('0'+i))+".M1P1.h", []byte(c))
 	}
+	writeMaildirFile(t, root, dirCur, "1700000002.M1P1.h"+string(infoSep)+"2,", []byte(msgs[2]))
 	md, _ := openAlice(t, m, dir)
-	// An IMAP server marks message 1 seen and message 2 answered.
-	for _, i := range []int{1, 2} {
-		old := md.path(md.files[i])
-		if err := os.Rename(old, old+"S"); err != nil {
-			t.Fatal(err)
-		}
+	// An IMAP server marks message 1 (in new/) seen, moving it into cur/,
+	// and message 2 (in cur/) answered.
+	old := md.path(md.files[1])
+	if err := os.Rename(old, filepath.Join(root, dirCur, md.files[1].name+string(infoSep)+"2,S")); err != nil {
+		t.Fatal(err)
 	}
-	if got := content(t, md, 1); string(got) != msgs[1] {
-		t.Errorf("renamed message reads %q, want %q", got, msgs[1])
+	old = md.path(md.files[2])
+	if err := os.Rename(old, old+"R"); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{1, 2} {
+		if got := content(t, md, i); string(got) != msgs[i] {
+			t.Errorf("renamed message %d reads %q, want %q", i+1, got, msgs[i])
+		}
 	}
 	if err := md.Commit(context.Background(), []int{1, 2}); err != nil {
 		t.Fatalf("Commit: %v", err)
 	}
-	if got := names(t, filepath.Join(root, dirCur)); len(got) != 1 || baseOf(got[0]) != "1700000000.M1P1.h" {
-		t.Errorf("cur/ has %q, want only the first message", got)
+	if got := names(t, filepath.Join(root, dirCur)); len(got) != 0 {
+		t.Errorf("cur/ has %q, want nothing", got)
+	}
+	if got := names(t, filepath.Join(root, dirNew)); len(got) != 1 || baseOf(got[0]) != "1700000000.M1P1.h" {
+		t.Errorf("new/ has %q, want only the first message", got)
 	}
 }
 

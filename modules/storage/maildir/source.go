@@ -70,7 +70,7 @@ func OpenSourceFormat(ctx context.Context, path, format string) (*Source, error)
 		md.new, err = root.sub(dirNew, false)
 	}
 	if err == nil {
-		_, err = md.list()
+		_, err = md.list(nil)
 	}
 	if err != nil {
 		s.Close()
