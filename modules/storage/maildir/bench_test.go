@@ -101,6 +101,13 @@ func BenchmarkDeliver(b *testing.B) {
 // maildir, their names carrying their size as a delivery agent's would,
 // and waits until the directories are settled enough to be cached.
 func fillBigMaildir(b testing.TB, dir string, n int) string {
+	return fillBigMaildirIn(b, dir, n, dirCur)
+}
+
+// fillBigMaildirIn is fillBigMaildir with the messages in sub: cur/ (as a
+// mail reader leaves them, flags in the names) or new/ (as delivered, with
+// Dovecot's S= and W=, and as a POP3 login leaves them).
+func fillBigMaildirIn(b testing.TB, dir string, n int, sub string) string {
 	root := filepath.Join(dir, "alice", "Maildir")
 	for _, d := range []string{dirCur, dirNew, dirTmp} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
@@ -109,8 +116,11 @@ func fillBigMaildir(b testing.TB, dir string, n int) string {
 	}
 	body := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n"), 32)
 	for i := range n {
-		name := fmt.Sprintf("%d.M%dP%d.mx.example.net,S=%d,W=%d:2,S", 1700000000+i, i, 4000+i%1000, len(body), len(body)+32)
-		if err := os.WriteFile(filepath.Join(root, dirCur, name), body, 0o600); err != nil {
+		name := fmt.Sprintf("%d.M%dP%d.mx.example.net,S=%d,W=%d", 1700000000+i, i, 4000+i%1000, len(body), len(body)+32)
+		if sub == dirCur {
+			name += string(infoSep) + "2,S"
+		}
+		if err := os.WriteFile(filepath.Join(root, sub, name), body, 0o600); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,7 +2,9 @@ package maildir
 
 import (
 	"errors"
+	"hash/maphash"
 	"io/fs"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -28,29 +30,44 @@ import (
 // that the full listing resolves in its order). Otherwise it reports
 // false and the maildir is listed.
 func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) (bool, error) {
-	newNames, err := md.new.names()
+	// The names l has in new/, by keyed hash (the digest's): new/ is read
+	// without a string per name, and only the names not among them, the
+	// arrivals, are kept. The digest of the names found among them must be
+	// l's digest of new/ (same count, same sum): then every one is still
+	// there, and no arrival passed for one of them by a hash collision.
+	known := make(map[uint64]struct{}, l.inNew)
+	for _, e := range l.entries {
+		if e.inNew {
+			known[maphash.String(digestSeed, l.arena[e.off:e.off+uint32(e.nameLen)])] = struct{}{}
+		}
+	}
+	var (
+		still    nameDigest
+		newNames []string
+	)
+	err := md.new.eachName(func(name string) {
+		h := maphash.String(digestSeed, name)
+		if _, ok := known[h]; ok {
+			still.count++
+			still.sum += h
+			return
+		}
+		newNames = append(newNames, strings.Clone(name))
+	})
 	if err != nil {
 		return false, err
 	}
-	files, msgs := l.expand()
-	inNew := make(map[string]bool, l.inNew)
-	for _, f := range files {
-		if f.dir == dirNew {
-			inNew[f.name] = true
-		}
+	if still != l.newNames {
+		return false, nil // one of l's messages left new/
 	}
+	files, msgs := l.expand()
 	type entry struct {
 		name, base, fields, uid string
 	}
-	entries := make([]entry, 0, len(newNames)-min(len(newNames), l.inNew))
-	bases := make(map[string]bool, cap(entries))
-	uids := make(map[string]bool, cap(entries))
-	still := 0
+	entries := make([]entry, 0, len(newNames))
+	bases := make(map[string]bool, len(newNames))
+	uids := make(map[string]bool, len(newNames))
 	for _, name := range newNames {
-		if inNew[name] {
-			still++
-			continue
-		}
 		base, fields, _ := splitName(name)
 		uid := uidFor(base)
 		if o, ok := l.orphans[base]; ok && validUID(o) {
@@ -61,9 +78,6 @@ func (md *maildrop) extend(now time.Time, format string, l *listing, st stamps) 
 		}
 		bases[base], uids[uid] = true, true
 		entries = append(entries, entry{name, base, fields, uid})
-	}
-	if still != l.inNew {
-		return false, nil // one of l's messages left new/
 	}
 	for i := range files {
 		if bases[files[i].base] || uids[msgs[i].UID] {
