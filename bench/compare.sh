@@ -45,7 +45,8 @@
 #	POLL          1: instead of the loads above, the poll of one big
 #	              maildrop (a help-desk mailbox): POLL_MESSAGES x POLL_SIZE
 #	              for user000, both servers up at once; per round, the
-#	              first login after the server's start, then POLLS polls
+#	              first login after the server's start (in round 1 on
+#	              fresh mail: the first login ever), then POLLS polls
 #	              of login + STAT + UIDL + QUIT on each server [0]
 #	POLL_MESSAGES, POLL_SIZE, POLLS   [50000, 2048, 10]
 #	POLL_DELIVER  1 (with POLL=1): per round, also POLLS polls each after
@@ -463,8 +464,12 @@ run_poll() {
 		done
 		order=$SERVERS
 		((r % 2 == 0)) && order=$(tr ' ' '\n' <<<"$SERVERS" | tac | tr '\n' ' ')
+		# Round 1 on fresh mail: the first login ever (all of it in new/,
+		# never listed); later rounds: the first login after a restart.
+		local first=pollfirst
+		((r == 1)) && [[ ${REUSE_MAIL:-0} != 1 ]] && first=pollnew
 		for s in $order; do
-			bench "$s-pollfirst-r$r" "${port[$s]}" -mode poll -polls 1 -users 1 -pid "${pid[$s]}"
+			bench "$s-$first-r$r" "${port[$s]}" -mode poll -polls 1 -users 1 -pid "${pid[$s]}"
 		done
 		for s in $order; do
 			bench "$s-poll-r$r" "${port[$s]}" -mode poll -polls "$POLLS" -users 1 -pid "${pid[$s]}"
@@ -495,6 +500,7 @@ poll_table() {
 		row "STAT+UIDL p90 ms" ".poll.uidl_latency.p90_ms|$p" poll info 0
 		row "QUIT p50 ms" ".poll.quit_latency.p50_ms|$p" poll info 0
 		row "QUIT p90 ms" ".poll.quit_latency.p90_ms|$p" poll info 0
+		row "first login ever (round 1), total ms" ".poll.total_latency.p50_ms|$p" pollnew max 1
 		row "first poll after a restart, total ms" ".poll.total_latency.p50_ms|$p" pollfirst max 1
 		row "server CPU ms per poll" ".server_cpu_ms_per_session|$p" poll info 0
 		if [[ $POLL_DELIVER == 1 ]]; then
