@@ -36,10 +36,10 @@ func FuzzParseCommand(f *testing.F) {
 		if !bytes.EqualFold(line[:len(cmd.name)], []byte(cmd.name)) {
 			t.Fatalf("keyword %q is not the start of %q", cmd.name, line)
 		}
-		if len(cmd.args) > maxArgs+1 {
-			t.Fatalf("%d arguments from %q", len(cmd.args), line)
+		if len(cmd.args()) > maxArgs+1 {
+			t.Fatalf("%d arguments from %q", len(cmd.args()), line)
 		}
-		for _, a := range cmd.args {
+		for _, a := range cmd.args() {
 			if len(a) == 0 || bytes.IndexByte(a, ' ') >= 0 || !bytes.Contains(cmd.rest, a) {
 				t.Fatalf("argument %q of %q (rest %q)", a, line, cmd.rest)
 			}
@@ -47,7 +47,7 @@ func FuzzParseCommand(f *testing.F) {
 		if cmd.rest != nil && !bytes.HasSuffix(line, cmd.rest) {
 			t.Fatalf("rest %q is not the end of %q", cmd.rest, line)
 		}
-		for _, a := range cmd.args {
+		for _, a := range cmd.args() {
 			n, ok := parseNumber(a)
 			if !ok {
 				continue

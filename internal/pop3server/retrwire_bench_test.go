@@ -58,15 +58,15 @@ func BenchmarkRETROverTCP(b *testing.B) {
 			return nil
 		}},
 		{"lines-32KiB-LF", lfPath, lfWire, func(_ *net.TCPConn, w *bufio.Writer, f *os.File) error {
-			_, err := writeMessageLines(w, f, allLines, head)
+			_, err := writeMessageLines(w, f, allLines, []byte(head))
 			return err
 		}},
 		{"whole-LF", lfPath, lfWire, func(_ *net.TCPConn, w *bufio.Writer, f *os.File) error {
-			_, err := writeMessage(w, f, allLines, head)
+			_, err := writeMessage(w, f, allLines, []byte(head))
 			return err
 		}},
 		{"whole-CRLF", crlfPath, crlfWire, func(_ *net.TCPConn, w *bufio.Writer, f *os.File) error {
-			_, err := writeMessage(w, f, allLines, head)
+			_, err := writeMessage(w, f, allLines, []byte(head))
 			return err
 		}},
 		{"sendfile-CRLF", crlfPath, crlfWire, func(conn *net.TCPConn, w *bufio.Writer, f *os.File) error {
