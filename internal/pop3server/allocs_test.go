@@ -42,16 +42,17 @@ func TestCommandRepliesAllocateNothing(t *testing.T) {
 	s.nDeleted, s.delSize = 1, s.msgs[3].Size
 	ctx := context.Background()
 	for _, tc := range []struct {
-		line string
-		max  float64
+		line   string
+		max    float64
+		pooled bool // takes a buffer from a sync.Pool
 	}{
-		{"STAT", 0},
-		{"LIST", 0},
-		{"UIDL", 0},
-		{"LIST 999", 0},
-		{"UIDL 1000", 0},
-		{"RETR 7", 1}, // memstore's reader
-		{"TOP 9 2", 1},
+		{"STAT", 0, false},
+		{"LIST", 0, false},
+		{"UIDL", 0, false},
+		{"LIST 999", 0, false},
+		{"UIDL 1000", 0, false},
+		{"RETR 7", 1, true}, // memstore's reader
+		{"TOP 9 2", 1, true},
 	} {
 		cmd, err := parseCommand([]byte(tc.line))
 		if err != nil {
@@ -67,7 +68,9 @@ func TestCommandRepliesAllocateNothing(t *testing.T) {
 			}
 			s.w.idle()
 		})
-		if n > tc.max {
+		// Under the race detector sync.Pool drops items at random, so
+		// a pooled buffer may be allocated again.
+		if n > tc.max && !(raceEnabled && tc.pooled) {
 			t.Errorf("%s: %v allocations, want at most %v", tc.line, n, tc.max)
 		}
 		if s.stats.reply != '+' {

@@ -153,4 +153,3 @@ func drain(conn *net.TCPConn, want <-chan int64, got chan<- error) {
 		got <- err
 	}
 }
-
