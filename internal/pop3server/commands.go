@@ -133,7 +133,9 @@ func (s *Session) cmdQUIT(ctx context.Context, _ command) error {
 	}
 	s.countDeleted(len(deleted))
 	s.log.Debug("session updated", zap.String("user", s.user), zap.Int("deleted", len(deleted)))
-	s.ok("Logging out, " + strconv.Itoa(len(s.msgs)-len(deleted)) + " messages left")
+	b := append(s.w.scratch(maxReplyLine), "+OK Logging out, "...)
+	b = strconv.AppendInt(b, int64(len(s.msgs)-len(deleted)), 10)
+	s.okLine(append(b, " messages left\r\n"...))
 	return errCloseSession
 }
 
