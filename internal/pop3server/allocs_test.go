@@ -1,6 +1,7 @@
 package pop3server
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"strconv"
@@ -35,7 +36,7 @@ func TestCommandRepliesAllocateNothing(t *testing.T) {
 	}
 	defer drop.Close()
 	srv := New(Config{Hostname: "test.example", Store: store, Auth: memAuth{}})
-	s := &Session{srv: srv, w: newReplyWriter(io.Discard), state: stateTransaction, drop: drop}
+	s := &Session{srv: srv, r: bufio.NewReader(strings.NewReader("")), w: newReplyWriter(io.Discard), state: stateTransaction, drop: drop}
 	s.msgs = drop.Messages()
 	s.deleted = make([]bool, len(s.msgs))
 	s.deleted[3] = true

@@ -308,7 +308,12 @@ func (s *Session) sendMessage(ctx context.Context, i, bodyLines int, head []byte
 	defer rc.Close()
 	// The status line goes out with the message, in one write.
 	src := s.stats.recordReadErrors(rc)
-	sent, err := writeMessage(s.w.buffer(), src, bodyLines, head)
+	if s.commandBuffered() {
+		// More commands are waiting: this reply and theirs leave
+		// together, in writes of up to pipelineBufferSize.
+		s.w.grow()
+	}
+	sent, err := writeMessage(s.w, src, bodyLines, head)
 	if sent {
 		s.noteReply('+')
 	}
