@@ -35,6 +35,6 @@ func (s *Session) cmdAPOP(ctx context.Context, cmd command) error {
 		return s.reject("APOP is not available on this server")
 	}
 	s.userArg = ""
-	user, digest := string(cmd.args[0]), string(cmd.args[1])
+	user, digest := string(cmd.args()[0]), string(cmd.args()[1])
 	return s.login(ctx, auth.APOPLogin(s.srv.cfg.Secrets, s.apopStamp, user, digest), auth.MechanismAPOP)
 }

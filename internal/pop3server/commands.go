@@ -83,10 +83,10 @@ func (s *Session) dispatch(ctx context.Context, line []byte) error {
 	if spec.states&s.state == 0 {
 		return s.reject(cmd.name + " is not valid in this state")
 	}
-	if len(cmd.args) < spec.minArgs {
+	if len(cmd.args()) < spec.minArgs {
 		return s.reject(cmd.name + ": missing argument")
 	}
-	if len(cmd.args) > spec.maxArgs {
+	if len(cmd.args()) > spec.maxArgs {
 		return s.reject(cmd.name + ": too many arguments")
 	}
 	if s.log.Core().Enabled(zap.DebugLevel) && cmd.name != "PASS" {
@@ -133,14 +133,27 @@ func (s *Session) cmdQUIT(ctx context.Context, _ command) error {
 	}
 	s.countDeleted(len(deleted))
 	s.log.Debug("session updated", zap.String("user", s.user), zap.Int("deleted", len(deleted)))
-	s.ok("Logging out, " + strconv.Itoa(len(s.msgs)-len(deleted)) + " messages left")
+	b := append(s.w.scratch(maxReplyLine), "+OK Logging out, "...)
+	b = strconv.AppendInt(b, int64(len(s.msgs)-len(deleted)), 10)
+	s.okLine(append(b, " messages left\r\n"...))
 	return errCloseSession
 }
 
 func (s *Session) cmdSTAT(_ context.Context, _ command) error {
 	n, size := s.live()
-	s.ok(strconv.Itoa(n) + " " + strconv.FormatInt(size, 10))
+	b := append(s.w.scratch(maxReplyLine), "+OK "...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, size, 10)
+	s.okLine(append(b, "\r\n"...))
 	return nil
+}
+
+// okLine buffers a +OK line built in the reply buffer's scratch space
+// (replyWriter.scratch), "+OK " and CRLF included.
+func (s *Session) okLine(b []byte) {
+	s.noteReply('+')
+	s.w.write(b)
 }
 
 func (s *Session) cmdNOOP(_ context.Context, _ command) error {
@@ -185,39 +198,58 @@ func (s *Session) message(arg []byte) (int, bool) {
 }
 
 func (s *Session) cmdLIST(_ context.Context, cmd command) error {
-	return s.listing(cmd, func(i int) string { return strconv.FormatInt(s.msgs[i].Size, 10) })
+	return s.listing(cmd, false)
 }
 
 func (s *Session) cmdUIDL(_ context.Context, cmd command) error {
-	return s.listing(cmd, func(i int) string { return s.msgs[i].UID })
+	return s.listing(cmd, true)
 }
 
 // listing answers LIST and UIDL: one message with an argument, every
-// message not deleted without.
-func (s *Session) listing(cmd command, value func(i int) string) error {
-	if len(cmd.args) == 1 {
-		if i, ok := s.message(cmd.args[0]); ok {
-			s.ok(strconv.Itoa(i+1) + " " + value(i))
+// message not deleted without. Each line is built in place in the reply
+// buffer: a listing of thousands of messages allocates nothing.
+func (s *Session) listing(cmd command, uidl bool) error {
+	if len(cmd.args()) == 1 {
+		if i, ok := s.message(cmd.args()[0]); ok {
+			b := append(s.w.scratch(maxReplyLine), "+OK "...)
+			s.okLine(append(s.appendListing(b, i, uidl), "\r\n"...))
 		}
 		return nil
 	}
-	n, size := s.live()
-	if cmd.name == "LIST" {
-		s.ok(strconv.Itoa(n) + " messages (" + strconv.FormatInt(size, 10) + " octets)")
-	} else {
+	if uidl {
 		s.ok("")
+	} else {
+		n, size := s.live()
+		b := append(s.w.scratch(maxReplyLine), "+OK "...)
+		b = strconv.AppendInt(b, int64(n), 10)
+		b = append(b, " messages ("...)
+		b = strconv.AppendInt(b, size, 10)
+		s.okLine(append(b, " octets)\r\n"...))
 	}
 	for i := range s.msgs {
 		if !s.deleted[i] {
-			s.line(strconv.Itoa(i+1) + " " + value(i))
+			b := s.appendListing(s.w.scratch(maxReplyLine), i, uidl)
+			s.w.write(append(b, "\r\n"...))
 		}
 	}
 	s.end()
 	return nil
 }
 
+// appendListing appends the LIST or UIDL line of message index i, without
+// its CRLF: the message number and its size or UID. Neither can begin
+// with '.'.
+func (s *Session) appendListing(b []byte, i int, uidl bool) []byte {
+	b = strconv.AppendInt(b, int64(i+1), 10)
+	b = append(b, ' ')
+	if uidl {
+		return append(b, s.msgs[i].UID...)
+	}
+	return strconv.AppendInt(b, s.msgs[i].Size, 10)
+}
+
 func (s *Session) cmdDELE(_ context.Context, cmd command) error {
-	i, ok := s.message(cmd.args[0])
+	i, ok := s.message(cmd.args()[0])
 	if !ok {
 		return nil
 	}
@@ -229,29 +261,38 @@ func (s *Session) cmdDELE(_ context.Context, cmd command) error {
 }
 
 func (s *Session) cmdRETR(ctx context.Context, cmd command) error {
-	i, ok := s.message(cmd.args[0])
+	i, ok := s.message(cmd.args()[0])
 	if !ok {
 		return nil
 	}
-	return s.sendMessage(ctx, i, allLines, strconv.FormatInt(s.msgs[i].Size, 10)+" octets")
+	// The status line is built on the stack: sendMessage hands it to
+	// writeMessage, which copies it in front of the message.
+	var head [64]byte
+	h := append(head[:0], "+OK "...)
+	h = strconv.AppendInt(h, s.msgs[i].Size, 10)
+	return s.sendMessage(ctx, i, allLines, append(h, " octets\r\n"...))
 }
 
 func (s *Session) cmdTOP(ctx context.Context, cmd command) error {
-	i, ok := s.message(cmd.args[0])
+	i, ok := s.message(cmd.args()[0])
 	if !ok {
 		return nil
 	}
-	lines, ok := parseNumber(cmd.args[1])
+	lines, ok := parseNumber(cmd.args()[1])
 	if !ok {
 		return s.reject("Invalid number of lines")
 	}
-	return s.sendMessage(ctx, i, lines, "Top of message follows")
+	return s.sendMessage(ctx, i, lines, topHead)
 }
 
-// sendMessage answers RETR and TOP. A storage failure before the first byte
+// topHead is TOP's status line.
+var topHead = []byte("+OK Top of message follows\r\n")
+
+// sendMessage answers RETR and TOP, with head, their status line (CRLF
+// included). A storage failure before the first byte
 // is an -ERR; one in the middle of the message cannot be reported in the
 // protocol, so it ends the session (deleting nothing).
-func (s *Session) sendMessage(ctx context.Context, i, bodyLines int, status string) error {
+func (s *Session) sendMessage(ctx context.Context, i, bodyLines int, head []byte) error {
 	rc, err := s.drop.Open(ctx, i)
 	if err != nil {
 		if errors.Is(err, storage.ErrGone) || errors.Is(err, storage.ErrNoSuchMessage) {
@@ -267,7 +308,12 @@ func (s *Session) sendMessage(ctx context.Context, i, bodyLines int, status stri
 	defer rc.Close()
 	// The status line goes out with the message, in one write.
 	src := s.stats.recordReadErrors(rc)
-	sent, err := writeMessage(s.w.buffer(), src, bodyLines, "+OK "+status+"\r\n")
+	if s.commandBuffered() {
+		// More commands are waiting: this reply and theirs leave
+		// together, in writes of up to pipelineBufferSize.
+		s.w.grow()
+	}
+	sent, err := writeMessage(s.w, src, bodyLines, head)
 	if sent {
 		s.noteReply('+')
 	}

@@ -36,18 +36,37 @@ func FuzzParseCommand(f *testing.F) {
 		if !bytes.EqualFold(line[:len(cmd.name)], []byte(cmd.name)) {
 			t.Fatalf("keyword %q is not the start of %q", cmd.name, line)
 		}
-		if len(cmd.args) > maxArgs+1 {
-			t.Fatalf("%d arguments from %q", len(cmd.args), line)
+		if len(cmd.args()) > maxArgs+1 {
+			t.Fatalf("%d arguments from %q", len(cmd.args()), line)
 		}
-		for _, a := range cmd.args {
+		for _, a := range cmd.args() {
 			if len(a) == 0 || bytes.IndexByte(a, ' ') >= 0 || !bytes.Contains(cmd.rest, a) {
 				t.Fatalf("argument %q of %q (rest %q)", a, line, cmd.rest)
+			}
+		}
+		// The arguments are the first maxArgs+1 space-separated words of
+		// rest, as splitting on ' ' and dropping empty words gives them.
+		var want [][]byte
+		if cmd.rest != nil {
+			for _, w := range bytes.Split(cmd.rest, []byte{' '}) {
+				if len(w) > 0 && len(want) <= maxArgs {
+					want = append(want, w)
+				}
+			}
+		}
+		if got := cmd.args(); len(got) != len(want) {
+			t.Fatalf("arguments of %q: %q, want %q", line, got, want)
+		} else {
+			for i := range got {
+				if !bytes.Equal(got[i], want[i]) || cap(got[i]) != len(got[i]) {
+					t.Fatalf("arguments of %q: %q (cap %d), want %q", line, got, cap(got[i]), want)
+				}
 			}
 		}
 		if cmd.rest != nil && !bytes.HasSuffix(line, cmd.rest) {
 			t.Fatalf("rest %q is not the end of %q", cmd.rest, line)
 		}
-		for _, a := range cmd.args {
+		for _, a := range cmd.args() {
 			n, ok := parseNumber(a)
 			if !ok {
 				continue

@@ -27,7 +27,7 @@ func (s *Session) cmdUSER(_ context.Context, cmd command) error {
 	if !s.plaintextAllowed() {
 		return s.reject(errPlaintextRefused)
 	}
-	s.userArg = string(cmd.args[0])
+	s.userArg = string(cmd.args()[0])
 	s.ok("Send PASS")
 	return nil
 }
@@ -97,7 +97,11 @@ func (s *Session) login(ctx context.Context, l auth.Login, mechanism string) err
 	s.state = stateTransaction
 	n, size := s.live()
 	s.log.Debug("logged in", zap.String("user", user), zap.String("mechanism", mechanism), zap.Int("messages", n), zap.Bool("tls", s.secure))
-	s.ok("Logged in, " + strconv.Itoa(n) + " messages (" + strconv.FormatInt(size, 10) + " octets)")
+	r := append(s.w.scratch(maxReplyLine), "+OK Logged in, "...)
+	r = strconv.AppendInt(r, int64(n), 10)
+	r = append(r, " messages ("...)
+	r = strconv.AppendInt(r, size, 10)
+	s.okLine(append(r, " octets)\r\n"...))
 	return nil
 }
 

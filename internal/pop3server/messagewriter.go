@@ -1,7 +1,6 @@
 package pop3server
 
 import (
-	"bufio"
 	"bytes"
 	"io"
 	"sync"
@@ -45,7 +44,7 @@ const allLines = -1
 //
 // sent reports whether anything was handed to w: when it is false after a
 // read error, the client has seen nothing and can still be answered -ERR.
-func writeMessage(w *bufio.Writer, r io.Reader, bodyLines int, head string) (sent bool, err error) {
+func writeMessage(w io.Writer, r io.Reader, bodyLines int, head []byte) (sent bool, err error) {
 	if bodyLines >= 0 || len(head) > maxInlineHead {
 		return writeMessageLines(w, r, bodyLines, head)
 	}
@@ -117,7 +116,7 @@ const smallChunk = 16 << 10
 // next chunk is read into its upper part, at most (len - o) / 2 octets of
 // it, so that converting the chunk toward the start never overwrites input
 // not yet converted.
-func writeWhole(w *bufio.Writer, r io.Reader, head string) (sent bool, err error) {
+func writeWhole(w io.Writer, r io.Reader, head []byte) (sent bool, err error) {
 	mb := messageBufferPool.Get().(*messageBuffer)
 	defer messageBufferPool.Put(mb)
 	buf := mb.b
@@ -198,7 +197,7 @@ var lineBufferPool = sync.Pool{New: func() any {
 
 // writeMessageLines is writeMessage line by line, counting the lines of
 // the body: TOP, and RETR with a head too long to send inline.
-func writeMessageLines(w *bufio.Writer, r io.Reader, bodyLines int, head string) (sent bool, err error) {
+func writeMessageLines(w io.Writer, r io.Reader, bodyLines int, head []byte) (sent bool, err error) {
 	bufs := lineBufferPool.Get().(*lineBuffers)
 	defer lineBufferPool.Put(bufs)
 	in := bufs.in

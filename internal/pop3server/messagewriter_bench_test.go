@@ -53,7 +53,7 @@ func BenchmarkWriteMessage(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Reset(bc.msg)
-				if _, err := writeMessage(w, r, allLines, ""); err != nil {
+				if _, err := writeMessage(w, r, allLines, nil); err != nil {
 					b.Fatal(err)
 				}
 				if err := w.Flush(); err != nil {
@@ -84,7 +84,7 @@ func BenchmarkWriteMessageLines(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Reset(bc.msg)
-				if _, err := writeMessageLines(w, r, allLines, "+OK\r\n"); err != nil {
+				if _, err := writeMessageLines(w, r, allLines, []byte("+OK\r\n")); err != nil {
 					b.Fatal(err)
 				}
 				if err := w.Flush(); err != nil {
@@ -104,7 +104,7 @@ func BenchmarkWriteMessageTop(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Reset(msg)
-		if _, err := writeMessage(w, r, 10, ""); err != nil {
+		if _, err := writeMessage(w, r, 10, nil); err != nil {
 			b.Fatal(err)
 		}
 		_ = w.Flush()

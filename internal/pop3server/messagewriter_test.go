@@ -43,7 +43,7 @@ func TestWriteMessage(t *testing.T) {
 			for rname, r := range readers {
 				var out bytes.Buffer
 				w := bufio.NewWriter(&out)
-				if _, err := writeMessage(w, r, tc.bodyLines, ""); err != nil {
+				if _, err := writeMessage(w, r, tc.bodyLines, nil); err != nil {
 					t.Fatal(err)
 				}
 				w.Flush()
@@ -62,7 +62,7 @@ func TestWriteMessageSizeMatchesStorage(t *testing.T) {
 	for _, in := range []string{"", "a", "a\n", "a\r\n", "a\r", "a\rb", "\r\n\r\n", "\n.\n..\n", "x\n\r\n\ry\r", strings.Repeat("line .\n", 5000)} {
 		var out bytes.Buffer
 		w := bufio.NewWriter(&out)
-		if _, err := writeMessage(w, strings.NewReader(in), allLines, ""); err != nil {
+		if _, err := writeMessage(w, strings.NewReader(in), allLines, nil); err != nil {
 			t.Fatal(err)
 		}
 		w.Flush()
@@ -78,7 +78,7 @@ func TestWriteMessageReadError(t *testing.T) {
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
 	r := io.MultiReader(strings.NewReader("a\n"), iotest.ErrReader(io.ErrUnexpectedEOF))
-	if _, err := writeMessage(w, r, allLines, ""); err == nil {
+	if _, err := writeMessage(w, r, allLines, nil); err == nil {
 		t.Fatal("a read error mid-message was not reported")
 	}
 }
@@ -188,7 +188,7 @@ func TestWriteMessageMatchesReference(t *testing.T) {
 				head := "+OK 1 octets\r\n"
 				var out bytes.Buffer
 				w := bufio.NewWriterSize(&out, writeBufferSize)
-				if _, err := writeMessage(w, &chunkReader{b: msg, sizes: sizes}, lines, head); err != nil {
+				if _, err := writeMessage(w, &chunkReader{b: msg, sizes: sizes}, lines, []byte(head)); err != nil {
 					t.Fatal(err)
 				}
 				_ = w.Flush()
@@ -217,7 +217,7 @@ func TestWriteMessageLongHead(t *testing.T) {
 	msg := []byte("a\n.b\r\nc")
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
-	if _, err := writeMessage(w, bytes.NewReader(msg), allLines, head); err != nil {
+	if _, err := writeMessage(w, bytes.NewReader(msg), allLines, []byte(head)); err != nil {
 		t.Fatal(err)
 	}
 	_ = w.Flush()
@@ -232,13 +232,13 @@ func TestWriteMessageLongHead(t *testing.T) {
 func TestWriteMessageReadErrorNothingSent(t *testing.T) {
 	var out bytes.Buffer
 	w := bufio.NewWriter(&out)
-	sent, err := writeMessage(w, iotest.ErrReader(io.ErrUnexpectedEOF), allLines, "+OK x\r\n")
+	sent, err := writeMessage(w, iotest.ErrReader(io.ErrUnexpectedEOF), allLines, []byte("+OK x\r\n"))
 	if err == nil || sent || w.Buffered() != 0 {
 		t.Fatalf("sent %v, err %v, buffered %d", sent, err, w.Buffered())
 	}
 	big := bytes.Repeat([]byte("line\n"), 3*readChunkSize/5)
 	r := io.MultiReader(bytes.NewReader(big), iotest.ErrReader(io.ErrUnexpectedEOF))
-	if sent, err := writeMessage(w, r, allLines, "+OK x\r\n"); err == nil || !sent {
+	if sent, err := writeMessage(w, r, allLines, []byte("+OK x\r\n")); err == nil || !sent {
 		t.Fatalf("after %d octets: sent %v, err %v", len(big), sent, err)
 	}
 }
@@ -260,7 +260,7 @@ func FuzzWriteMessage(f *testing.F) {
 		}
 		var out bytes.Buffer
 		w := bufio.NewWriterSize(&out, writeBufferSize)
-		if _, err := writeMessage(w, &chunkReader{b: msg, sizes: sizes}, bodyLines, "+OK\r\n"); err != nil {
+		if _, err := writeMessage(w, &chunkReader{b: msg, sizes: sizes}, bodyLines, []byte("+OK\r\n")); err != nil {
 			t.Fatal(err)
 		}
 		_ = w.Flush()

@@ -7,15 +7,20 @@ import (
 )
 
 // command is one parsed command line: an upper-cased keyword and its
-// arguments. The arguments slice aliases the line buffer and is only valid
-// until the next line is read.
+// arguments. The arguments alias the line buffer and are only valid until
+// the next line is read. They are held in a fixed array, so that parsing a
+// command allocates nothing.
 type command struct {
-	name string
-	args [][]byte
+	name  string
+	argv  [maxArgs + 1][]byte
+	nargs int
 	// rest is everything after the keyword and one space, for commands
 	// whose single argument may contain spaces (PASS).
 	rest []byte
 }
+
+// args returns the arguments split out of the line (at most maxArgs+1).
+func (c *command) args() [][]byte { return c.argv[:c.nargs] }
 
 // Errors from parsing a command line.
 var (
@@ -72,14 +77,20 @@ func parseCommand(line []byte) (command, error) {
 		return cmd, nil
 	}
 	cmd.rest = line[kwEnd+1:]
-	for _, f := range bytes.Split(cmd.rest, []byte{' '}) {
-		if len(f) == 0 {
-			continue
+	for p := cmd.rest; cmd.nargs < len(cmd.argv); {
+		for len(p) > 0 && p[0] == ' ' {
+			p = p[1:]
 		}
-		if len(cmd.args) > maxArgs {
+		if len(p) == 0 {
 			break
 		}
-		cmd.args = append(cmd.args, f)
+		end := bytes.IndexByte(p, ' ')
+		if end < 0 {
+			end = len(p)
+		}
+		cmd.argv[cmd.nargs] = p[:end:end]
+		cmd.nargs++
+		p = p[end:]
 	}
 	return cmd, nil
 }

@@ -40,7 +40,7 @@ func TestParseCommand(t *testing.T) {
 			continue
 		}
 		var args []string
-		for _, a := range cmd.args {
+		for _, a := range cmd.args() {
 			args = append(args, string(a))
 		}
 		if cmd.name != tc.name || strings.Join(args, "|") != strings.Join(tc.args, "|") || string(cmd.rest) != tc.rest {

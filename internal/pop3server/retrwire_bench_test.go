@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
 )
 
@@ -58,15 +57,15 @@ func BenchmarkRETROverTCP(b *testing.B) {
 			return nil
 		}},
 		{"lines-32KiB-LF", lfPath, lfWire, func(_ *net.TCPConn, w *bufio.Writer, f *os.File) error {
-			_, err := writeMessageLines(w, f, allLines, head)
+			_, err := writeMessageLines(w, f, allLines, []byte(head))
 			return err
 		}},
 		{"whole-LF", lfPath, lfWire, func(_ *net.TCPConn, w *bufio.Writer, f *os.File) error {
-			_, err := writeMessage(w, f, allLines, head)
+			_, err := writeMessage(w, f, allLines, []byte(head))
 			return err
 		}},
 		{"whole-CRLF", crlfPath, crlfWire, func(_ *net.TCPConn, w *bufio.Writer, f *os.File) error {
-			_, err := writeMessage(w, f, allLines, head)
+			_, err := writeMessage(w, f, allLines, []byte(head))
 			return err
 		}},
 		{"sendfile-CRLF", crlfPath, crlfWire, func(conn *net.TCPConn, w *bufio.Writer, f *os.File) error {
@@ -153,14 +152,4 @@ func drain(conn *net.TCPConn, want <-chan int64, got chan<- error) {
 		}
 		got <- err
 	}
-}
-
-// processCPU returns the user and system CPU time of this process in
-// nanoseconds.
-func processCPU() int64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return ru.Utime.Nano() + ru.Stime.Nano()
 }

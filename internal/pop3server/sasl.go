@@ -65,7 +65,7 @@ func (s *Session) authCapabilities() []string {
 // way. Every response line goes through the session's bounded line reader;
 // "*" cancels. A successful exchange logs in through login like USER/PASS.
 func (s *Session) cmdAUTH(ctx context.Context, cmd command) error {
-	if len(cmd.args) == 0 {
+	if len(cmd.args()) == 0 {
 		s.ok("Supported SASL mechanisms follow")
 		for _, m := range s.saslMechanisms() {
 			s.line(m)
@@ -74,7 +74,7 @@ func (s *Session) cmdAUTH(ctx context.Context, cmd command) error {
 		return nil
 	}
 
-	m, ok := s.saslMechanism(string(cmd.args[0]))
+	m, ok := s.saslMechanism(string(cmd.args()[0]))
 	if !ok {
 		return s.reject("Unsupported SASL mechanism")
 	}
@@ -94,8 +94,8 @@ func (s *Session) cmdAUTH(ctx context.Context, cmd command) error {
 
 	// nil: no initial response; RFC 5034 writes an empty one as "=".
 	var response []byte
-	if len(cmd.args) == 2 {
-		ir, ok := decodeSASL(cmd.args[1], true)
+	if len(cmd.args()) == 2 {
+		ir, ok := decodeSASL(cmd.args()[1], true)
 		if !ok {
 			return s.reject("Invalid base64 in the initial response")
 		}

@@ -127,6 +127,7 @@ func BenchmarkSession(b *testing.B) {
 		c.SetTimeout(0) // no client timers: measure the server
 		b.ReportAllocs()
 		var octets int64
+		cpu0 := processCPU()
 		for b.Loop() {
 			n, err := benchSession(addr, "user0", c)
 			if err != nil {
@@ -134,11 +135,14 @@ func BenchmarkSession(b *testing.B) {
 			}
 			octets = n
 		}
+		reportSessionCPU(b, cpu0)
 		b.SetBytes(octets)
 	})
 	b.Run("parallel", func(b *testing.B) {
 		var next atomic.Int32
 		b.ReportAllocs()
+		cpu0 := processCPU()
+		defer reportSessionCPU(b, cpu0)
 		b.RunParallel(func(pb *testing.PB) {
 			user := "user" + strconv.Itoa(int(next.Add(1))%benchUsers)
 			c := pop3test.NewConnSize(nil, 64<<10)
@@ -151,4 +155,13 @@ func BenchmarkSession(b *testing.B) {
 			}
 		})
 	})
+}
+
+// reportSessionCPU reports the CPU time of the process (server and client
+// together) per session since cpu0: steadier than the wall clock on a
+// shared machine.
+func reportSessionCPU(b *testing.B, cpu0 int64) {
+	if cpu := processCPU(); cpu > 0 && b.N > 0 {
+		b.ReportMetric(float64(cpu-cpu0)/1e3/float64(b.N), "cpu-µs/op")
+	}
 }

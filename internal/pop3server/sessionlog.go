@@ -112,10 +112,10 @@ var numericArgCommands = map[string]bool{"LIST": true, "UIDL": true, "RETR": tru
 func commandLogFields(cmd command) []zap.Field {
 	fields := []zap.Field{zap.String("command", cmd.name)}
 	if !numericArgCommands[cmd.name] {
-		return append(fields, zap.Int("args", len(cmd.args)))
+		return append(fields, zap.Int("args", len(cmd.args())))
 	}
-	args := make([]string, len(cmd.args))
-	for i, a := range cmd.args {
+	args := make([]string, len(cmd.args()))
+	for i, a := range cmd.args() {
 		if n, ok := parseNumber(a); ok {
 			args[i] = strconv.Itoa(n)
 		} else {

@@ -1,5 +1,7 @@
 package storage
 
+import "bytes"
+
 // WireSizer counts the size of a message as the POP3 handler sends it
 // (before dot-stuffing): every line ending normalized to CRLF, and a CRLF
 // added after a last line that has none. Precisely: each LF counts 2 octets
@@ -23,19 +25,21 @@ func (w *WireSizer) Write(p []byte) (int, error) {
 		return 0, nil
 	}
 	n := int64(len(p))
-	prevCR := w.lastCR
-	for i, c := range p {
-		if c != '\n' {
-			continue
+	// A LF becomes CRLF: one more octet, unless a CR already precedes it.
+	// bytes.IndexByte finds the line ends many octets at a time.
+	if p[0] == '\n' && !w.lastCR {
+		n++
+	}
+	for i := 1; i < len(p); {
+		j := bytes.IndexByte(p[i:], '\n')
+		if j < 0 {
+			break
 		}
-		// A LF becomes CRLF: one more octet, unless a CR already precedes it.
-		if i > 0 {
-			if p[i-1] != '\r' {
-				n++
-			}
-		} else if !prevCR {
+		i += j
+		if p[i-1] != '\r' {
 			n++
 		}
+		i++
 	}
 	w.n += n
 	last := p[len(p)-1]

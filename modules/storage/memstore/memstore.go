@@ -231,8 +231,17 @@ func (d *maildrop) Open(_ context.Context, i int) (io.ReadCloser, error) {
 	if !present {
 		return nil, fmt.Errorf("message %d: %w", i+1, storage.ErrGone)
 	}
-	return io.NopCloser(bytes.NewReader(d.snap[i].data)), nil
+	r := new(messageReader)
+	r.Reset(d.snap[i].data)
+	return r, nil
 }
+
+// messageReader is a message's content as Open returns it: one
+// allocation, not a bytes.Reader and an io.NopCloser around it.
+type messageReader struct{ bytes.Reader }
+
+// Close does nothing.
+func (*messageReader) Close() error { return nil }
 
 // Commit removes the messages at the given indexes (by UIDL, so messages
 // delivered since the snapshot stay), then releases the lock.
@@ -246,6 +255,9 @@ func (d *maildrop) Commit(_ context.Context, deleted []int) error {
 	d.s.commits++
 	if err := d.s.faults.CommitErr; err != nil {
 		return err
+	}
+	if len(deleted) == 0 {
+		return nil
 	}
 	gone := make(map[string]bool, len(deleted))
 	var bad error
