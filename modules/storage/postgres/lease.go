@@ -47,7 +47,7 @@ func (md *maildrop) renewOnce() bool {
 	defer cancel()
 	tag, err := md.store.pool.Exec(ctx, `UPDATE pop3_mailboxes
 		SET lease_expires = clock_timestamp() + $3 * interval '1 microsecond'
-		WHERE id = $1 AND lease_token = $2`, md.mailbox, md.token, md.store.leaseDuration().Microseconds())
+		WHERE id = $1 AND lease_token = $2 AND lease_owner = $4`, md.mailbox, md.token, md.store.leaseDuration().Microseconds(), md.owner)
 	switch {
 	case err != nil:
 		md.store.logger.Warn("postgres: renewing a maildrop lease failed; retrying", zap.Error(err))
