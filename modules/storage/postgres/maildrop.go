@@ -37,6 +37,7 @@ type maildrop struct {
 
 	// ahead holds the content of small messages fetched ahead, from
 	// message aheadFirst on; nil where nothing is held (see prefetch.go).
+	// mu guards it once the maildrop is handed out.
 	ahead      [][]byte
 	aheadFirst int
 
@@ -46,6 +47,8 @@ type maildrop struct {
 
 	mu      sync.Mutex
 	done    bool        // Commit or Close ran
+	arena   *[]byte     // the content fetched ahead, from arenas (see arena.go)
+	readers int         // smallReaders open
 	renewal *time.Timer // the next lease renewal (see lease.go)
 	wg      sync.WaitGroup
 }
@@ -206,6 +209,7 @@ func (md *maildrop) finish() bool {
 	}
 	md.done = true
 	md.renewal.Stop()
+	md.releaseArena()
 	md.mu.Unlock()
 	md.wg.Wait()
 	return true

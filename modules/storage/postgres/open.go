@@ -60,26 +60,28 @@ func (p *Postgres) takeExisting(ctx context.Context, user, owner string, lease i
 		return nil, err
 	}
 	defer rows.Close()
-	var md *maildrop
+	md := &maildrop{store: p, owner: owner}
+	found := false
 	// One set of destinations for every row: a variable declared in the
 	// loop would be allocated again for each row.
 	var mailbox, token, id, size, octets int64
 	var async bool
 	var uid string
-	var data []byte
-	dest := []any{&mailbox, &token, &async, &id, &uid, &size, &octets, &data}
+	content := arenaScan{md: md}
+	dest := []any{&mailbox, &token, &async, &id, &uid, &size, &octets, &content}
 	for rows.Next() {
-		data = nil
+		content.data = nil
 		if err := rows.Scan(dest...); err != nil {
+			md.discard()
 			return nil, err
 		}
-		if md == nil {
-			md = &maildrop{store: p, mailbox: mailbox, token: token, owner: owner}
+		if !found {
+			md.mailbox, md.token, found = mailbox, token, true
 		}
 		if id == 0 { // the LEFT JOIN row of an empty mailbox
 			continue
 		}
-		if data != nil && int64(len(data)) == octets {
+		if data := content.data; data != nil && int64(len(data)) == octets {
 			// (content of another length is damaged: left for the RETR
 			// of that message to fetch and report)
 			if len(md.ahead) == 0 {
@@ -91,11 +93,14 @@ func (p *Postgres) takeExisting(ctx context.Context, user, owner string, lease i
 		md.entries = append(md.entries, entry{id: id, octets: octets})
 	}
 	if err := rows.Err(); err != nil {
+		md.discard()
 		return nil, err
 	}
-	if md != nil {
-		md.sortByID()
+	if !found {
+		md.discard()
+		return nil, nil
 	}
+	md.sortByID()
 	return md, nil
 }
 
