@@ -36,7 +36,9 @@
 #	              (initdb into WORK/pg, as the postgres user, on
 #	              127.0.0.1:PORT_PG_DB, defaults otherwise, fsync on; the
 #	              small and big users' mail copied in with caddy pop3
-#	              migrate); the table then adds pg/ours and pg/dovecot
+#	              migrate); the table then adds pg/ours and pg/dovecot,
+#	              and the database's CPU per session (its processes,
+#	              measured apart from the node's with pop3bench -db-pid)
 #	LOADS         the load runs, "mode clients" pairs separated by commas
 #	              [small 8,small 32,big 1,big 4]
 #	IDLE          0: skip the idle-connection runs [1]
@@ -423,14 +425,17 @@ run_loads() {
 		for load in "${LOADS[@]}"; do
 			read -r mode c <<<"$load"
 			for s in $order; do
+				local db=()
+				# The database's CPU, measured apart from the node's.
+				[[ $s == pg ]] && db=(-db-pid "$(head -n 1 "$WORK/pg/data/postmaster.pid")")
 				if [[ $mode == small ]]; then
 					# One core's worth of Go scheduler for the load
 					# generator: its clients wait on the network, and
 					# with more its idle threads spin on the cores the
 					# servers need.
-					bench "$s-$mode-$c-r$r" "${port[$s]}" -mode small -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}" -procs 1
+					bench "$s-$mode-$c-r$r" "${port[$s]}" -mode small -clients "$c" -first-user 0 -users "$SMALL_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}" "${db[@]}" -procs 1
 				else
-					bench "$s-$mode-$c-r$r" "${port[$s]}" -mode big -clients "$c" -first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}"
+					bench "$s-$mode-$c-r$r" "${port[$s]}" -mode big -clients "$c" -first-user "$BIG_FIRST" -users "$BIG_USERS" -duration "$DURATION" -source "$WORK/src" -pid "${pid[$s]}" "${db[@]}"
 				fi
 			done
 		done
@@ -787,6 +792,8 @@ table() {
 			A=pg B=ours row "sessions/s, small, 32 clients" ".sessions_per_s|$p" small-32 min 0.5
 			A=pg B=ours row "RETR MB/s, big (5 MiB), 1 client" ".mb_per_s|$p" big-1 min 0.5
 			A=pg B=ours row "server CPU ms per session, small, 8 clients" ".server_cpu_ms_per_session|$p" small-8 info 0
+			A=pg B=ours row "database CPU ms per session, small, 8 clients" ".db_cpu_ms_per_session // 0|$p" small-8 info 0
+			A=pg B=ours row "node + database CPU ms/session, small, 8" "(.server_cpu_ms_per_session // 0) + (.db_cpu_ms_per_session // 0)|$p" small-8 info 0
 			printf "%-44s %12s %12s %9s   %-8s %-8s %s\n" metric pg dovecot ratio target verdict "ratio of each round"
 			A=pg B=dovecot row "sessions/s, small, 8 clients" ".sessions_per_s|$p" small-8 min 2
 			A=pg B=dovecot row "sessions/s, small, 32 clients" ".sessions_per_s|$p" small-32 min 2

@@ -55,6 +55,7 @@ type config struct {
 	jsonOut     bool
 	outFile     string
 	pids        []int
+	dbPids      []int // the database's processes, measured apart (-db-pid)
 	hold        time.Duration
 	settle      time.Duration
 	dialPar     int
@@ -95,6 +96,7 @@ func parseRunFlags(args []string) (*config, error) {
 	fs.StringVar(&c.outFile, "out", "", "also write the JSON result to `file`")
 	pid := fs.Int("pid", 0, "server process: with its descendants, measured for PSS (idle) and CPU time (small, big)")
 	pids := fs.String("pids", "", "comma-separated server processes, each with its descendants (like -pid)")
+	dbPid := fs.Int("db-pid", 0, "database process (e.g. PostgreSQL's postmaster): with its descendants, its CPU time is measured apart from the server's (small, big)")
 	fs.DurationVar(&c.hold, "hold", 10*time.Second, "how long to hold the idle connections (idle)")
 	fs.DurationVar(&c.settle, "settle", 3*time.Second, "wait after opening before measuring memory (idle)")
 	fs.IntVar(&c.dialPar, "dial-parallel", 32, "connections being opened at once (idle)")
@@ -109,6 +111,9 @@ func parseRunFlags(args []string) (*config, error) {
 	}
 	if *pid != 0 {
 		c.pids = append(c.pids, *pid)
+	}
+	if *dbPid != 0 {
+		c.dbPids = append(c.dbPids, *dbPid)
 	}
 	if *pids != "" {
 		for _, f := range strings.Split(*pids, ",") {

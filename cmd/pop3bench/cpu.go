@@ -7,14 +7,23 @@ type cpuMeter struct {
 	server float64
 	client float64
 	ok     bool
-	ticks  cpuTicks // the machine's, for the stolen share
+	db     *cpuMeter // the database's processes, when known
+	ticks  cpuTicks  // the machine's, for the stolen share
 }
 
-func startCPU(pids []int) *cpuMeter {
+func startCPU(pids []int) *cpuMeter { return startCPUWithDB(pids, nil) }
+
+// startCPUWithDB is startCPU that also measures the database's processes
+// dbPids apart from the server's.
+func startCPUWithDB(pids, dbPids []int) *cpuMeter {
 	m := &cpuMeter{pids: pids, client: selfCPU(), ticks: readCPUTicks(procRoot)}
 	if len(pids) > 0 {
 		s, err := treeCPU(procRoot, pids)
 		m.server, m.ok = s, err == nil
+	}
+	if len(dbPids) > 0 {
+		s, err := treeCPU(procRoot, dbPids)
+		m.db = &cpuMeter{pids: dbPids, server: s, ok: err == nil}
 	}
 	return m
 }
@@ -23,6 +32,14 @@ func startCPU(pids []int) *cpuMeter {
 func (m *cpuMeter) stop(r *Result) {
 	r.ClientCPUSeconds = selfCPU() - m.client
 	r.StealPercent = stealPercent(m.ticks, readCPUTicks(procRoot))
+	if m.db != nil && m.db.ok {
+		if s, err := treeCPU(procRoot, m.db.pids); err == nil {
+			r.DBCPUSeconds = s - m.db.server
+			if r.Sessions > 0 {
+				r.DBCPUPerSessionMs = r.DBCPUSeconds * 1000 / float64(r.Sessions)
+			}
+		}
+	}
 	if !m.ok {
 		return
 	}

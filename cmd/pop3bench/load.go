@@ -60,7 +60,7 @@ func runLoad(cfg *config, src source) *Result {
 
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.duration)
 	defer cancel()
-	cpu := startCPU(cfg.pids)
+	cpu := startCPUWithDB(cfg.pids, cfg.dbPids)
 	start := time.Now()
 	tallies := runWorkers(ctx, cfg, src, pool, cfg.clients, -1)
 	res.merge(tallies, time.Since(start))

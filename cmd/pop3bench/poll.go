@@ -34,7 +34,7 @@ func runPoll(cfg *config) *Result {
 	login, uidl, quit, total := newLatencies(2), newLatencies(3), newLatencies(4), newLatencies(5)
 	r := bufio.NewReaderSize(nil, cfg.bufSize)
 	var first, prev []string
-	cpu := startCPU(cfg.pids)
+	cpu := startCPUWithDB(cfg.pids, cfg.dbPids)
 	start := time.Now()
 	for range cfg.polls {
 		if cfg.deliverBtw {

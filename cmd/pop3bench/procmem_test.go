@@ -114,3 +114,29 @@ func TestTreeCPU(t *testing.T) {
 	}
 	t.Errorf("CPU time did not grow (%d)", x)
 }
+
+// TestDBCPU checks that -db-pid's processes are measured apart from the
+// server's: this process as the "database", no server.
+func TestDBCPU(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	m := startCPUWithDB(nil, []int{os.Getpid()})
+	x := 0
+	for i := 0; i < 2_000_000_000; i++ {
+		x += i
+		if i%10_000_000 == 0 {
+			if now, _ := treeCPU(procRoot, []int{os.Getpid()}); now > m.db.server {
+				break
+			}
+		}
+	}
+	r := &Result{Sessions: 4}
+	m.stop(r)
+	if r.DBCPUSeconds <= 0 || r.DBCPUPerSessionMs != r.DBCPUSeconds*1000/4 {
+		t.Errorf("database CPU %v s, %v ms per session (%d)", r.DBCPUSeconds, r.DBCPUPerSessionMs, x)
+	}
+	if r.ServerCPUSeconds != 0 {
+		t.Errorf("server CPU %v s measured without a server", r.ServerCPUSeconds)
+	}
+}

@@ -18,6 +18,9 @@ func writeText(w io.Writer, r *Result) {
 		} else {
 			fmt.Fprintf(w, "  CPU        client %.2fs\n", r.ClientCPUSeconds)
 		}
+		if r.DBCPUSeconds > 0 {
+			fmt.Fprintf(w, "  CPU        database %.2fs (%.3f ms per session)\n", r.DBCPUSeconds, r.DBCPUPerSessionMs)
+		}
 		if r.StealPercent >= 0 {
 			fmt.Fprintf(w, "  steal      %.1f%% of the machine's CPU time went to other virtual machines\n", r.StealPercent)
 		}

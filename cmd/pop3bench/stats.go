@@ -122,6 +122,10 @@ type Result struct {
 	ServerCPUSeconds      float64 `json:"server_cpu_seconds,omitempty"`
 	ServerCPUPerSessionMs float64 `json:"server_cpu_ms_per_session,omitempty"`
 	ClientCPUSeconds      float64 `json:"client_cpu_seconds"`
+	// DBCPUSeconds is the CPU time of the database's processes (given
+	// by -db-pid) during the timed run, apart from the server's.
+	DBCPUSeconds      float64 `json:"db_cpu_seconds,omitempty"`
+	DBCPUPerSessionMs float64 `json:"db_cpu_ms_per_session,omitempty"`
 	// StealPercent is the share of the machine's CPU time that the
 	// hypervisor gave to other guests during the run (-1: unknown). On a
 	// shared virtual machine it tells a slow run from a slow server.

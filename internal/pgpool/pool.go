@@ -6,13 +6,16 @@
 package pgpool
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -52,6 +55,7 @@ func Acquire(dsn string, connectTimeout time.Duration) (*pgxpool.Pool, error) {
 		if !strings.Contains(dsn, "pool_max_conns") {
 			cfg.MaxConns = DefaultMaxConns()
 		}
+		cfg.ConnConfig.BuildFrontend = bufferedFrontend
 		// A connection that has been idle while the database restarted
 		// is found dead on use; check idle ones before handing them out.
 		cfg.HealthCheckPeriod = 15 * time.Second
@@ -80,4 +84,17 @@ func DefaultMaxConns() int32 {
 // Release lets go of a pool returned by Acquire.
 func Release(dsn string) {
 	_, _ = pools.Delete(dsn)
+}
+
+// readBuffer is the read buffer of a database connection. pgx reads into
+// 8 KiB, one system call per 8 KiB at least; the login statement returns
+// up to 128 KiB of content, which one read of this size takes in one go
+// when it is already waiting in the socket.
+const readBuffer = 64 << 10
+
+// bufferedFrontend is pgx's frontend reading through a readBuffer-sized
+// buffer. Nothing reads the connection but the frontend (no Hijack, no
+// SyncConn here), so the buffer never holds data someone else expects.
+func bufferedFrontend(r io.Reader, w io.Writer) *pgproto3.Frontend {
+	return pgproto3.NewFrontend(bufio.NewReaderSize(r, readBuffer), w)
 }

@@ -134,16 +134,20 @@ func (c *Cluster) StartServer() error {
 		}
 		c.port = port
 	}
-	opts := strings.Join([]string{
+	opts := []string{
 		"-c listen_addresses=127.0.0.1",
 		"-p " + strconv.Itoa(c.port),
 		"-c unix_socket_directories=" + c.dir,
-		"-c fsync=off",
-		"-c full_page_writes=off",
 		"-c max_connections=200",
 		"-c shared_buffers=32MB",
-	}, " ")
-	return c.run("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "server.log"), "-o", opts, "-w", "-t", "60", "start")
+	}
+	if os.Getenv("PGTEST_DURABLE") != "1" {
+		// Tests do not need their data to survive a power cut. With
+		// PGTEST_DURABLE=1 the server keeps PostgreSQL's defaults, so
+		// that a benchmark pays for the WAL flushes as production does.
+		opts = append(opts, "-c fsync=off", "-c full_page_writes=off")
+	}
+	return c.run("pg_ctl", "-D", c.data(), "-l", filepath.Join(c.dir, "server.log"), "-o", strings.Join(opts, " "), "-w", "-t", "60", "start")
 }
 
 // StopServer stops the server the way a crash does (pg_ctl -m immediate):

@@ -5,13 +5,16 @@ import (
 )
 
 // The session lock across nodes is a lease on the mailbox row: Open sets
-// lease_owner, increments lease_token (the fencing token) and sets
-// lease_expires, in the database's clock; while the session lives, renew
-// pushes lease_expires forward every third of lease_time; Commit deletes
-// only in a transaction that holds the row locked and finds its own token
+// lease_owner (unique to the session, see sessionOwner), increments
+// lease_token (the fencing token) and sets lease_expires, in the
+// database's clock; while the session lives, renew pushes lease_expires
+// forward every third of lease_time; Commit deletes only in a
+// transaction that holds the row locked and finds its own token and owner
 // still there. A session on a node that died, or that was paused or cut
 // off for longer than lease_time, can be taken over; its token is then no
-// longer current, so it can never delete anything. Nothing holds a
+// longer current, so it can never delete anything. The owner covers a
+// take lost in a database crash, whose token number is issued again (see
+// takeSQL). Nothing holds a
 // database connection between statements: no session-level advisory lock
 // pins a connection per POP3 session, and it all works through PgBouncer
 // in transaction pooling mode.
@@ -47,7 +50,7 @@ func (md *maildrop) renewOnce() bool {
 	defer cancel()
 	tag, err := md.store.pool.Exec(ctx, `UPDATE pop3_mailboxes
 		SET lease_expires = clock_timestamp() + $3 * interval '1 microsecond'
-		WHERE id = $1 AND lease_token = $2`, md.mailbox, md.token, md.store.leaseDuration().Microseconds())
+		WHERE id = $1 AND lease_token = $2 AND lease_owner = $4`, md.mailbox, md.token, md.store.leaseDuration().Microseconds(), md.owner)
 	switch {
 	case err != nil:
 		md.store.logger.Warn("postgres: renewing a maildrop lease failed; retrying", zap.Error(err))

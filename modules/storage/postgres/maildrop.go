@@ -29,13 +29,15 @@ type entry struct {
 type maildrop struct {
 	store   *Postgres
 	mailbox int64
-	token   int64 // the fencing token of this session's lease
+	token   int64  // the fencing token of this session's lease
+	owner   string // the lease owner, unique to this session (sessionOwner)
 
 	msgs    []storage.Message
 	entries []entry
 
 	// ahead holds the content of small messages fetched ahead, from
 	// message aheadFirst on; nil where nothing is held (see prefetch.go).
+	// mu guards it once the maildrop is handed out.
 	ahead      [][]byte
 	aheadFirst int
 
@@ -45,6 +47,8 @@ type maildrop struct {
 
 	mu      sync.Mutex
 	done    bool        // Commit or Close ran
+	arena   *[]byte     // the content fetched ahead, from arenas (see arena.go)
+	readers int         // smallReaders open
 	renewal *time.Timer // the next lease renewal (see lease.go)
 	wg      sync.WaitGroup
 }
@@ -131,8 +135,9 @@ func (md *maildrop) Commit(ctx context.Context, deleted []int) error {
 
 // commit deletes the messages ids and releases the lease in one
 // statement (one round trip, one transaction): the UPDATE that releases
-// the lease matches only while the fencing token is still this session's,
-// and takes the mailbox row's lock, so a session that took the maildrop
+// the lease matches only while the fencing token and the owner are still
+// this session's (see takeSQL for why both), and takes the mailbox row's
+// lock, so a session that took the maildrop
 // over either committed before (the token differs: nothing is released
 // and nothing deleted) or waits for this statement to commit; the DELETE
 // runs only for the mailbox the UPDATE matched. Without deletions the
@@ -142,16 +147,16 @@ func (md *maildrop) commit(ctx context.Context, ids []int64) error {
 	var err error
 	if len(ids) == 0 {
 		var off string
-		err = md.store.pool.QueryRow(ctx, releaseSQL, md.mailbox, md.token).Scan(&released, &off)
+		err = md.store.pool.QueryRow(ctx, releaseSQL, md.mailbox, md.token, md.owner).Scan(&released, &off)
 	} else {
 		err = md.store.pool.QueryRow(ctx, `WITH l AS (
 				UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
-				WHERE id = $1 AND lease_token = $2
+				WHERE id = $1 AND lease_token = $2 AND lease_owner = $3
 				RETURNING id),
 			d AS (
 				DELETE FROM pop3_messages
-				WHERE mailbox_id = (SELECT id FROM l) AND id = ANY($3))
-			SELECT EXISTS (SELECT 1 FROM l)`, md.mailbox, md.token, ids).Scan(&released)
+				WHERE mailbox_id = (SELECT id FROM l) AND id = ANY($4))
+			SELECT EXISTS (SELECT 1 FROM l)`, md.mailbox, md.token, md.owner, ids).Scan(&released)
 	}
 	if err != nil {
 		return err
@@ -163,17 +168,17 @@ func (md *maildrop) commit(ctx context.Context, ids []int64) error {
 }
 
 // releaseSQL releases the lease of mailbox $1 if its fencing token is
-// still $2, and reports whether it was. Its transaction commits without
-// waiting for the WAL flush (synchronous_commit off, for this transaction
-// only): if the database crashes before the flush, the release is lost,
-// the lease stays as it was, unchanged token included, and lapses after
-// lease_time. Nothing else is lost: a later transaction that saw the
-// release (a new session's lease) commits synchronously, which flushes
-// the release's WAL before it. Taking a lease, deleting and delivering
-// always wait for the flush.
+// still $2 and its owner $3, and reports whether it was. Its transaction
+// commits without waiting for the WAL flush (synchronous_commit off, for
+// this transaction only): if the database crashes before the flush, the
+// release is lost, the lease stays as it was, and lapses after
+// lease_time. Nothing else is lost: the lease belonged to a session that
+// has ended, and nobody else writes its owner. Deleting and delivering
+// always wait for the flush (which also flushes every release and take
+// before them); a take does not (see takeSQL).
 const releaseSQL = `WITH l AS (
 		UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
-		WHERE id = $1 AND lease_token = $2
+		WHERE id = $1 AND lease_token = $2 AND lease_owner = $3
 		RETURNING id)
 	SELECT EXISTS (SELECT 1 FROM l), set_config('synchronous_commit', 'off', true)`
 
@@ -188,7 +193,7 @@ func (md *maildrop) Close() error {
 	defer cancel()
 	var released bool
 	var off string
-	if err := md.store.pool.QueryRow(ctx, releaseSQL, md.mailbox, md.token).Scan(&released, &off); err != nil {
+	if err := md.store.pool.QueryRow(ctx, releaseSQL, md.mailbox, md.token, md.owner).Scan(&released, &off); err != nil {
 		return fmt.Errorf("postgres: releasing the lease (it lapses by itself after lease_time): %w", err)
 	}
 	return nil
@@ -204,6 +209,7 @@ func (md *maildrop) finish() bool {
 	}
 	md.done = true
 	md.renewal.Stop()
+	md.releaseArena()
 	md.mu.Unlock()
 	md.wg.Wait()
 	return true

@@ -41,59 +41,47 @@ func (p *Postgres) Open(ctx context.Context, user string) (storage.Maildrop, err
 // matter.
 func (p *Postgres) take(ctx context.Context, user string) (*maildrop, error) {
 	lease := p.leaseDuration().Microseconds()
-	md, err := p.takeExisting(ctx, user, lease)
+	owner := p.sessionOwner()
+	md, err := p.takeExisting(ctx, user, owner, lease)
 	if md != nil || err != nil {
 		return md, err
 	}
-	return p.takeNew(ctx, user, lease)
+	return p.takeNew(ctx, user, owner, lease)
 }
 
-// takeExisting takes the lease of an existing, free mailbox, reads its
-// snapshot and the content of its first small messages (see prefetch.go)
-// in one statement: one round trip. It returns nil, nil when there is no
-// free mailbox row for user.
-func (p *Postgres) takeExisting(ctx context.Context, user string, lease int64) (*maildrop, error) {
-	// The window numbers the small messages in the order of the listing
-	// and sums their lengths, so that the content of the first ones (as
-	// many as fit the budget) comes in the same rows. The listing comes
-	// out of the window in id order (sorted below if it ever does not:
-	// an ORDER BY here would sort the content too).
-	rows, err := p.pool.Query(ctx, `WITH l AS (
-			UPDATE pop3_mailboxes
-			SET lease_owner = $2, lease_token = lease_token + 1,
-			    lease_expires = clock_timestamp() + $3 * interval '1 microsecond'
-			WHERE username = $1 AND (lease_expires IS NULL OR lease_expires <= clock_timestamp())
-			RETURNING id, lease_token)
-		SELECT l.id, l.lease_token, m.id, m.uidl, m.size, m.octets,
-			CASE WHEN m.small AND m.total <= $5 AND m.n <= $6 THEN
-				(SELECT c.data FROM pop3_chunks c WHERE c.message_id = m.id AND c.seq = 0)
-			END
-		FROM l LEFT JOIN LATERAL (
-			SELECT id, uidl, size, octets, octets BETWEEN 1 AND $4 AS small,
-				sum(CASE WHEN octets BETWEEN 1 AND $4 THEN octets::integer ELSE 0 END) OVER w AS total,
-				count(*) FILTER (WHERE octets BETWEEN 1 AND $4) OVER w AS n
-			FROM pop3_messages WHERE mailbox_id = l.id
-			WINDOW w AS (ORDER BY id)) m ON true`, user, p.owner, lease, smallMessage, loginPrefetchBytes, prefetchCount)
+// takeExisting takes the lease of an existing, free mailbox for owner,
+// reads its snapshot and the content of its first small messages (see
+// prefetch.go) in one statement: one round trip. It returns nil, nil when
+// there is no free mailbox row for user. The statement commits without
+// waiting for its WAL flush (see takeSQL).
+func (p *Postgres) takeExisting(ctx context.Context, user, owner string, lease int64) (*maildrop, error) {
+	rows, err := p.pool.Query(ctx, takeSQL, user, owner, lease, smallMessage, loginPrefetchBytes, prefetchCount)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var md *maildrop
+	md := &maildrop{store: p, owner: owner}
+	found := false
+	// One set of destinations for every row: a variable declared in the
+	// loop would be allocated again for each row.
+	var mailbox, token, id, size, octets int64
+	var async bool
+	var uid string
+	content := arenaScan{md: md}
+	dest := []any{&mailbox, &token, &async, &id, &uid, &size, &octets, &content}
 	for rows.Next() {
-		var mailbox, token int64
-		var id, size, octets *int64
-		var uid *string
-		var data []byte
-		if err := rows.Scan(&mailbox, &token, &id, &uid, &size, &octets, &data); err != nil {
+		content.data = nil
+		if err := rows.Scan(dest...); err != nil {
+			md.discard()
 			return nil, err
 		}
-		if md == nil {
-			md = &maildrop{store: p, mailbox: mailbox, token: token}
+		if !found {
+			md.mailbox, md.token, found = mailbox, token, true
 		}
-		if id == nil { // the LEFT JOIN row of an empty mailbox
+		if id == 0 { // the LEFT JOIN row of an empty mailbox
 			continue
 		}
-		if data != nil && int64(len(data)) == *octets {
+		if data := content.data; data != nil && int64(len(data)) == octets {
 			// (content of another length is damaged: left for the RETR
 			// of that message to fetch and report)
 			if len(md.ahead) == 0 {
@@ -101,35 +89,82 @@ func (p *Postgres) takeExisting(ctx context.Context, user string, lease int64) (
 			}
 			md.keep(len(md.entries), data)
 		}
-		md.msgs = append(md.msgs, storage.Message{UID: *uid, Size: *size})
-		md.entries = append(md.entries, entry{id: *id, octets: *octets})
+		md.msgs = append(md.msgs, storage.Message{UID: uid, Size: size})
+		md.entries = append(md.entries, entry{id: id, octets: octets})
 	}
 	if err := rows.Err(); err != nil {
+		md.discard()
 		return nil, err
 	}
-	if md != nil {
-		md.sortByID()
+	if !found {
+		md.discard()
+		return nil, nil
 	}
+	md.sortByID()
 	return md, nil
 }
 
-// takeNew creates the mailbox row of user already leased (a new mailbox
-// is empty). ErrInUse when the row exists: it is leased, or it was
-// created by a delivery and is free, in which case takeExisting is tried
-// once more.
-func (p *Postgres) takeNew(ctx context.Context, user string, lease int64) (*maildrop, error) {
+// takeSQL takes the lease of user $1's mailbox for owner $2 for $3
+// microseconds if it is free or has expired, and returns the snapshot
+// with the content of the first small messages: the mailbox id and the
+// new token in every row, then one row per message (one row with message
+// id 0 for an empty mailbox; ids start at 1); no row when the lease is
+// held.
+//
+// The window numbers the small messages in the order of the listing and
+// sums their lengths, so that the content of the first ones (as many as
+// fit the budget: $4 is the longest small message, $5 and $6 the bytes
+// and the messages fetched) comes in the same rows. The listing comes out
+// of the window in id order (sorted by the caller if it ever does not: an
+// ORDER BY here would sort the content too).
+//
+// The take commits without waiting for its WAL flush (synchronous_commit
+// off for this transaction only, set in the UPDATE's RETURNING, so only
+// when a lease was taken): a database crash may lose a take that was
+// confirmed, and the same token number may then be issued again. That is
+// safe because every later statement of the session (renewal, release,
+// deletions) matches the token AND the owner, and the owner is unique to
+// the session (sessionOwner): a session whose take was lost can match
+// neither the row as it was before (older token) nor a new session's
+// lease (another owner), so it renews, releases and deletes nothing. Its
+// deletions would anyway commit synchronously, which flushes the take's
+// WAL first: deletions never rest on a lease that may be lost.
+const takeSQL = `WITH l AS (
+		UPDATE pop3_mailboxes
+		SET lease_owner = $2, lease_token = lease_token + 1,
+		    lease_expires = clock_timestamp() + $3 * interval '1 microsecond'
+		WHERE username = $1 AND (lease_expires IS NULL OR lease_expires <= clock_timestamp())
+		RETURNING id, lease_token, set_config('synchronous_commit', 'off', true) = 'off' AS async)
+	SELECT l.id, l.lease_token, l.async, coalesce(m.id, 0), coalesce(m.uidl, ''),
+		coalesce(m.size, 0), coalesce(m.octets, 0),
+		CASE WHEN m.small AND m.total <= $5 AND m.n <= $6 THEN
+			(SELECT c.data FROM pop3_chunks c WHERE c.message_id = m.id AND c.seq = 0)
+		END
+	FROM l LEFT JOIN LATERAL (
+		SELECT id, uidl, size, octets, octets BETWEEN 1 AND $4 AS small,
+			sum(CASE WHEN octets BETWEEN 1 AND $4 THEN octets::integer ELSE 0 END) OVER w AS total,
+			count(*) FILTER (WHERE octets BETWEEN 1 AND $4) OVER w AS n
+		FROM pop3_messages WHERE mailbox_id = l.id
+		WINDOW w AS (ORDER BY id)) m ON true`
+
+// takeNew creates the mailbox row of user already leased for owner (a
+// new mailbox is empty). ErrInUse when the row exists: it is leased, or
+// it was created by a delivery and is free, in which case takeExisting is
+// tried once more. The insert commits synchronously (it is rare: once per
+// user).
+func (p *Postgres) takeNew(ctx context.Context, user, owner string, lease int64) (*maildrop, error) {
 	var id, token int64
 	err := p.pool.QueryRow(ctx, `INSERT INTO pop3_mailboxes (username, lease_owner, lease_token, lease_expires)
 		VALUES ($1, $2, 1, clock_timestamp() + $3 * interval '1 microsecond')
 		ON CONFLICT (username) DO NOTHING
-		RETURNING id, lease_token`, user, p.owner, lease).Scan(&id, &token)
+		RETURNING id, lease_token`, user, owner, lease).Scan(&id, &token)
 	if err == nil {
-		return &maildrop{store: p, mailbox: id, token: token}, nil
+		return &maildrop{store: p, mailbox: id, token: token, owner: owner}, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err
 	}
-	md, err := p.takeExisting(ctx, user, lease)
+	md, err := p.takeExisting(ctx, user, owner, lease)
 	if md == nil && err == nil {
 		return nil, storage.ErrInUse
 	}

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 )
@@ -48,11 +47,16 @@ func (md *maildrop) fetched(i int) ([]byte, bool) {
 // openSmall returns a reader of small message i, from what was fetched
 // before or by fetching it with the small messages after it.
 func (md *maildrop) openSmall(i int) (io.ReadCloser, error) {
-	if data, ok := md.fetched(i); ok {
-		return io.NopCloser(bytes.NewReader(data)), nil
+	md.mu.Lock()
+	data, ok := md.fetched(i)
+	if !ok {
+		clear(md.ahead) // the client skipped them: not worth keeping
+		md.ahead, md.aheadFirst = md.ahead[:0], i
 	}
-	clear(md.ahead) // the client skipped them: not worth keeping
-	md.ahead, md.aheadFirst = md.ahead[:0], i
+	md.mu.Unlock()
+	if ok {
+		return md.newSmallReader(data), nil
+	}
 	var ids []int64
 	total := int64(0)
 	for j := i; j < len(md.entries) && len(ids) < prefetchCount; j++ {
@@ -73,10 +77,11 @@ func (md *maildrop) openSmall(i int) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("postgres: reading a message: %w", err)
 	}
 	defer rows.Close()
+	var id int64
+	content := arenaScan{md: md}
+	dest := []any{&id, &content}
 	for rows.Next() {
-		var id int64
-		var data []byte
-		if err := rows.Scan(&id, &data); err != nil {
+		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("postgres: reading a message: %w", err)
 		}
 		// ids are those of messages i, i+1, ...: find id's number.
@@ -87,20 +92,24 @@ func (md *maildrop) openSmall(i int) (io.ReadCloser, error) {
 				break
 			}
 		}
-		if j < 0 {
+		if j < 0 || content.data == nil {
 			continue
 		}
-		if int64(len(data)) != md.entries[j].octets {
-			return nil, fmt.Errorf("postgres: message %d has %d bytes, %d were stored: the content is damaged", id, len(data), md.entries[j].octets)
+		if int64(len(content.data)) != md.entries[j].octets {
+			return nil, fmt.Errorf("postgres: message %d has %d bytes, %d were stored: the content is damaged", id, len(content.data), md.entries[j].octets)
 		}
-		md.keep(j, data)
+		md.mu.Lock()
+		md.keep(j, content.data)
+		md.mu.Unlock()
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: reading a message: %w", err)
 	}
-	data, ok := md.fetched(i)
+	md.mu.Lock()
+	data, ok = md.fetched(i)
+	md.mu.Unlock()
 	if !ok {
 		return nil, errVanished
 	}
-	return io.NopCloser(bytes.NewReader(data)), nil
+	return md.newSmallReader(data), nil
 }
