@@ -26,7 +26,7 @@ func remoteFields(addr net.Addr) []zap.Field {
 // begin counts a new session and adds its ID to every line it logs.
 func (s *Session) begin() {
 	s.srv.obs.SessionStarted()
-	s.log = s.log.With(zap.Uint64("session", s.id))
+	s.log = s.log.WithLazy(zap.Uint64("session", s.id)) // lazy: most sessions log no line but the last (see logger.WithLazy)
 	s.log.Debug("session started", zap.Bool("tls", s.secure))
 }
 
