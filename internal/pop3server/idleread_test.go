@@ -3,12 +3,15 @@ package pop3server
 import (
 	"context"
 	"net"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/netconn"
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
+	"github.com/caddy-pop3/caddy-pop3/modules/storage"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 )
 
@@ -76,5 +79,63 @@ func TestIdleSessionHoldsNoReadBuffer(t *testing.T) {
 	}
 	if got, want := cw.waits.Load(), int32(7); got != want {
 		t.Errorf("the session waited without a buffer %d times, want %d (once per command not already buffered)", got, want)
+	}
+}
+
+// goroutineID returns the number of the calling goroutine.
+func goroutineID() string {
+	var buf [64]byte
+	line := string(buf[:runtime.Stack(buf[:], false)])
+	return strings.Fields(line)[1] // "goroutine 42 [running]:..."
+}
+
+// goroutineStore records on which goroutine Open runs.
+type goroutineStore struct {
+	storage.Store
+	opener chan string
+}
+
+func (s goroutineStore) Open(ctx context.Context, user string) (storage.Maildrop, error) {
+	s.opener <- goroutineID()
+	return s.Store.Open(ctx, user)
+}
+
+// goroutineAuth records on which goroutine the session runs (the
+// authenticator is called on it).
+type goroutineAuth struct {
+	memAuth
+	session chan string
+}
+
+func (a goroutineAuth) Authenticate(ctx context.Context, user, password string) (bool, error) {
+	a.session <- goroutineID()
+	return a.memAuth.Authenticate(ctx, user, password)
+}
+
+// TestMaildropOpenedOffSessionStack checks that the storage opens a
+// maildrop on a goroutine other than the session's, so that the depth of
+// its work (a maildir's listing) does not grow the stack that the session
+// keeps while it is idle; the login works as before.
+func TestMaildropOpenedOffSessionStack(t *testing.T) {
+	store := memstore.New()
+	store.Add("alice", "Subject: x\n\nhello\n")
+	gs := goroutineStore{Store: store, opener: make(chan string, 1)}
+	ga := goroutineAuth{memAuth: memAuth{"alice": "pw"}, session: make(chan string, 1)}
+	srv := New(Config{Hostname: "test.example", IdleTimeout: time.Minute, Store: gs, Auth: ga})
+	client, server := net.Pipe()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer server.Close()
+		srv.ServeConn(context.Background(), server, false, true)
+	}()
+	c := pop3test.New(t, client)
+	c.Greeting()
+	c.Login("alice", "pw")
+	pop3test.ExpectPrefix(t, "STAT", c.Cmd("STAT"), "+OK 1 ")
+	pop3test.ExpectPrefix(t, "QUIT", c.Cmd("QUIT"), "+OK")
+	<-done
+	if session, opener := <-ga.session, <-gs.opener; session == opener {
+		t.Errorf("the maildrop was opened on the session's goroutine (%s)", session)
 	}
 }
