@@ -98,7 +98,7 @@ func newSession(srv *Server, conn net.Conn, secure, loopback bool) *Session {
 		conn:     dl,
 		dl:       dl,
 		w:        newReplyWriter(dl),
-		log:      srv.log.WithLazy(remoteFields(conn.RemoteAddr())...),
+		log:      srv.log, // with the session's fields from begin on
 		secure:   secure,
 		loopback: loopback,
 		state:    stateAuthorization,

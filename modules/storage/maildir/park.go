@@ -53,6 +53,7 @@ func (md *maildrop) parkDirs() {
 	md.cur.close()
 	md.new.close()
 	md.dir.close()
+	md.dir, md.cur, md.new = nil, nil, nil // an idle session keeps nothing of them
 	md.park.parked = true
 }
 
