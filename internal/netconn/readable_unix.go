@@ -12,15 +12,15 @@ import (
 
 // Waitable is a net.Conn whose WaitReadable waits on the socket under it
 // with the runtime's network poller, as a blocked Read does, but without
-// a buffer to read into: it peeks at one octet (recv with MSG_PEEK) to see
-// whether input is there, and when it is not, parks until the poller says
-// the socket is readable. The read deadline of the socket applies.
+// a buffer to read into: it asks poll(2), with no timeout, whether input
+// is there, and when it is not, parks until the poller says the socket is
+// readable. The read deadline of the socket applies.
 type Waitable struct {
 	net.Conn
 	raw     syscall.RawConn
 	pending func() bool
-	woken   bool    // the poller woke the wait: no need to peek again
-	peek    [1]byte // what MSG_PEEK reads into
+	woken   bool           // the poller woke the wait: no need to look again
+	pfd     [1]unix.PollFd // what poll(2) is given, here so that it is not allocated at each wait
 	ready   func(fd uintptr) bool
 }
 
@@ -46,15 +46,16 @@ func (w *Waitable) readable(fd uintptr) bool {
 		return true // a spurious wake-up only makes the next Read wait in its turn
 	}
 	w.woken = true
+	w.pfd[0] = unix.PollFd{Fd: int32(fd), Events: unix.POLLIN} //nolint:gosec // a descriptor fits int32
 	for {
-		_, _, err := unix.Recvfrom(int(fd), w.peek[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
-		switch {
-		case errors.Is(err, unix.EINTR):
+		n, err := unix.Poll(w.pfd[:], 0)
+		if errors.Is(err, unix.EINTR) {
 			continue
-		case errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EWOULDBLOCK):
-			return false
 		}
-		return true // input, the end of the stream, or an error the next Read returns
+		// Input, the end of the stream or an error (POLLHUP, POLLERR)
+		// that the next Read returns; a failed poll too: the Read then
+		// waits in its turn.
+		return n != 0 || err != nil
 	}
 }
 
