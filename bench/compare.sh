@@ -72,8 +72,8 @@
 #	IDLE_N        idle connections held in LIMITS=1 [19000]; lowered, and
 #	              said so, when the open-file limit does not allow it
 #	IDLE_FDS      descriptors caddy-pop3 holds per idle session, to fit the
-#	              open-file limit: the connection, and maildir's maildir,
-#	              cur/ and new/ [4]
+#	              open-file limit: the connection (maildir keeps none of
+#	              its directories open while a session is idle) [1]
 #	LIMITS_PARTS  which parts of LIMITS=1 to run [loads idle]
 #	TABLE_ONLY    with LIMITS=1: print the table of the results directory
 #	              given, run nothing
@@ -111,7 +111,7 @@ POLL_SIZE=${POLL_SIZE:-2048}
 POLLS=${POLLS:-10}
 POLL_DELIVER=${POLL_DELIVER:-0}
 LIMITS=${LIMITS:-0}
-IDLE_FDS=${IDLE_FDS:-4}
+IDLE_FDS=${IDLE_FDS:-1}
 LIMITS_PARTS=${LIMITS_PARTS:-loads idle}
 IDLE_N=${IDLE_N:-19000}
 LIMITS_HOLD=${LIMITS_HOLD:-150s}
@@ -172,9 +172,9 @@ raise_nofile() {
 	# Every connection is a file descriptor, on both ends.
 	ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 	# caddy-pop3 holds IDLE_FDS per idle session in one process (the
-	# connection, and a maildir session keeps the maildir, cur/ and new/
-	# open: 4): stay within the limit, since running out of descriptors at
-	# accept() stops caddy-l4's listener.
+	# connection: an idle maildir session keeps no directory open): stay
+	# within the limit, since running out of descriptors at accept() stops
+	# caddy-l4's listener.
 	local fit=$((($(ulimit -n) - 100) / IDLE_FDS))
 	if ((IDLE_OURS > fit)); then
 		IDLE_NOTE="caddy-pop3 idle connections lowered from $IDLE_OURS to $fit: open-file limit $(ulimit -n), $IDLE_FDS per session"

@@ -32,6 +32,7 @@ func (s *Session) handshake(cfg *tls.Config, what string) bool {
 		zap.String("cipher_suite", tls.CipherSuiteName(cs.CipherSuite)),
 		zap.String("server_name", cs.ServerName))
 
+	s.stopWaiting()
 	s.r = bufio.NewReaderSize(tlsConn, readBufferSize)
 	s.w.setDestination(tlsConn)
 	s.secure = true

@@ -63,6 +63,9 @@ func (s *Session) readRawLine() ([]byte, error) {
 	if _, ended := s.endedFromOutside(); ended {
 		return nil, errEndedFromOutside
 	}
+	if err := s.reader(); err != nil {
+		return nil, err
+	}
 	return s.readBoundedLine(s.srv.cfg.Limits.MaxAuthLineLength)
 }
 

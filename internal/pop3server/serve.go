@@ -3,6 +3,7 @@ package pop3server
 import (
 	"context"
 	"net"
+	"net/netip"
 	"time"
 
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
@@ -19,12 +20,7 @@ func (srv *Server) ServeConn(ctx context.Context, conn net.Conn, secure, loopbac
 	key := clientid.Key(ip)
 	reg := srv.conns
 	if refusal := reg.Admit(key, exempt, srv.cfg.Limits.MaxConnections, srv.cfg.Limits.MaxConnectionsPerIP); refusal != "" {
-		srv.log.Info("connection refused", zap.String("remote_ip", ip.String()), zap.String("reason", refusal))
-		if srv.cfg.ImplicitTLS != nil && !secure {
-			return // a TLS client cannot read a clear refusal
-		}
-		_ = conn.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
-		_, _ = conn.Write([]byte("-ERR " + codeSysTemp + refusal + "\r\n"))
+		srv.refuse(conn, ip, refusal, secure)
 		return
 	}
 	defer reg.Release(key, exempt)
@@ -34,6 +30,20 @@ func (srv *Server) ServeConn(ctx context.Context, conn net.Conn, secure, loopbac
 	Live.Add(sess.id, sess)
 	defer Live.Remove(sess.id)
 	sess.serve(ctx)
+}
+
+// refuse tells the client that its connection is refused. It is kept out
+// of line so that its log fields and reply do not enlarge ServeConn's
+// frame, which stays under every session's whole life (see login).
+//
+//go:noinline
+func (srv *Server) refuse(conn net.Conn, ip netip.Addr, refusal string, secure bool) {
+	srv.log.Info("connection refused", zap.String("remote_ip", ip.String()), zap.String("reason", refusal))
+	if srv.cfg.ImplicitTLS != nil && !secure {
+		return // a TLS client cannot read a clear refusal
+	}
+	_ = conn.SetWriteDeadline(time.Now().Add(refusalWriteTimeout))
+	_, _ = conn.Write([]byte("-ERR " + codeSysTemp + refusal + "\r\n"))
 }
 
 // refusalWriteTimeout bounds writing a refusal or a farewell to a client

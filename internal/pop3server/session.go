@@ -62,9 +62,13 @@ type Session struct {
 	srv  *Server
 	conn net.Conn
 	dl   *netconn.Deadlines // under conn: its deadlines and their bound
-	r    *bufio.Reader
+	r    *bufio.Reader      // nil while a session with a waiter waits (idleread.go)
 	w    *replyWriter
 	log  *zap.Logger
+
+	// waiter waits for input without a buffer; nil when the connection
+	// cannot (TLS).
+	waiter netconn.ReadableWaiter
 
 	secure   bool // TLS
 	loopback bool // the client is on a loopback address
@@ -93,15 +97,15 @@ func newSession(srv *Server, conn net.Conn, secure, loopback bool) *Session {
 		srv:      srv,
 		conn:     dl,
 		dl:       dl,
-		r:        bufio.NewReaderSize(dl, readBufferSize),
 		w:        newReplyWriter(dl),
-		log:      srv.log.With(remoteFields(conn.RemoteAddr())...),
+		log:      srv.log, // with the session's fields from begin on
 		secure:   secure,
 		loopback: loopback,
 		state:    stateAuthorization,
 		started:  time.Now(),
 		guard:    newGuard(srv, conn, loopback),
 	}
+	s.startReading(conn)
 	// Before login, no read or write outlives the authentication
 	// deadline: not a TLS handshake, not a reply the client never reads.
 	_ = dl.Bound(s.guard.authDeadline)
@@ -179,6 +183,7 @@ func (s *Session) serve(ctx context.Context) {
 				return
 			}
 			s.w.idle()
+			s.readerIdle()
 		}
 		if err != nil {
 			return
@@ -191,6 +196,9 @@ func (s *Session) serve(ctx context.Context) {
 // line does not count: the client may be waiting for our replies before it
 // sends the rest.
 func (s *Session) commandBuffered() bool {
+	if s.r == nil {
+		return false
+	}
 	n := s.r.Buffered()
 	if n == 0 {
 		return false

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/caddy-pop3/caddy-pop3/internal/netconn"
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3test"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage/memstore"
 )
@@ -61,7 +62,7 @@ func startBenchServer(b *testing.B) string {
 			go func() {
 				defer wg.Done()
 				defer conn.Close()
-				srv.ServeConn(context.Background(), conn, false, true)
+				srv.ServeConn(context.Background(), netconn.NewWaitable(conn, conn, nil), false, true) // as the adapter gives a plain TCP connection
 			}()
 		}
 	}()

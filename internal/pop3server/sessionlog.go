@@ -26,7 +26,9 @@ func remoteFields(addr net.Addr) []zap.Field {
 // begin counts a new session and adds its ID to every line it logs.
 func (s *Session) begin() {
 	s.srv.obs.SessionStarted()
-	s.log = s.log.With(zap.Uint64("session", s.id))
+	// Lazy: most sessions log no line but the last, and With would copy
+	// the logger's encoder (with its buffer) for each.
+	s.log = s.log.WithLazy(append(remoteFields(s.conn.RemoteAddr()), zap.Uint64("session", s.id))...)
 	s.log.Debug("session started", zap.Bool("tls", s.secure))
 }
 

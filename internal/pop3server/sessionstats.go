@@ -54,7 +54,9 @@ func (s *Session) initStats() {
 	st.pub = sessionInfo{state: s.state, tls: s.secure}
 	st.obs = s.srv.obs
 	s.conn = &netconn.Counting{Conn: s.conn, Counter: st}
-	s.r.Reset(s.conn)
+	if s.r != nil {
+		s.r.Reset(s.conn)
+	}
 	s.w.setDestination(s.conn)
 }
 

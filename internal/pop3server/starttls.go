@@ -28,7 +28,7 @@ func (s *Session) cmdSTLS(_ context.Context, _ command) error {
 	if err := s.w.Flush(); err != nil {
 		return err
 	}
-	if n := s.r.Buffered(); n > 0 {
+	if n := s.commandBytes(); n > 0 {
 		s.log.Warn("discarding data sent before the TLS handshake", zap.Int("bytes", n))
 	}
 	if !s.handshake(s.srv.cfg.StartTLS(), "STLS") {

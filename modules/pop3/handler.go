@@ -22,6 +22,7 @@ import (
 	"github.com/caddy-pop3/caddy-pop3/internal/caddystore"
 	"github.com/caddy-pop3/caddy-pop3/internal/clientid"
 	"github.com/caddy-pop3/caddy-pop3/internal/hostname"
+	"github.com/caddy-pop3/caddy-pop3/internal/netconn"
 	"github.com/caddy-pop3/caddy-pop3/internal/pop3server"
 	"github.com/caddy-pop3/caddy-pop3/modules/auth"
 	"github.com/caddy-pop3/caddy-pop3/modules/storage"
@@ -265,7 +266,20 @@ func (h *Handler) serveClient(ctx context.Context, conn net.Conn, secure bool) {
 			return
 		}
 	}
-	h.server().ServeConn(ctx, conn, secure, id.Loopback)
+	h.server().ServeConn(ctx, waitable(conn), secure, id.Loopback)
+}
+
+// waitable lets the engine wait for the client's next command without a
+// read buffer (netconn.Waitable) when conn is caddy-l4's connection
+// straight over a TCP socket: not under TLS or a PROXY header reader,
+// whose buffers the socket's readiness says nothing about. What caddy-l4
+// itself buffered (its prefetch, while matching) is read first.
+func waitable(conn net.Conn) net.Conn {
+	cx, ok := conn.(*layer4.Connection)
+	if !ok {
+		return conn
+	}
+	return netconn.NewWaitable(cx, cx.Conn, func() bool { return len(cx.MatchingBytes()) > 0 })
 }
 
 // errTLSModes refuses a handler with both STLS and implicit TLS: a

@@ -316,3 +316,19 @@ func (d *dir) appendTo(name string, want indexState, data []byte) (indexState, e
 	got.journal += int64(n)
 	return got, nil
 }
+
+// dirsHoldDescriptors says that an open dir holds a file descriptor here,
+// so a session lets its directories go while it is idle (see park.go).
+const dirsHoldDescriptors = true
+
+// dirID is the identity of a directory: its device and inode.
+type dirID struct{ dev, ino uint64 }
+
+// id returns the identity of d.
+func (d *dir) id() (dirID, error) {
+	var st unix.Stat_t
+	if _, err := retryEINTR(func() (struct{}, error) { return struct{}{}, unix.Fstat(d.fd, &st) }); err != nil {
+		return dirID{}, &fs.PathError{Op: "stat", Path: d.path, Err: err}
+	}
+	return dirID{dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil //nolint:unconvert // not uint64 everywhere
+}

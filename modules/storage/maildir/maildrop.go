@@ -21,9 +21,10 @@ var errClosed = errors.New("maildrop is closed")
 // maildrop is one session's locked snapshot of a maildir.
 type maildrop struct {
 	root   string
-	dir    *dir // the maildir, and its cur/ and new/, open for the session
+	dir    *dir // the maildir, and its cur/ and new/, while in use (see park.go)
 	cur    *dir
 	new    *dir
+	park   parking
 	lock   *ownerlock.Lock
 	logger *zap.Logger
 	format *uidlFormat // for messages listed in dovecot-uidlist
@@ -55,11 +56,16 @@ func (md *maildrop) Messages() []storage.Message { return md.msgs }
 // by its base name; when it is gone, or something that is not a message
 // is in its place, the error wraps storage.ErrGone.
 func (md *maildrop) Open(_ context.Context, i int) (io.ReadCloser, error) {
+	md.park.mu.Lock()
+	defer md.park.mu.Unlock()
 	if md.closed {
 		return nil, errClosed
 	}
 	if i < 0 || i >= len(md.files) {
 		return nil, fmt.Errorf("message %d: %w", i+1, storage.ErrNoSuchMessage)
+	}
+	if err := md.use(); err != nil {
+		return nil, err
 	}
 	f, err := md.openFile(md.files[i])
 	if err == nil {
@@ -127,9 +133,11 @@ func (md *maildrop) remove(f file) error {
 	return d.unlink(f.name)
 }
 
-// release unlocks the maildrop and closes its directories.
+// release unlocks the maildrop and closes its directories; md.park.mu is
+// held.
 func (md *maildrop) release() error {
 	md.closed = true
+	md.stopParking()
 	err := md.lock.Unlock()
 	md.cur.close()
 	md.new.close()
@@ -142,8 +150,16 @@ func (md *maildrop) release() error {
 // is left intact, the others are still removed, and the first failure is
 // returned.
 func (md *maildrop) Commit(_ context.Context, deleted []int) error {
+	md.park.mu.Lock()
+	defer md.park.mu.Unlock()
 	if md.closed {
 		return errClosed
+	}
+	if len(deleted) > 0 {
+		if err := md.use(); err != nil {
+			_ = md.release()
+			return fmt.Errorf("maildir %s: %d deletions failed, those messages are kept: %w", md.root, len(deleted), err)
+		}
 	}
 	var (
 		firstErr error
@@ -209,6 +225,8 @@ func (md *maildrop) Commit(_ context.Context, deleted []int) error {
 // Close unlocks the maildir and changes nothing. It does nothing after
 // Commit or a previous Close.
 func (md *maildrop) Close() error {
+	md.park.mu.Lock()
+	defer md.park.mu.Unlock()
 	if md.closed {
 		return nil
 	}

@@ -138,15 +138,17 @@ func (m *Maildir) uidlFormat() *uidlFormat {
 
 // Open locks the user's maildir, creating it if it does not exist, moves
 // new mail into cur/ and returns a snapshot of the messages. The maildir,
-// its cur/ and new/ are opened once, refusing symbolic links, and every
-// file of the session is reached through them (see dir_unix.go); the
-// maildir is only created when it is found missing, so a login into an
-// existing one costs no mkdir.
+// its cur/ and new/ are opened refusing symbolic links, and every file of
+// the session is reached through them (see dir_unix.go); the maildir is
+// only created when it is found missing, so a login into an existing one
+// costs no mkdir. They are closed when Open returns and opened again,
+// checked to be the same directories, when the session needs them (see
+// park.go), so an idle session holds no file descriptor.
 func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	rootDir, err := m.openRoot(user)
+	rootDir, prefix, rel, err := m.openRootAt(user)
 	if err != nil {
 		return nil, err
 	}
@@ -165,11 +167,16 @@ func (m *Maildir) Open(ctx context.Context, user string) (storage.Maildrop, erro
 		_ = md.release()
 		return nil, err
 	}
+	if err := md.remember(prefix, rel); err != nil {
+		_ = md.release()
+		return nil, err
+	}
 	if err := md.scan(); err != nil {
 		_ = md.release()
 		return nil, err
 	}
 	md.cleanTmpIfDue(time.Now())
+	md.parkDirs() // an idle session holds no descriptor (see park.go)
 	return md, nil
 }
 
@@ -219,15 +226,20 @@ func (m *Maildir) splitRoot(user string) (prefix, rel string, err error) {
 // openRoot opens the user's maildir, creating it (and the directories
 // leading to it under the template's prefix) when it is missing.
 func (m *Maildir) openRoot(user string) (*dir, error) {
-	prefix, rel, err := m.splitRoot(user)
-	if err != nil {
-		return nil, err
+	d, _, _, err := m.openRootAt(user)
+	return d, err
+}
+
+// openRootAt is openRoot that also returns the maildir's path as openTree
+// takes it.
+func (m *Maildir) openRootAt(user string) (d *dir, prefix, rel string, err error) {
+	if prefix, rel, err = m.splitRoot(user); err != nil {
+		return nil, "", "", err
 	}
-	d, err := openTree(prefix, rel, true)
-	if err != nil {
-		return nil, fmt.Errorf("opening maildir: %w", err)
+	if d, err = openTree(prefix, rel, true); err != nil {
+		return nil, "", "", fmt.Errorf("opening maildir: %w", err)
 	}
-	return d, nil
+	return d, prefix, rel, nil
 }
 
 // makeMaildir creates the maildir root with its cur/, new/ and tmp/, as

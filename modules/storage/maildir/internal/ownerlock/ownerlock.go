@@ -162,8 +162,10 @@ func Acquire(path string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("locking %s: %w", path, err)
 	}
-	var buf [maxOwnerLine + 1]byte
-	n, err := preadFull(fd, buf[:])
+	bp := recordBuffers.Get().(*recordBuffer)
+	defer recordBuffers.Put(bp)
+	buf := bp[:]
+	n, err := preadFull(fd, buf)
 	if err != nil {
 		return nil, fmt.Errorf("reading lock file %s: %w", path, err)
 	}
@@ -179,8 +181,7 @@ func Acquire(path string) (*Lock, error) {
 	// leftover.
 	l := &Lock{path: path, token: lockTokens.Add(1)}
 	locks.register(l)
-	var rec [lockRecordSize]byte
-	if err := writeRecord(fd, appendRecord(rec[:0], l.token), n); err != nil {
+	if err := writeRecord(fd, appendRecord(buf[:0], l.token), n); err != nil { // what was read is no longer needed
 		// What is there now is anybody's guess: make way for the
 		// next owner.
 		_ = writeRecord(fd, freeRecord, len(buf))
@@ -189,6 +190,16 @@ func Acquire(path string) (*Lock, error) {
 	}
 	return l, nil
 }
+
+// recordBuffer holds what Acquire and free read of a lock file, and the
+// record Acquire writes. It comes from recordBuffers rather than the
+// stack: Acquire runs deep in a login, and a buffer this size in its frame
+// pushed logins past the 8 KiB a goroutine's stack starts with, so that
+// every idle session kept a 16 KiB stack.
+type recordBuffer [maxOwnerLine + 1]byte
+
+// recordBuffers holds the recordBuffers not in use.
+var recordBuffers = sync.Pool{New: func() any { return new(recordBuffer) }}
 
 // mayTake decides whether the lock whose file fd holds content is free to
 // take: free, a leftover of this process, or stale.
@@ -263,12 +274,13 @@ func (l *Lock) free() error {
 	if err := flockRetry(fd, unlockAttempts, unlockRetryDelay); err != nil {
 		return fmt.Errorf("locking %s: %w", l.path, err)
 	}
-	var buf [maxOwnerLine + 1]byte
-	n, err := preadFull(fd, buf[:])
+	bp := recordBuffers.Get().(*recordBuffer)
+	defer recordBuffers.Put(bp)
+	n, err := preadFull(fd, bp[:])
 	if err != nil {
 		return fmt.Errorf("reading lock file %s: %w", l.path, err)
 	}
-	if !l.isRecord(buf[:n]) {
+	if !l.isRecord(bp[:n]) {
 		return nil
 	}
 	if err := writeRecord(fd, freeRecord, n); err != nil {
