@@ -199,11 +199,11 @@ func testMaildirSwapsAfterLogin(t *testing.T, sub string) {
 	// (so that an idle session costs one: its connection); it opens them
 	// again by path, refusing the link, and checks that each is the one it
 	// logged into, so it reads and deletes nothing: its message stays in
-	// cur.moved, and QUIT says the deletion failed.
+	// sub.moved, and QUIT says the deletion failed.
 	retrChecked(t, p, inv, 1, secret, &wrong)
 	p.Cmd("DELE 1")
 	if r := p.Cmd("QUIT"); !strings.HasPrefix(r, "-ERR [SYS/TEMP]") {
-		t.Errorf("QUIT with cur/ swapped for a link: %q, want -ERR [SYS/TEMP]", r)
+		t.Errorf("QUIT with %s/ swapped for a link: %q, want -ERR [SYS/TEMP]", sub, r)
 	}
 
 	// With sub a link, alice cannot log in at all.
