@@ -50,7 +50,7 @@ func TestReplyText(t *testing.T) {
 		fmt.Fprintf(&uidl, "%d %s\r\n", i+1, m.UID)
 	}
 
-	addr := serveForTest(t, New(Config{Hostname: "test.example", IdleTimeout: time.Minute, Store: store, Auth: memAuth{"alice": "pw"}}))
+	addr := serveForTest(t, New(Config{Hostname: "test.example", IdleTimeout: time.Minute, Store: store, Auth: memAuth{"alice": "pw"}}), nil)
 	c := pop3test.Dial(t, addr)
 	c.Greeting()
 	pop3test.ExpectPrefix(t, "USER", c.Cmd("USER alice"), "+OK")
@@ -97,8 +97,10 @@ func TestReplyText(t *testing.T) {
 	}
 }
 
-// serveForTest serves srv on a loopback listener until the test ends.
-func serveForTest(t *testing.T, srv *Server) string {
+// serveForTest serves srv on a loopback listener until the test ends,
+// each connection through wrap when it is not nil, and returns the
+// listener's address.
+func serveForTest(t testing.TB, srv *Server, wrap func(net.Conn) net.Conn) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -117,6 +119,9 @@ func serveForTest(t *testing.T, srv *Server) string {
 			go func() {
 				defer wg.Done()
 				defer conn.Close()
+				if wrap != nil {
+					conn = wrap(conn)
+				}
 				srv.ServeConn(context.Background(), conn, false, true)
 			}()
 		}

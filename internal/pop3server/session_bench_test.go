@@ -1,13 +1,11 @@
 package pop3server
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,10 +28,6 @@ const (
 // store, the way Handle does, and returns the address.
 func startBenchServer(b *testing.B) string {
 	b.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
 	store := memstore.New()
 	auth := memAuth{}
 	for u := range benchUsers {
@@ -49,28 +43,8 @@ func startBenchServer(b *testing.B) string {
 		Store:       store,
 		Auth:        auth,
 	})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer conn.Close()
-				srv.ServeConn(context.Background(), netconn.NewWaitable(conn, conn, nil), false, true) // as the adapter gives a plain TCP connection
-			}()
-		}
-	}()
-	b.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	return ln.Addr().String()
+	// As the adapter gives a plain TCP connection.
+	return serveForTest(b, srv, func(conn net.Conn) net.Conn { return netconn.NewWaitable(conn, conn, nil) })
 }
 
 // benchSession runs one full session as user over c: login, STAT, UIDL,

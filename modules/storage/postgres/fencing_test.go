@@ -86,14 +86,7 @@ func TestReissuedTokenCommit(t *testing.T) {
 				}
 				t.Fatalf("a third session: %v, want ErrInUse", err)
 			}
-			first := messageID(t, readMessage(t, fresh, 0))
-			if err := fresh.Commit(context.Background(), []int{0}); err != nil {
-				t.Fatal(err)
-			}
-			inv.markDeleted([]string{first})
-			if n := inv.check(t, a, false); n != 3 {
-				t.Errorf("%d messages, want 3", n)
-			}
+			inv.commitFirst(t, fresh, a, 3)
 		})
 	}
 }
@@ -173,14 +166,7 @@ func TestLostTakeAfterCrash(t *testing.T) {
 		if err := stale.Commit(context.Background(), []int{0, 1, 2}); !errors.Is(err, ErrLeaseLost) {
 			t.Fatalf("Commit of the session whose take was lost: %v, want ErrLeaseLost", err)
 		}
-		first := messageID(t, readMessage(t, fresh, 0))
-		if err := fresh.Commit(context.Background(), []int{0}); err != nil {
-			t.Fatal(err)
-		}
-		inv.markDeleted([]string{first})
-		if n := inv.check(t, p, false); n != 2 {
-			t.Errorf("%d messages, want 2", n)
-		}
+		inv.commitFirst(t, fresh, p, 2)
 		return
 	}
 	t.Fatal("three takes in a row reached the disk before an immediate crash: does the take still wait for its WAL flush?")

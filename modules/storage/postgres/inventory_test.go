@@ -87,6 +87,21 @@ func readMessage(t testing.TB, md storage.Maildrop, i int) []byte {
 	return b
 }
 
+// commitFirst deletes the first message of md with a commit that must
+// succeed (the session that holds the lease), records it in inv, and
+// checks through s that want messages are left.
+func (inv *inventory) commitFirst(t testing.TB, md storage.Maildrop, s storage.Store, want int) {
+	t.Helper()
+	first := messageID(t, readMessage(t, md, 0))
+	if err := md.Commit(context.Background(), []int{0}); err != nil {
+		t.Fatal(err)
+	}
+	inv.markDeleted([]string{first})
+	if n := inv.check(t, s, false); n != want {
+		t.Errorf("%d messages, want %d", n, want)
+	}
+}
+
 // check opens the maildrop through s and asserts: every message stored
 // was delivered by the test, byte for byte, once; every message delivered
 // and not deleted by a successful commit is stored; nothing deleted by a
