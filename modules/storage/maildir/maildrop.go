@@ -67,6 +67,7 @@ func (md *maildrop) Open(_ context.Context, i int) (io.ReadCloser, error) {
 	if err := md.use(); err != nil {
 		return nil, err
 	}
+	defer md.endOperation()
 	f, err := md.openFile(md.files[i])
 	if err == nil {
 		return f, nil

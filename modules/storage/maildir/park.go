@@ -2,7 +2,9 @@ package maildir
 
 import (
 	"fmt"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -28,6 +30,38 @@ type parking struct {
 	parked      bool       // the directories are closed
 	lastUse     time.Time
 	timer       *time.Timer // parks the directories once unused; made at the first unpark
+	// counted: the open directories count against dirSessionBudget;
+	// transient: they are open for one operation only (the budget was
+	// spent) and closed again at its end.
+	counted, transient bool
+}
+
+// openDirSessions counts the sessions whose directories are open again
+// after their login (see use); dirSessionBudget bounds it.
+var openDirSessions atomic.Int64
+
+// dirSessionBudget is how many sessions may keep their three directories
+// open between commands: a quarter of the descriptors the pop3 handler's
+// max_connections default leaves spare (10% of the open-file limit, at
+// least 256), at least 16. A session over it opens its directories for
+// each RETR, TOP or deleting QUIT and closes them at its end, so that
+// busy sessions cannot take the descriptors the listener needs to accept.
+var dirSessionBudget = sync.OnceValue(func() int64 {
+	limit, ok := openFileLimit()
+	if !ok {
+		return math.MaxInt64
+	}
+	limit = min(limit, 1<<30)
+	return max(16, int64(max(limit/10, 256)/4))
+})
+
+// uncount gives back the session's share of dirSessionBudget.
+func (md *maildrop) uncount() {
+	if md.park.counted {
+		openDirSessions.Add(-1)
+		md.park.counted = false
+	}
+	md.park.transient = false
 }
 
 // remember records where the maildir is and which directories the
@@ -55,6 +89,15 @@ func (md *maildrop) parkDirs() {
 	md.dir.close()
 	md.dir, md.cur, md.new = nil, nil, nil // an idle session keeps nothing of them
 	md.park.parked = true
+	md.uncount()
+}
+
+// endOperation parks directories opened for one operation only; md.park.mu
+// is held.
+func (md *maildrop) endOperation() {
+	if md.park.transient && !md.closed {
+		md.parkDirs()
+	}
 }
 
 // use makes the directories usable, opening them again when they are
@@ -70,6 +113,12 @@ func (md *maildrop) use() error {
 	}
 	md.dir, md.cur, md.new = dirs[0], dirs[1], dirs[2]
 	md.park.parked = false
+	if openDirSessions.Add(1) > dirSessionBudget() {
+		openDirSessions.Add(-1)
+		md.park.transient = true // closed again at the end of this operation
+		return nil
+	}
+	md.park.counted = true
 	if md.park.timer == nil {
 		md.park.timer = time.AfterFunc(parkAfter, md.parkIfIdle)
 	} else {
@@ -131,4 +180,5 @@ func (md *maildrop) stopParking() {
 	if md.park.timer != nil {
 		md.park.timer.Stop()
 	}
+	md.uncount()
 }

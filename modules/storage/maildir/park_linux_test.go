@@ -158,3 +158,53 @@ func TestDirectoryReplacedWhileParked(t *testing.T) {
 		})
 	}
 }
+
+// TestDirSessionBudget checks that a session over the budget of sessions
+// with open directories (here 1) still reads and deletes its mail, and
+// holds no descriptor of its maildir between operations, while the
+// session within the budget keeps its directories open; the budget is
+// given back when the sessions end.
+func TestDirSessionBudget(t *testing.T) {
+	saved := dirSessionBudget
+	defer func() { dirSessionBudget = saved }()
+	start := openDirSessions.Load()
+	m, alice, bob, mail := twoUsers(t, 3)
+	open := func(user string) *maildrop {
+		sm, err := m.Open(context.Background(), user)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sm.(*maildrop)
+	}
+	a, b := open(aliceUser), open(bobUser)
+	dirSessionBudget = func() int64 { return start + 1 } // room for one
+	for _, s := range []struct {
+		md   *maildrop
+		user string
+		dir  string
+		held int
+	}{{a, aliceUser, alice, 3}, {b, bobUser, bob, 0}} {
+		for i := range s.md.Messages() {
+			got, err := readMessage(t, s.md, i)
+			if err != nil || !bytes.Equal(got, mail[s.user+fmt.Sprint(i)]) {
+				t.Fatalf("%s's message %d: %q, %v", s.user, i, got, err)
+			}
+		}
+		if n := descriptorsUnder(t, s.dir); n != s.held {
+			t.Errorf("%s after reading: %d descriptors of the maildir open, want %d", s.user, n, s.held)
+		}
+	}
+	before := contentsOf(t, bob)
+	if err := b.Commit(context.Background(), []int{0}); err != nil {
+		t.Fatalf("bob's Commit over the budget: %v", err)
+	}
+	if after := contentsOf(t, bob); len(after) != len(before)-1 {
+		t.Errorf("bob's deletion over the budget: %d messages left of %d", len(after), len(before))
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := openDirSessions.Load(); n != start {
+		t.Errorf("after both sessions ended: %d sessions counted, want %d", n, start)
+	}
+}
