@@ -32,20 +32,16 @@ func benchMessageNoDots(size int, eol string) []byte {
 	return bytes.ReplaceAll(benchMessage(size, eol), []byte(eol+"."), []byte(eol+"-"))
 }
 
-// BenchmarkWriteMessage measures the RETR writer: LF to CRLF conversion,
-// dot-stuffing and the terminator, into a session-sized bufio.Writer.
-func BenchmarkWriteMessage(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		msg  []byte
-	}{
-		{"4KiB-LF", benchMessage(4<<10, "\n")},
-		{"4KiB-CRLF", benchMessage(4<<10, "\r\n")},
-		{"5MiB-LF", benchMessage(5<<20, "\n")},
-		{"5MiB-CRLF", benchMessage(5<<20, "\r\n")},
-		{"5MiB-CRLF-no-dots", benchMessageNoDots(5<<20, "\r\n")},
-		{"5MiB-one-line", []byte(strings.Repeat("x", 5<<20))},
-	} {
+// benchMessageCase is one message the writer benchmarks send.
+type benchMessageCase struct {
+	name string
+	msg  []byte
+}
+
+// benchWriter runs write on each case into a session-sized bufio.Writer
+// that discards.
+func benchWriter(b *testing.B, cases []benchMessageCase, write func(io.Writer, io.Reader, int, []byte) (bool, error), head []byte) {
+	for _, bc := range cases {
 		b.Run(bc.name, func(b *testing.B) {
 			w := bufio.NewWriterSize(io.Discard, writeBufferSize)
 			r := bytes.NewReader(bc.msg)
@@ -53,7 +49,7 @@ func BenchmarkWriteMessage(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r.Reset(bc.msg)
-				if _, err := writeMessage(w, r, allLines, nil); err != nil {
+				if _, err := write(w, r, allLines, head); err != nil {
 					b.Fatal(err)
 				}
 				if err := w.Flush(); err != nil {
@@ -64,35 +60,29 @@ func BenchmarkWriteMessage(b *testing.B) {
 	}
 }
 
+// BenchmarkWriteMessage measures the RETR writer: LF to CRLF conversion,
+// dot-stuffing and the terminator, into a session-sized bufio.Writer.
+func BenchmarkWriteMessage(b *testing.B) {
+	benchWriter(b, []benchMessageCase{
+		{"4KiB-LF", benchMessage(4<<10, "\n")},
+		{"4KiB-CRLF", benchMessage(4<<10, "\r\n")},
+		{"5MiB-LF", benchMessage(5<<20, "\n")},
+		{"5MiB-CRLF", benchMessage(5<<20, "\r\n")},
+		{"5MiB-CRLF-no-dots", benchMessageNoDots(5<<20, "\r\n")},
+		{"5MiB-one-line", []byte(strings.Repeat("x", 5<<20))},
+	}, writeMessage, nil)
+}
+
 // BenchmarkWriteMessageLines measures the line-by-line writer, which TOP
 // uses and RETR used before the in-place chunk converter, on the same
 // messages: the two side by side show what writeMessage gained.
 func BenchmarkWriteMessageLines(b *testing.B) {
-	for _, bc := range []struct {
-		name string
-		msg  []byte
-	}{
+	benchWriter(b, []benchMessageCase{
 		{"4KiB-LF", benchMessage(4<<10, "\n")},
 		{"5MiB-LF", benchMessage(5<<20, "\n")},
 		{"5MiB-CRLF", benchMessage(5<<20, "\r\n")},
 		{"5MiB-CRLF-no-dots", benchMessageNoDots(5<<20, "\r\n")},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			w := bufio.NewWriterSize(io.Discard, writeBufferSize)
-			r := bytes.NewReader(bc.msg)
-			b.SetBytes(int64(len(bc.msg)))
-			b.ReportAllocs()
-			for b.Loop() {
-				r.Reset(bc.msg)
-				if _, err := writeMessageLines(w, r, allLines, []byte("+OK\r\n")); err != nil {
-					b.Fatal(err)
-				}
-				if err := w.Flush(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
+	}, writeMessageLines, []byte("+OK\r\n"))
 }
 
 // BenchmarkWriteMessageTop measures TOP with 10 body lines of a 5 MiB

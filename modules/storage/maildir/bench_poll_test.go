@@ -1,7 +1,6 @@
 package maildir
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -104,7 +103,6 @@ func BenchmarkFirstLogin50000(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			m, dir := newTestStore(b)
 			root := filepath.Join(dir, "alice", "Maildir")
-			body := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n"), 32)
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {
@@ -113,20 +111,7 @@ func BenchmarkFirstLogin50000(b *testing.B) {
 				if err := os.RemoveAll(root); err != nil {
 					b.Fatal(err)
 				}
-				for _, d := range []string{dirCur, dirNew, dirTmp} {
-					if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
-						b.Fatal(err)
-					}
-				}
-				for i := range 50000 {
-					n := fmt.Sprintf("%d.M%dP%d.mx.example.net", 1700000000+i, i, 4000+i%1000)
-					if sized {
-						n += fmt.Sprintf(",S=%d,W=%d", len(body), len(body)+32)
-					}
-					if err := os.WriteFile(filepath.Join(root, dirNew, n), body, 0o600); err != nil {
-						b.Fatal(err)
-					}
-				}
+				writeBigMaildir(b, root, 50000, dirNew, sized)
 				b.StartTimer()
 				md, err := m.Open(ctx, "alice")
 				if err != nil {

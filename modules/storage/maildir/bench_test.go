@@ -109,6 +109,15 @@ func fillBigMaildir(b testing.TB, dir string, n int) string {
 // Dovecot's S= and W=, and as a POP3 login leaves them).
 func fillBigMaildirIn(b testing.TB, dir string, n int, sub string) string {
 	root := filepath.Join(dir, "alice", "Maildir")
+	writeBigMaildir(b, root, n, sub, true)
+	time.Sleep(trustAfter + 100*time.Millisecond)
+	return root
+}
+
+// writeBigMaildir creates the maildir root and writes n messages of 2 KiB
+// into sub, with S= and W= in their names when sized, and flags when sub
+// is cur/.
+func writeBigMaildir(b testing.TB, root string, n int, sub string, sized bool) {
 	for _, d := range []string{dirCur, dirNew, dirTmp} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o700); err != nil {
 			b.Fatal(err)
@@ -116,7 +125,10 @@ func fillBigMaildirIn(b testing.TB, dir string, n int, sub string) string {
 	}
 	body := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n"), 32)
 	for i := range n {
-		name := fmt.Sprintf("%d.M%dP%d.mx.example.net,S=%d,W=%d", 1700000000+i, i, 4000+i%1000, len(body), len(body)+32)
+		name := fmt.Sprintf("%d.M%dP%d.mx.example.net", 1700000000+i, i, 4000+i%1000)
+		if sized {
+			name += fmt.Sprintf(",S=%d,W=%d", len(body), len(body)+32)
+		}
 		if sub == dirCur {
 			name += string(infoSep) + "2,S"
 		}
@@ -124,8 +136,6 @@ func fillBigMaildirIn(b testing.TB, dir string, n int, sub string) string {
 			b.Fatal(err)
 		}
 	}
-	time.Sleep(trustAfter + 100*time.Millisecond)
-	return root
 }
 
 // BenchmarkLogin50000 measures a login into an unchanged maildrop of

@@ -30,10 +30,10 @@ type parking struct {
 	parked      bool       // the directories are closed
 	lastUse     time.Time
 	timer       *time.Timer // parks the directories once unused; made at the first unpark
-	// counted: the open directories count against dirSessionBudget;
-	// transient: they are open for one operation only (the budget was
-	// spent) and closed again at its end.
-	counted, transient bool
+	// counted: the open directories count against dirSessionBudget.
+	// Open again but not counted (the budget was spent), they are open for
+	// one operation only and closed again at its end (endOperation).
+	counted bool
 }
 
 // openDirSessions counts the sessions whose directories are open again
@@ -61,7 +61,6 @@ func (md *maildrop) uncount() {
 		openDirSessions.Add(-1)
 		md.park.counted = false
 	}
-	md.park.transient = false
 }
 
 // remember records where the maildir is and which directories the
@@ -95,7 +94,7 @@ func (md *maildrop) parkDirs() {
 // endOperation parks directories opened for one operation only; md.park.mu
 // is held.
 func (md *maildrop) endOperation() {
-	if md.park.transient && !md.closed {
+	if !md.park.parked && !md.park.counted && !md.closed {
 		md.parkDirs()
 	}
 }
@@ -115,7 +114,7 @@ func (md *maildrop) use() error {
 	md.park.parked = false
 	if openDirSessions.Add(1) > dirSessionBudget() {
 		openDirSessions.Add(-1)
-		md.park.transient = true // closed again at the end of this operation
+		// Not counted: closed again at the end of this operation.
 		return nil
 	}
 	md.park.counted = true

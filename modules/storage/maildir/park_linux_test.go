@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -194,12 +195,23 @@ func TestDirSessionBudget(t *testing.T) {
 			t.Errorf("%s after reading: %d descriptors of the maildir open, want %d", s.user, n, s.held)
 		}
 	}
-	before := contentsOf(t, bob)
+	aliceBefore, before := contentsOf(t, alice), contentsOf(t, bob)
 	if err := b.Commit(context.Background(), []int{0}); err != nil {
 		t.Fatalf("bob's Commit over the budget: %v", err)
 	}
-	if after := contentsOf(t, bob); len(after) != len(before)-1 {
+	// Inventory: bob lost exactly his message 1, every other file of both
+	// users is as it was.
+	after := contentsOf(t, bob)
+	if len(after) != len(before)-1 {
 		t.Errorf("bob's deletion over the budget: %d messages left of %d", len(after), len(before))
+	}
+	for name, content := range after {
+		if before[name] != content || content == string(mail[bobUser+"0"]) {
+			t.Errorf("after deleting bob's message 1: %s holds %q", name, content)
+		}
+	}
+	if got := contentsOf(t, alice); !maps.Equal(got, aliceBefore) {
+		t.Errorf("alice's maildir changed by bob's session: %v", got)
 	}
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
