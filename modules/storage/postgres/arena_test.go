@@ -21,6 +21,7 @@ import (
 // session ended is exact, and a read after Close fails.
 func TestArenaReuse(t *testing.T) {
 	p := newStore(t, pgtest.DSN(t), 0)
+	p.cache = nil // every session reads its content from the database
 	ctx := context.Background()
 	want := map[string][][32]byte{}
 	users := []string{"alice@example.com", "bob@example.com", "carol@example.com"}

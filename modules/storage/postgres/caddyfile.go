@@ -1,8 +1,11 @@
 package postgres
 
 import (
+	"math"
+
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/dustin/go-humanize"
 )
 
 // UnmarshalCaddyfile sets up the backend from Caddyfile tokens. Syntax:
@@ -11,6 +14,7 @@ import (
 //		dsn        <dsn>
 //		lease_time <duration>
 //		timeout    <duration>
+//		content_cache_size <size>|off
 //	}
 //
 // The DSN may be given on the same line or in the block, not both.
@@ -44,6 +48,25 @@ func (p *Postgres) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				p.LeaseTime = v
 			} else {
 				p.Timeout = v
+			}
+		case "content_cache_size":
+			if p.ContentCacheSize != 0 {
+				return d.Err("postgres: content_cache_size: already set")
+			}
+			if !d.NextArg() {
+				return d.Err("postgres: content_cache_size: missing size")
+			}
+			if d.Val() == "off" {
+				p.ContentCacheSize = ContentCacheOff
+			} else {
+				n, err := humanize.ParseBytes(d.Val())
+				if err != nil || n == 0 || n > math.MaxInt64 {
+					return d.Errf("postgres: content_cache_size: %q is neither a size such as 64MiB nor off", d.Val())
+				}
+				p.ContentCacheSize = int64(n)
+			}
+			if d.NextArg() {
+				return d.Errf("postgres: content_cache_size: unexpected argument %q", d.Val())
 			}
 		default:
 			return d.Errf("postgres: unrecognized subdirective %q", dir)

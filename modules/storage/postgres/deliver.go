@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,7 @@ var deliveryBuffers = sync.Pool{New: func() any {
 
 // Deliver stores msg in the user's maildrop: one transaction that inserts
 // the message row, then the content one chunk row at a time as it is read
-// (never the whole message in memory), then the sizes. The UIDL is made
+// (never the whole message in memory), then the sizes and the digest. The UIDL is made
 // by the server from the row's id, never taken from the message. An open
 // session does not see the message: its snapshot was taken at Open.
 func (p *Postgres) Deliver(ctx context.Context, user string, env storage.Envelope, msg io.Reader) error {
@@ -85,6 +86,7 @@ func (p *Postgres) deliver(ctx context.Context, user, uidl string, received time
 	}
 
 	var sizer storage.WireSizer
+	hash := sha256.New()
 	bp := deliveryBuffers.Get().(*[]byte)
 	defer deliveryBuffers.Put(bp)
 	buf := *bp
@@ -93,6 +95,7 @@ func (p *Postgres) deliver(ctx context.Context, user, uidl string, received time
 		n, rerr := io.ReadFull(msg, buf)
 		if n > 0 {
 			_, _ = sizer.Write(buf[:n])
+			_, _ = hash.Write(buf[:n])
 			octets += int64(n)
 			octx, cancel := p.opCtx(ctx)
 			_, err := tx.Exec(octx, `INSERT INTO pop3_chunks (message_id, seq, data) VALUES ($1, $2, $3)`, id, seq, buf[:n])
@@ -113,7 +116,8 @@ func (p *Postgres) deliver(ctx context.Context, user, uidl string, received time
 	}
 	octx, cancel = p.opCtx(ctx)
 	defer cancel()
-	if _, err := tx.Exec(octx, `UPDATE pop3_messages SET size = $2, octets = $3 WHERE id = $1`, id, sizer.Size(), octets); err != nil {
+	var sum digest
+	if _, err := tx.Exec(octx, `UPDATE pop3_messages SET size = $2, octets = $3, digest = $4 WHERE id = $1`, id, sizer.Size(), octets, hash.Sum(sum[:0])); err != nil {
 		return err
 	}
 	return tx.Commit(octx)

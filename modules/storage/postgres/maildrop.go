@@ -21,13 +21,16 @@ var ErrLeaseLost = fmt.Errorf("postgres: the maildrop lease expired and was take
 
 // entry is what a snapshot keeps of a message besides storage.Message.
 type entry struct {
-	id     int64 // pop3_messages.id
-	octets int64 // length of the content as stored
+	id     int64  // pop3_messages.id
+	octets int64  // length of the content as stored
+	digest digest // SHA-256 of the content, if hashed
+	hashed bool   // the row has a digest (see contentcache.go)
 }
 
 // maildrop is one session's leased snapshot of a mailbox.
 type maildrop struct {
 	store   *Postgres
+	user    string
 	mailbox int64
 	token   int64  // the fencing token of this session's lease
 	owner   string // the lease owner, unique to this session (sessionOwner)
@@ -49,6 +52,7 @@ type maildrop struct {
 	done    bool        // Commit or Close ran
 	arena   *[]byte     // the content fetched ahead, from arenas (see arena.go)
 	readers int         // smallReaders open
+	rehint  bool        // content was cached since the login (see updateHint)
 	renewal *time.Timer // the next lease renewal (see lease.go)
 	wg      sync.WaitGroup
 }
@@ -210,7 +214,11 @@ func (md *maildrop) finish() bool {
 	md.done = true
 	md.renewal.Stop()
 	md.releaseArena()
+	rehint := md.rehint
 	md.mu.Unlock()
+	if rehint {
+		md.updateHint()
+	}
 	md.wg.Wait()
 	return true
 }

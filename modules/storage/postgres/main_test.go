@@ -27,13 +27,17 @@ func TestMain(m *testing.M) {
 }
 
 // newStore returns a provisioned store on dsn with the given lease time
-// (0: the default), released when t ends.
+// (0: the default) and a content cache of its own, released when t
+// ends.
 func newStore(t testing.TB, dsn string, lease time.Duration) *Postgres {
 	t.Helper()
 	p := &Postgres{DSN: dsn, LeaseTime: caddy.Duration(lease)}
 	if err := p.setup(); err != nil {
 		t.Fatal(err)
 	}
+	// A content cache of its own, as on a node of its own: what one test
+	// (or "node") served is not in another's.
+	p.cache = newContentCache(DefaultContentCacheSize)
 	t.Cleanup(func() { p.Cleanup() })
 	if err := p.ensureSchema(context.Background()); err != nil {
 		t.Fatal(err)

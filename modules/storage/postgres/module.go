@@ -61,10 +61,23 @@ type Postgres struct {
 	// error. Default 5s.
 	Timeout caddy.Duration `json:"timeout,omitempty"`
 
-	dsn    string
-	pool   *pgxpool.Pool
-	owner  string // what this node writes as the lease owner
-	logger *zap.Logger
+	// ContentCacheSize is the memory budget in bytes of the content
+	// cache, which keeps the content of small messages the node served
+	// so that retrieving them again costs the database nothing (see
+	// contentcache.go). The cache is shared by every postgres store of
+	// the process, so the store loaded last sets its size. 0 means
+	// DefaultContentCacheSize (64 MiB); -1 ("off") keeps this store's
+	// messages out of the cache.
+	ContentCacheSize int64 `json:"content_cache_size,omitempty"`
+
+	dsn   string
+	pool  *pgxpool.Pool
+	cache *contentCache // nil when off
+	// shipped counts the content rows of small messages read from the
+	// database; tests use it.
+	shipped atomic.Int64
+	owner   string // what this node writes as the lease owner
+	logger  *zap.Logger
 
 	// migrated is set once the schema is known to be current.
 	migrateMu sync.Mutex
@@ -116,6 +129,15 @@ func (p *Postgres) setup() error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
+	switch p.ContentCacheSize {
+	case ContentCacheOff:
+	case 0:
+		contents.setBudget(DefaultContentCacheSize)
+		p.cache = contents
+	default:
+		contents.setBudget(p.ContentCacheSize)
+		p.cache = contents
+	}
 	p.dsn = caddy.NewReplacer().ReplaceKnown(p.DSN, "")
 	if p.dsn == "" {
 		return errors.New("postgres: dsn is empty once placeholders are replaced (is the environment variable set?)")
@@ -129,13 +151,16 @@ func (p *Postgres) setup() error {
 	return nil
 }
 
-// Validate checks the durations.
+// Validate checks the durations and the cache size.
 func (p *Postgres) Validate() error {
 	if p.LeaseTime != 0 && time.Duration(p.LeaseTime) < minLeaseTime {
 		return fmt.Errorf("postgres: lease_time %s is too short (at least %s)", time.Duration(p.LeaseTime), minLeaseTime)
 	}
 	if p.Timeout < 0 {
 		return fmt.Errorf("postgres: timeout %s must be positive", time.Duration(p.Timeout))
+	}
+	if p.ContentCacheSize < ContentCacheOff {
+		return fmt.Errorf("postgres: content_cache_size %d is neither a size in bytes nor -1 (off)", p.ContentCacheSize)
 	}
 	return nil
 }

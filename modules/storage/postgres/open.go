@@ -55,20 +55,25 @@ func (p *Postgres) take(ctx context.Context, user string) (*maildrop, error) {
 // there is no free mailbox row for user. The statement commits without
 // waiting for its WAL flush (see takeSQL).
 func (p *Postgres) takeExisting(ctx context.Context, user, owner string, lease int64) (*maildrop, error) {
-	rows, err := p.pool.Query(ctx, takeSQL, user, owner, lease, smallMessage, loginPrefetchBytes, prefetchCount)
+	var hint []int64
+	if p.cache != nil {
+		hint = p.cache.hintOf(user)
+	}
+	rows, err := p.pool.Query(ctx, takeSQL, user, owner, lease, smallMessage, loginPrefetchBytes, prefetchCount, hint)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	md := &maildrop{store: p, owner: owner}
+	md := &maildrop{store: p, user: user, owner: owner}
 	found := false
 	// One set of destinations for every row: a variable declared in the
 	// loop would be allocated again for each row.
 	var mailbox, token, id, size, octets int64
 	var async bool
 	var uid string
+	var dg digestScan
 	content := arenaScan{md: md}
-	dest := []any{&mailbox, &token, &async, &id, &uid, &size, &octets, &content}
+	dest := []any{&mailbox, &token, &async, &id, &uid, &size, &octets, &dg, &content}
 	for rows.Next() {
 		content.data = nil
 		if err := rows.Scan(dest...); err != nil {
@@ -81,16 +86,28 @@ func (p *Postgres) takeExisting(ctx context.Context, user, owner string, lease i
 		if id == 0 { // the LEFT JOIN row of an empty mailbox
 			continue
 		}
-		if data := content.data; data != nil && int64(len(data)) == octets {
-			// (content of another length is damaged: left for the RETR
-			// of that message to fetch and report)
-			if len(md.ahead) == 0 {
-				md.aheadFirst = len(md.entries)
-			}
-			md.keep(len(md.entries), data)
-		}
+		i := len(md.entries)
 		md.msgs = append(md.msgs, storage.Message{UID: uid, Size: size})
-		md.entries = append(md.entries, entry{id: id, octets: octets})
+		md.entries = append(md.entries, entry{id: id, octets: octets, digest: dg.d, hashed: dg.ok})
+		data := content.data
+		switch {
+		case data != nil && int64(len(data)) == octets:
+			p.shipped.Add(1)
+			md.cache(i, data)
+		case data != nil:
+			// Content of another length is damaged: left for the RETR of
+			// that message to fetch and report.
+			p.shipped.Add(1)
+			data = nil
+		case octets > 0 && octets <= smallMessage:
+			data, _ = md.cached(i)
+		}
+		if data != nil {
+			if len(md.ahead) == 0 {
+				md.aheadFirst = i
+			}
+			md.keep(i, data)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		md.discard()
@@ -101,6 +118,7 @@ func (p *Postgres) takeExisting(ctx context.Context, user, owner string, lease i
 		return nil, nil
 	}
 	md.sortByID()
+	md.updateHint()
 	return md, nil
 }
 
@@ -114,7 +132,9 @@ func (p *Postgres) takeExisting(ctx context.Context, user, owner string, lease i
 // The window numbers the small messages in the order of the listing and
 // sums their lengths, so that the content of the first ones (as many as
 // fit the budget: $4 is the longest small message, $5 and $6 the bytes
-// and the messages fetched) comes in the same rows. The listing comes out
+// and the messages fetched) comes in the same rows, except for those
+// whose ids are in $7, the hint of what the node's content cache holds
+// (see contentcache.go); every row has the message's digest. The listing comes out
 // of the window in id order (sorted by the caller if it ever does not: an
 // ORDER BY here would sort the content too).
 //
@@ -136,12 +156,12 @@ const takeSQL = `WITH l AS (
 		WHERE username = $1 AND (lease_expires IS NULL OR lease_expires <= clock_timestamp())
 		RETURNING id, lease_token, set_config('synchronous_commit', 'off', true) = 'off' AS async)
 	SELECT l.id, l.lease_token, l.async, coalesce(m.id, 0), coalesce(m.uidl, ''),
-		coalesce(m.size, 0), coalesce(m.octets, 0),
-		CASE WHEN m.small AND m.total <= $5 AND m.n <= $6 THEN
+		coalesce(m.size, 0), coalesce(m.octets, 0), m.digest,
+		CASE WHEN m.small AND m.total <= $5 AND m.n <= $6 AND m.id <> ALL(coalesce($7, '{}'::bigint[])) THEN
 			(SELECT c.data FROM pop3_chunks c WHERE c.message_id = m.id AND c.seq = 0)
 		END
 	FROM l LEFT JOIN LATERAL (
-		SELECT id, uidl, size, octets, octets BETWEEN 1 AND $4 AS small,
+		SELECT id, uidl, size, octets, digest, octets BETWEEN 1 AND $4 AS small,
 			sum(CASE WHEN octets BETWEEN 1 AND $4 THEN octets::integer ELSE 0 END) OVER w AS total,
 			count(*) FILTER (WHERE octets BETWEEN 1 AND $4) OVER w AS n
 		FROM pop3_messages WHERE mailbox_id = l.id
@@ -159,7 +179,7 @@ func (p *Postgres) takeNew(ctx context.Context, user, owner string, lease int64)
 		ON CONFLICT (username) DO NOTHING
 		RETURNING id, lease_token`, user, owner, lease).Scan(&id, &token)
 	if err == nil {
-		return &maildrop{store: p, mailbox: id, token: token, owner: owner}, nil
+		return &maildrop{store: p, user: user, mailbox: id, token: token, owner: owner}, nil
 	}
 	if !errors.Is(err, pgx.ErrNoRows) {
 		return nil, err

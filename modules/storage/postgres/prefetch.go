@@ -54,18 +54,26 @@ func (md *maildrop) openSmall(i int) (io.ReadCloser, error) {
 		md.ahead, md.aheadFirst = md.ahead[:0], i
 	}
 	md.mu.Unlock()
+	if !ok {
+		data, ok = md.cached(i)
+	}
 	if ok {
 		return md.newSmallReader(data), nil
 	}
+	// Message i and the small ones after it that the content cache does
+	// not hold.
 	var ids []int64
 	total := int64(0)
 	for j := i; j < len(md.entries) && len(ids) < prefetchCount; j++ {
-		e := md.entries[j]
+		e := &md.entries[j]
 		if e.octets == 0 || e.octets > smallMessage || (j > i && total+e.octets > prefetchBytes) {
 			if j == i {
 				continue
 			}
 			break
+		}
+		if j > i && e.hashed && md.store.cache != nil && md.store.cache.has(&e.digest) {
+			continue
 		}
 		ids = append(ids, e.id)
 		total += e.octets
@@ -84,21 +92,24 @@ func (md *maildrop) openSmall(i int) (io.ReadCloser, error) {
 		if err := rows.Scan(dest...); err != nil {
 			return nil, fmt.Errorf("postgres: reading a message: %w", err)
 		}
-		// ids are those of messages i, i+1, ...: find id's number.
+		// ids are those of messages from i on: find id's number.
 		j := -1
-		for k, want := range ids {
-			if want == id {
-				j = i + k
+		for k := i; k < len(md.entries); k++ {
+			if md.entries[k].id == id {
+				j = k
 				break
 			}
 		}
 		if j < 0 || content.data == nil {
 			continue
 		}
+		md.store.shipped.Add(1)
 		if int64(len(content.data)) != md.entries[j].octets {
 			return nil, fmt.Errorf("postgres: message %d has %d bytes, %d were stored: the content is damaged", id, len(content.data), md.entries[j].octets)
 		}
+		cached := md.cache(j, content.data)
 		md.mu.Lock()
+		md.rehint = md.rehint || cached
 		md.keep(j, content.data)
 		md.mu.Unlock()
 	}

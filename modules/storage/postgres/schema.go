@@ -49,6 +49,13 @@ var migrations = []string{
 	// first small messages of every maildrop). Rows written before keep
 	// their place; they read the same.
 	`ALTER TABLE pop3_chunks SET (toast_tuple_target = 8160);`,
+
+	// 3: the SHA-256 of each message's content, written with it at
+	// delivery: nodes keep the content of small messages they served by
+	// it (see contentcache.go). Rows written before have none and are not
+	// kept. (A column without a default: added without rewriting the
+	// table.)
+	`ALTER TABLE pop3_messages ADD COLUMN digest bytea;`,
 }
 
 // SchemaVersion is the schema version this module writes.
