@@ -144,14 +144,13 @@ func (md *maildrop) Commit(ctx context.Context, deleted []int) error {
 // lock, so a session that took the maildrop
 // over either committed before (the token differs: nothing is released
 // and nothing deleted) or waits for this statement to commit; the DELETE
-// runs only for the mailbox the UPDATE matched. Without deletions the
-// statement is a release (see releaseSQL).
+// runs only for the mailbox the UPDATE matched. Without deletions it is
+// a release, grouped with other sessions' (see release.go).
 func (md *maildrop) commit(ctx context.Context, ids []int64) error {
 	var released bool
 	var err error
 	if len(ids) == 0 {
-		var off string
-		err = md.store.pool.QueryRow(ctx, releaseSQL, md.mailbox, md.token, md.owner).Scan(&released, &off)
+		released, err = md.releaseLease()
 	} else {
 		err = md.store.pool.QueryRow(ctx, `WITH l AS (
 				UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
@@ -171,21 +170,6 @@ func (md *maildrop) commit(ctx context.Context, ids []int64) error {
 	return nil
 }
 
-// releaseSQL releases the lease of mailbox $1 if its fencing token is
-// still $2 and its owner $3, and reports whether it was. Its transaction
-// commits without waiting for the WAL flush (synchronous_commit off, for
-// this transaction only): if the database crashes before the flush, the
-// release is lost, the lease stays as it was, and lapses after
-// lease_time. Nothing else is lost: the lease belonged to a session that
-// has ended, and nobody else writes its owner. Deleting and delivering
-// always wait for the flush (which also flushes every release and take
-// before them); a take does not (see takeSQL).
-const releaseSQL = `WITH l AS (
-		UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
-		WHERE id = $1 AND lease_token = $2 AND lease_owner = $3
-		RETURNING id)
-	SELECT EXISTS (SELECT 1 FROM l), set_config('synchronous_commit', 'off', true)`
-
 // Close releases the lease (if it is still this session's) and changes
 // nothing else. When the database cannot be reached, the lease lapses by
 // itself after lease_time.
@@ -193,14 +177,8 @@ func (md *maildrop) Close() error {
 	if !md.finish() {
 		return nil
 	}
-	ctx, cancel := md.store.opCtx(md.ctx)
-	defer cancel()
-	var released bool
-	var off string
-	if err := md.store.pool.QueryRow(ctx, releaseSQL, md.mailbox, md.token, md.owner).Scan(&released, &off); err != nil {
-		return fmt.Errorf("postgres: releasing the lease (it lapses by itself after lease_time): %w", err)
-	}
-	return nil
+	_, err := md.releaseLease()
+	return err
 }
 
 // finish marks the session done and stops the renewals, waiting for one

@@ -83,6 +83,9 @@ type Postgres struct {
 	migrateMu sync.Mutex
 	migrated  bool
 
+	// releases groups the lease releases of sessions (see release.go).
+	releases releaser
+
 	// renewPaused stops lease renewals: tests use it to play a node
 	// that is paused past its lease.
 	renewPaused atomic.Bool
