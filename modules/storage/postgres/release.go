@@ -119,14 +119,25 @@ func (p *Postgres) releaseQueued() {
 // sessions' (the fencing token and the owner match) in one statement,
 // and reports which were.
 func (p *Postgres) releaseGroup(ctx context.Context, group []*release) ([]bool, error) {
+	ctx, cancel := p.opCtx(context.WithoutCancel(ctx))
+	defer cancel()
+	if len(group) == 1 {
+		// The plan of one row's release is simpler: less for the
+		// database to set up at each execution.
+		r := group[0]
+		var released bool
+		var off string
+		if err := p.pool.QueryRow(ctx, releaseOneSQL, r.mailbox, r.token, r.owner).Scan(&released, &off); err != nil {
+			return nil, fmt.Errorf("postgres: releasing the lease (it lapses by itself after lease_time): %w", err)
+		}
+		return []bool{released}, nil
+	}
 	ids := make([]int64, len(group))
 	tokens := make([]int64, len(group))
 	owners := make([]string, len(group))
 	for i, r := range group {
 		ids[i], tokens[i], owners[i] = r.mailbox, r.token, r.owner
 	}
-	ctx, cancel := p.opCtx(context.WithoutCancel(ctx))
-	defer cancel()
 	var off string
 	var released []string
 	if err := p.pool.QueryRow(ctx, releaseGroupSQL, ids, tokens, owners).Scan(&off, &released); err != nil {
@@ -156,3 +167,11 @@ const releaseGroupSQL = `WITH r AS (
 		FROM r WHERE m.id = r.id AND m.lease_token = r.token AND m.lease_owner = r.owner
 		RETURNING r.owner)
 	SELECT set_config('synchronous_commit', 'off', true), array(SELECT owner FROM l)`
+
+// releaseOneSQL is releaseGroupSQL for one lease: mailbox $1, token $2,
+// owner $3; it reports whether the lease was released.
+const releaseOneSQL = `WITH l AS (
+		UPDATE pop3_mailboxes SET lease_owner = NULL, lease_expires = NULL
+		WHERE id = $1 AND lease_token = $2 AND lease_owner = $3
+		RETURNING id)
+	SELECT EXISTS (SELECT 1 FROM l), set_config('synchronous_commit', 'off', true)`
