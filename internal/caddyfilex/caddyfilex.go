@@ -5,12 +5,14 @@
 package caddyfilex
 
 import (
+	"math"
 	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/dustin/go-humanize"
 )
 
 // Off is the Caddyfile value that turns a limit off.
@@ -126,3 +128,25 @@ func NoMoreArgs(d *caddyfile.Dispenser) error {
 // ZeroDurationOK are the directives whose duration may be 0 without
 // meaning off (login_delay 0: no delay).
 var ZeroDurationOK = map[string]bool{"login_delay": true}
+
+// SizeOrOffArg reads the single argument of the current directive: a size
+// in bytes such as 64MiB or 200MB, or `off` (-1). Its errors begin with
+// prefix and the directive ("maildir: listing_cache_size: ...").
+func SizeOrOffArg(d *caddyfile.Dispenser, prefix string) (int64, error) {
+	directive := d.Val()
+	if !d.NextArg() {
+		return 0, d.Errf("%s%s: missing size", prefix, directive)
+	}
+	n := int64(-1)
+	if d.Val() != Off {
+		v, err := humanize.ParseBytes(d.Val())
+		if err != nil || v == 0 || v > math.MaxInt64 {
+			return 0, d.Errf("%s%s: %q is neither a size such as 64MiB nor off", prefix, directive, d.Val())
+		}
+		n = int64(v)
+	}
+	if d.NextArg() {
+		return 0, d.Errf("%s%s: unexpected argument %q", prefix, directive, d.Val())
+	}
+	return n, nil
+}

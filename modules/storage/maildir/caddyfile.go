@@ -1,11 +1,8 @@
 package maildir
 
 import (
-	"math"
-
 	"github.com/caddy-pop3/caddy-pop3/internal/caddyfilex"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/dustin/go-humanize"
 )
 
 // UnmarshalCaddyfile sets up the backend from Caddyfile tokens. Syntax:
@@ -50,24 +47,14 @@ func (m *Maildir) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			}
 			m.ReuseXUIDL = true
 		case "listing_cache_size":
-			if !d.NextArg() {
-				return d.ArgErr()
-			}
 			if m.ListingCacheSize != 0 {
 				return d.Err("maildir: listing_cache_size given twice")
 			}
-			if d.Val() == "off" {
-				m.ListingCacheSize = ListingCacheOff
-			} else {
-				n, err := humanize.ParseBytes(d.Val())
-				if err != nil || n == 0 || n > math.MaxInt64 {
-					return d.Errf("maildir: listing_cache_size: %q is neither a size such as 64MiB nor off", d.Val())
-				}
-				m.ListingCacheSize = int64(n)
+			n, err := caddyfilex.SizeOrOffArg(d, "maildir: ")
+			if err != nil {
+				return err
 			}
-			if d.NextArg() {
-				return d.ArgErr()
-			}
+			m.ListingCacheSize = n
 		default:
 			return d.Errf("maildir: unrecognized subdirective %q", d.Val())
 		}

@@ -1,11 +1,9 @@
 package postgres
 
 import (
-	"math"
-
+	"github.com/caddy-pop3/caddy-pop3/internal/caddyfilex"
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
-	"github.com/dustin/go-humanize"
 )
 
 // UnmarshalCaddyfile sets up the backend from Caddyfile tokens. Syntax:
@@ -53,21 +51,11 @@ func (p *Postgres) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			if p.ContentCacheSize != 0 {
 				return d.Err("postgres: content_cache_size: already set")
 			}
-			if !d.NextArg() {
-				return d.Err("postgres: content_cache_size: missing size")
+			n, err := caddyfilex.SizeOrOffArg(d, "postgres: ")
+			if err != nil {
+				return err
 			}
-			if d.Val() == "off" {
-				p.ContentCacheSize = ContentCacheOff
-			} else {
-				n, err := humanize.ParseBytes(d.Val())
-				if err != nil || n == 0 || n > math.MaxInt64 {
-					return d.Errf("postgres: content_cache_size: %q is neither a size such as 64MiB nor off", d.Val())
-				}
-				p.ContentCacheSize = int64(n)
-			}
-			if d.NextArg() {
-				return d.Errf("postgres: content_cache_size: unexpected argument %q", d.Val())
-			}
+			p.ContentCacheSize = n
 		default:
 			return d.Errf("postgres: unrecognized subdirective %q", dir)
 		}
