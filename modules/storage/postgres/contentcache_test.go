@@ -241,3 +241,21 @@ func TestContentCacheTwoDatabases(t *testing.T) {
 	readAll(t, x, "bob@example.com", same)
 	readAll(t, x, alice, wantX[1:])
 }
+
+// TestContentCacheInWindow checks that messages the content cache holds
+// in the middle of a mailbox are not fetched, and that those after them
+// are fetched once: messages 40–44 of 60 are in the cache before the
+// first login, which reads all 60 in order.
+func TestContentCacheInWindow(t *testing.T) {
+	p := newStore(t, pgtest.DSN(t), 0)
+	want := deliverSmall(t, p, alice, "w", 60)
+	for _, msg := range want[40:45] {
+		d := sha256.Sum256(msg)
+		if p.cache.put(&d, msg) == nil {
+			t.Fatal("the cache refused a message")
+		}
+	}
+	if n := readAll(t, p, alice, want); n != 55 {
+		t.Errorf("%d content rows read, want 55 (each message not in the cache once)", n)
+	}
+}

@@ -49,17 +49,19 @@ func (md *maildrop) fetched(i int) ([]byte, bool) {
 func (md *maildrop) openSmall(i int) (io.ReadCloser, error) {
 	md.mu.Lock()
 	data, ok := md.fetched(i)
-	if !ok {
-		clear(md.ahead) // the client skipped them: not worth keeping
-		md.ahead, md.aheadFirst = md.ahead[:0], i
-	}
 	md.mu.Unlock()
 	if !ok {
+		// (the content cache's messages are not in the window: finding
+		// one there is no skip)
 		data, ok = md.cached(i)
 	}
 	if ok {
 		return md.newSmallReader(data), nil
 	}
+	md.mu.Lock()
+	clear(md.ahead) // the client skipped them: not worth keeping
+	md.ahead, md.aheadFirst = md.ahead[:0], i
+	md.mu.Unlock()
 	// Message i and the small ones after it that the content cache does
 	// not hold.
 	var ids []int64
