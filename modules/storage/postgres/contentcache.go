@@ -36,6 +36,11 @@ const DefaultContentCacheSize = 64 << 20
 // ContentCacheOff is the content_cache_size that turns the cache off.
 const ContentCacheOff = -1
 
+// entryOverhead is what an entry costs besides its content (the map's
+// key and slice header, rounded up), counted against the budget so that
+// many tiny messages cannot hold more memory than it says.
+const entryOverhead = 96
+
 // maxHintUsers bounds the users whose hint is kept (two generations of
 // this many).
 const maxHintUsers = 1 << 14
@@ -114,7 +119,7 @@ func (c *contentCache) put(d *digest, data []byte) []byte {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if int64(len(data)) > c.budget/2 {
+	if int64(len(data))+entryOverhead > c.budget/2 {
 		return nil
 	}
 	if held, ok := c.cur[*d]; ok {
@@ -133,13 +138,14 @@ func (c *contentCache) put(d *digest, data []byte) []byte {
 // insert puts data in the current generation, turning it into the old
 // one first when data would not fit; c.mu is held.
 func (c *contentCache) insert(d *digest, data []byte) {
-	if c.curBytes+int64(len(data)) > c.budget/2 {
+	cost := int64(len(data)) + entryOverhead
+	if c.curBytes+cost > c.budget/2 {
 		c.old, c.cur = c.cur, c.old
 		clear(c.cur)
 		c.curBytes = 0
 	}
 	c.cur[*d] = data
-	c.curBytes += int64(len(data))
+	c.curBytes += cost
 }
 
 // hintOf returns the ids of user's messages whose content the node held

@@ -20,12 +20,12 @@ func TestContentCacheGenerations(t *testing.T) {
 		b := fmt.Appendf(nil, "%05d%s", n, bytes.Repeat([]byte{'x'}, 995))
 		return b, sha256.Sum256(b)
 	}
-	c := newContentCache(8000) // two generations of 4 messages
+	c := newContentCache(8800) // two generations of 4 messages
 	held := func() int64 {
 		var n int64
 		for _, m := range []map[digest][]byte{c.cur, c.old} {
 			for _, b := range m {
-				n += int64(len(b))
+				n += int64(len(b)) + entryOverhead
 			}
 		}
 		return n
