@@ -11,7 +11,9 @@ import (
 // messages (up to loginPrefetchBytes), and opening a small message that
 // was not fetched ahead fetches it and the small ones that follow it (up
 // to prefetchBytes). A session keeps at most that much content it has not
-// been asked for yet, and drops it when the client skips it.
+// been asked for yet, and drops it when the client skips it. Content the
+// node's content cache holds is neither fetched ahead nor fetched (see
+// contentcache.go).
 const (
 	smallMessage       = 64 << 10  // a message at most this long is small
 	loginPrefetchBytes = 128 << 10 // content fetched with the listing, at most
