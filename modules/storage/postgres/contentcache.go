@@ -103,6 +103,11 @@ func (c *contentCache) get(d *digest) ([]byte, bool) {
 func (c *contentCache) has(d *digest) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.holdsLocked(d)
+}
+
+// holdsLocked is has with c.mu held.
+func (c *contentCache) holdsLocked(d *digest) bool {
 	_, ok := c.cur[*d]
 	if !ok {
 		_, ok = c.old[*d]
@@ -223,34 +228,53 @@ func (md *maildrop) cache(i int, data []byte) bool {
 	return md.store.cache != nil && e.hashed && md.store.cache.put(&e.digest, data) != nil
 }
 
-// hintOfSession returns, in buf's array, the ids of the first small
-// messages of a listing (as many as a login fetches ahead) whose content the cache
-// holds: the hint for the user's next login.
+// hintOfSession returns, in buf's array, the ids of the messages of a
+// listing in the login's window (see loginWindow) whose content the cache
+// holds: the hint for the user's next login. The listing is walked
+// without the lock, which is held only for the lookups.
 func (c *contentCache) hintOfSession(entries []entry, buf []int64) []int64 {
+	var in [prefetchCount]int
+	k := 0
+	var win loginWindow
+	for i := 0; i < len(entries) && !win.done(); i++ {
+		if win.next(entries[i].octets) && entries[i].hashed {
+			in[k] = i
+			k++
+		}
+	}
+	ids := buf[:0]
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ids := buf[:0]
-	var bytes int64
-	for i := range entries {
-		e := &entries[i]
-		if e.octets == 0 || e.octets > smallMessage {
-			continue
-		}
-		if bytes += e.octets; bytes > loginPrefetchBytes || len(ids) == cap(ids) {
-			break
-		}
-		if !e.hashed {
-			continue
-		}
-		_, ok := c.cur[e.digest]
-		if !ok {
-			_, ok = c.old[e.digest]
-		}
-		if ok {
-			ids = append(ids, e.id)
+	for _, i := range in[:k] {
+		if c.holdsLocked(&entries[i].digest) {
+			ids = append(ids, entries[i].id)
 		}
 	}
 	return ids
+}
+
+// loginWindow follows a listing in id order as the login statement's
+// window does (see takeSQL): the first small messages, as many as fit
+// loginPrefetchBytes and prefetchCount, are the ones whose content the
+// login fetches ahead.
+type loginWindow struct {
+	n, bytes int64 // small messages seen, and their length
+}
+
+// next takes the next message of the listing, octets long, and reports
+// whether it is in the window.
+func (w *loginWindow) next(octets int64) bool {
+	if octets < 1 || octets > smallMessage {
+		return false
+	}
+	w.n++
+	w.bytes += octets
+	return w.n <= prefetchCount && w.bytes <= loginPrefetchBytes
+}
+
+// done reports whether no later message can be in the window.
+func (w *loginWindow) done() bool {
+	return w.n >= prefetchCount || w.bytes > loginPrefetchBytes
 }
 
 // updateHint records, as the hint for the user's next login, which of

@@ -259,3 +259,37 @@ func TestContentCacheInWindow(t *testing.T) {
 		t.Errorf("%d content rows read, want 55 (each message not in the cache once)", n)
 	}
 }
+
+// TestLoginWindowMatchesTake checks that the node's loginWindow picks
+// exactly the messages whose content the login statement fetches ahead
+// (takeSQL's window): the node looks in the content cache only for those.
+func TestLoginWindowMatchesTake(t *testing.T) {
+	p := newStore(t, pgtest.DSN(t), 0)
+	p.cache = nil // every message in the window comes with the login
+	sizes := []int{4000, 70000, 60000, 60000, 10000, 3000}
+	for i, n := range sizes {
+		msg := fmt.Appendf(nil, "Subject: %d\r\n\r\n%s", i, bytes.Repeat([]byte("x"), n))
+		if err := p.Deliver(context.Background(), alice, storage.Envelope{}, bytes.NewReader(msg)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	before := p.shipped.Load()
+	md, err := p.Open(context.Background(), alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer md.Close()
+	shipped := p.shipped.Load() - before
+	var win loginWindow
+	var in []int
+	for i, e := range md.(*maildrop).entries {
+		if win.next(e.octets) {
+			in = append(in, i)
+		}
+	}
+	// 4000, then the two of 60000 fit 128 KiB; the big one is not small,
+	// and the last two would pass the budget.
+	if fmt.Sprint(in) != "[0 2 3]" || shipped != int64(len(in)) {
+		t.Errorf("window %v, %d messages fetched with the login; want [0 2 3] and 3", in, shipped)
+	}
+}

@@ -72,6 +72,7 @@ func (p *Postgres) takeExisting(ctx context.Context, user, owner string, lease i
 	var async bool
 	var uid string
 	var dg digestScan
+	var win loginWindow // only messages in it can have come with content
 	content := arenaScan{md: md}
 	dest := []any{&mailbox, &token, &async, &id, &uid, &size, &octets, &dg, &content}
 	for rows.Next() {
@@ -90,6 +91,7 @@ func (p *Postgres) takeExisting(ctx context.Context, user, owner string, lease i
 		md.msgs = append(md.msgs, storage.Message{UID: uid, Size: size})
 		md.entries = append(md.entries, entry{id: id, octets: octets, digest: dg.d, hashed: dg.ok})
 		data := content.data
+		inWindow := win.next(octets)
 		switch {
 		case data != nil && int64(len(data)) == octets:
 			p.shipped.Add(1)
@@ -99,7 +101,7 @@ func (p *Postgres) takeExisting(ctx context.Context, user, owner string, lease i
 			// that message to fetch and report.
 			p.shipped.Add(1)
 			data = nil
-		case octets > 0 && octets <= smallMessage:
+		case inWindow: // skipped by the hint: the cache may hold it
 			data, _ = md.cached(i)
 		}
 		if data != nil {

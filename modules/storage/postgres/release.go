@@ -29,7 +29,13 @@ const maxReleaseGroup = 256
 type release struct {
 	mailbox, token int64
 	owner          string
-	done           chan error // the outcome, once
+	done           chan releaseOutcome // once
+}
+
+// releaseOutcome is what a release learns of its group's statement.
+type releaseOutcome struct {
+	released bool // the lease was still its session's
+	err      error
 }
 
 // releaser groups the lease releases of one store.
@@ -46,11 +52,11 @@ func (md *maildrop) releaseLease() (bool, error) {
 	rl := &md.store.releases
 	rl.mu.Lock()
 	if rl.running {
-		r.done = make(chan error, 1)
+		r.done = make(chan releaseOutcome, 1)
 		rl.queue = append(rl.queue, r)
 		rl.mu.Unlock()
-		err := <-r.done
-		return err == nil, ignoreNotHeld(err)
+		o := <-r.done
+		return o.released, o.err
 	}
 	rl.running = true
 	rl.mu.Unlock()
@@ -60,18 +66,6 @@ func (md *maildrop) releaseLease() (bool, error) {
 		return false, err
 	}
 	return released[0], nil
-}
-
-// errNotHeld is the outcome of a grouped release whose lease was no
-// longer its session's.
-var errNotHeld = fmt.Errorf("postgres: the lease was no longer this session's")
-
-// ignoreNotHeld turns errNotHeld into nil.
-func ignoreNotHeld(err error) error {
-	if err == errNotHeld {
-		return nil
-	}
-	return err
 }
 
 // releaseQueued sends the releases that queued up while a group was on
@@ -102,14 +96,7 @@ func (p *Postgres) releaseQueued() {
 			rl.mu.Unlock()
 			released, err := p.releaseGroup(context.Background(), group)
 			for i, r := range group {
-				switch {
-				case err != nil:
-					r.done <- err
-				case !released[i]:
-					r.done <- errNotHeld
-				default:
-					r.done <- nil
-				}
+				r.done <- releaseOutcome{released: err == nil && released[i], err: err}
 			}
 		}
 	}()
